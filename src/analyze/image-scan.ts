@@ -1,0 +1,97 @@
+/**
+ * Scan every layer of a resolved image (in parallel, bounded) and compare what was read with what the manifest
+ * and config claim: blob digest and size, diffId, media type against the sniffed compression.
+ */
+import os from 'node:os';
+import { ImageReadError } from '../errors.js';
+import { layerCompression } from '../image/mediatypes.js';
+import type { LayerRef, ResolvedImage, VerifyCheck } from '../fetch/source.js';
+import { scanLayer, type LayerScan } from './scan.js';
+
+export interface SkippedBlob {
+  subject: string;
+  reason: string;
+}
+
+export interface ImageScan {
+  /** One entry per layer; null where a non-distributable layer was not available. */
+  layers: (LayerScan | null)[];
+  checks: VerifyCheck[];
+  skipped: SkippedBlob[];
+}
+
+export function layerLabel(layer: LayerRef): string {
+  return `layer ${layer.index}${layer.digest ? ` (${layer.digest.slice(0, 19)}…)` : ''} at ${layer.location}`;
+}
+
+/** Run `task` over `items` with at most `limit` at a time, keeping order. */
+export async function mapLimit<T, R>(items: T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (!failed && next < items.length) {
+      const index = next++;
+      try {
+        results[index] = await task(items[index]!, index);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+export function layerChecks(layer: LayerRef, scan: LayerScan, manifest: string | null): VerifyCheck[] {
+  const checks: VerifyCheck[] = [];
+  const subject = layer.digest ?? scan.digest;
+  if (layer.digest) {
+    checks.push({ kind: 'layer', subject, manifest, ok: scan.digest === layer.digest, expected: layer.digest, actual: scan.digest, what: `layer ${layer.index} blob digest` });
+  }
+  if (layer.size !== null) {
+    checks.push({ kind: 'layer', subject, manifest, ok: scan.compressedSize === layer.size, expected: layer.size, actual: scan.compressedSize, what: `layer ${layer.index} blob size` });
+  }
+  checks.push({
+    kind: 'diffId',
+    subject,
+    manifest,
+    ok: layer.diffId !== null && scan.diffId === layer.diffId,
+    expected: layer.diffId,
+    actual: scan.diffId,
+    what: layer.diffId ? `layer ${layer.index} uncompressed sha256 equals config diff_ids[${layer.index}]` : `config lists no diff_id for layer ${layer.index}`,
+  });
+  const declared = layerCompression(layer.mediaType);
+  checks.push({
+    kind: 'mediaType',
+    subject,
+    manifest,
+    ok: declared === scan.compression,
+    expected: declared === null ? `a layer media type (got ${layer.mediaType})` : declared,
+    actual: scan.compression,
+    what: `layer ${layer.index} compression matches its media type`,
+  });
+  return checks;
+}
+
+export async function scanImage(image: ResolvedImage, concurrency = Math.max(2, os.availableParallelism())): Promise<ImageScan> {
+  const skipped: SkippedBlob[] = [];
+  const checks: VerifyCheck[] = [];
+  for (const layer of image.layers) {
+    if (layer.available) continue;
+    if (layer.foreign) {
+      skipped.push({ subject: layer.digest ?? `layer ${layer.index}`, reason: 'non-distributable layer not fetched' });
+      continue;
+    }
+    throw new ImageReadError(`${layerLabel(layer)}: the blob is missing`);
+  }
+  const layers = await mapLimit(image.layers, concurrency, async (layer) =>
+    layer.available ? scanLayer(layer.open(), { label: layerLabel(layer) }) : null,
+  );
+  image.layers.forEach((layer, i) => {
+    const scan = layers[i];
+    if (scan) checks.push(...layerChecks(layer, scan, image.manifestDigest));
+  });
+  return { layers, checks, skipped };
+}

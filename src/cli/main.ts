@@ -1,0 +1,54 @@
+/**
+ * The command line (CONTRACT.md): yargs commands, one module per verb; errors become one line on stderr with
+ * the contract's exit code (2 usage, 3 unreadable), a stack trace only with --debug.
+ */
+import yargs, { type Argv } from 'yargs';
+import { EXIT_UNREADABLE, EXIT_USAGE, LayerlensError, UsageError, errorMessage } from '../errors.js';
+import { registerImageCommands } from './commands.js';
+
+export const VERSION = '0.1.0';
+
+export function buildParser(args: string[], setExit: (code: number) => void): Argv {
+  const parser = yargs(args)
+    .scriptName('layerlens')
+    .usage('$0 <command> <image> [options]\n\nOpen a container image and see what is inside it and what it costs.')
+    .strict()
+    .recommendCommands()
+    .demandCommand(1, 'name a command: inspect or layers (see --help)')
+    .version(VERSION)
+    .alias('h', 'help')
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .epilogue(
+      'Images: NAME[:TAG][@DIGEST] (registry), docker-archive:FILE[:REF], oci:DIR[:REF], oci-archive:FILE[:REF],\n' +
+        'a file or directory (format detected from content), or - for a tarball on stdin.\n' +
+        'Exit codes: 0 ok, 1 a check failed, 2 usage error, 3 the image could not be read.',
+    )
+    .fail((message, error) => {
+      if (error) throw error;
+      throw new UsageError(message ?? 'invalid command line');
+    })
+    .exitProcess(false);
+  registerImageCommands(parser, setExit);
+  return parser;
+}
+
+export async function main(args: string[]): Promise<number> {
+  const debug = args.includes('--debug');
+  try {
+    let exitCode = 0;
+    await buildParser(args, (code) => (exitCode = code)).parseAsync();
+    return exitCode;
+  } catch (error) {
+    if (error instanceof LayerlensError) {
+      process.stderr.write(`layerlens: ${error.message}\n`);
+      if (debug && error.cause instanceof Error && error.cause.stack) process.stderr.write(`${error.cause.stack}\n`);
+      if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+      if (error.exitCode === EXIT_USAGE) process.stderr.write("Run 'layerlens --help' for usage.\n");
+      return error.exitCode;
+    }
+    process.stderr.write(`layerlens: internal error: ${errorMessage(error)}\n`);
+    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    else process.stderr.write('Run again with --debug for details, and please report it.\n');
+    return EXIT_UNREADABLE;
+  }
+}

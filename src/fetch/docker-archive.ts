@@ -1,0 +1,168 @@
+/**
+ * `docker save` archives: the legacy layout (manifest.json + `<id>/layer.tar`, skopeo's `<hex>.tar` with symlinks,
+ * kaniko's `sha256:<hex>` config and `.tar.gz` layers) and Docker 25+ (manifest.json beside an OCI layout whose
+ * blobs hold the same files). manifest.json picks the image (RepoTags, `@N`); when an OCI index is present, the
+ * manifest whose config is this image's config supplies the manifest digest, media types and claimed digests.
+ */
+import { ImageReadError } from '../errors.js';
+import { sha256Digest } from '../image/digest.js';
+import { dockerLayerMediaType, isIndexMediaType, isManifestMediaType, isNonDistributable, sniffCompression } from '../image/mediatypes.js';
+import { parseConfig, parseDockerArchiveManifest, parseManifestOrIndex } from '../image/parse.js';
+import { formatPlatform, platformMatches } from '../image/platform.js';
+import type { DockerArchiveEntry, ImageIndex, ImageManifest, Platform } from '../image/types.js';
+import { LayoutBlobStore, readLayoutIndex } from './oci-layout.js';
+import { readVerified } from './resolve.js';
+import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, type LayerRef, type ResolvedImage, type Selection, type VerifyCheck } from './source.js';
+import type { FileTree } from './tree.js';
+
+/** `busybox` → `busybox:latest`; `docker.io/library/busybox:1` → `busybox:1`, so RepoTags compare as docker does. */
+export function familiarTag(tag: string): string {
+  let name = tag;
+  for (const prefix of ['docker.io/library/', 'index.docker.io/library/', 'docker.io/', 'index.docker.io/']) {
+    if (name.startsWith(prefix)) {
+      name = name.slice(prefix.length);
+      break;
+    }
+  }
+  const lastSlash = name.lastIndexOf('/');
+  if (!name.includes('@') && !name.slice(lastSlash + 1).includes(':')) name += ':latest';
+  return name;
+}
+
+function chooseEntry(entries: DockerArchiveEntry[], ref: string | null, label: string): { entry: DockerArchiveEntry; reference: string | null } {
+  const listing = () => entries.map((entry, i) => (entry.RepoTags.length ? `${entry.RepoTags.join(' ')} (@${i})` : `@${i}`)).join(', ');
+  if (ref !== null) {
+    const byIndex = /^@(\d+)$/.exec(ref);
+    if (byIndex) {
+      const entry = entries[Number(byIndex[1])];
+      if (!entry) throw new ImageReadError(`${label} has ${entries.length} image(s); ${ref} is out of range (use @0…@${entries.length - 1})`);
+      return { entry, reference: ref };
+    }
+    const wanted = familiarTag(ref);
+    const entry = entries.find((candidate) => candidate.RepoTags.some((tag) => tag === ref || familiarTag(tag) === wanted));
+    if (!entry) throw new ImageReadError(`${label} has no image tagged "${ref}"; it has: ${listing()}`);
+    return { entry, reference: ref };
+  }
+  if (entries.length > 1) throw new ImageReadError(`${label} holds ${entries.length} images; add :REF to choose one of: ${listing()}`);
+  const entry = entries[0]!;
+  return { entry, reference: entry.RepoTags[0] ?? null };
+}
+
+/** The digest a content-addressed member name spells: `blobs/sha256/<hex>`, `<hex>.json`, `sha256:<hex>`. */
+function digestFromName(name: string, kind: 'config' | 'layer'): string | null {
+  const blob = /(?:^|\/)blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
+  if (blob) return `sha256:${blob[1]}`;
+  if (kind === 'config') {
+    const match = /^(?:sha256:)?([a-f0-9]{64})(?:\.json)?$/.exec(name);
+    if (match) return `sha256:${match[1]}`;
+  }
+  return null;
+}
+
+/** Find, in a Docker 25+ archive's OCI index, the manifest of the image whose config has this digest. */
+async function findManifest(
+  tree: FileTree,
+  index: ImageIndex,
+  configDigest: string,
+): Promise<{ manifest: ImageManifest; mediaType: string; digest: string; indexDigest: string | null; descriptorPlatform: Platform | null; checks: VerifyCheck[] } | null> {
+  const store = new LayoutBlobStore(tree);
+  const queue: { index: ImageIndex; digest: string | null; checks: VerifyCheck[] }[] = [{ index, digest: null, checks: [] }];
+  const seen = new Set<string>();
+  while (queue.length > 0) {
+    const { index: current, digest: indexDigest, checks: parentChecks } = queue.shift()!;
+    for (const descriptor of current.manifests) {
+      if (seen.has(descriptor.digest) || (await store.storedSize(descriptor.digest)) === null) continue;
+      seen.add(descriptor.digest);
+      if (!isIndexMediaType(descriptor.mediaType) && !isManifestMediaType(descriptor.mediaType)) continue;
+      const checks = [...parentChecks];
+      const kind = isIndexMediaType(descriptor.mediaType) ? 'index' : 'manifest';
+      const bytes = await readVerified(store, descriptor, kind, kind === 'manifest' ? descriptor.digest : null, checks, MAX_MANIFEST_BYTES);
+      const parsed = parseManifestOrIndex(bytes, `${kind} ${descriptor.digest} in ${tree.label}`, descriptor.mediaType);
+      if (parsed.kind === 'index') queue.push({ index: parsed.index, digest: descriptor.digest, checks });
+      else if (parsed.manifest.config.digest === configDigest) {
+        return { manifest: parsed.manifest, mediaType: parsed.mediaType, digest: descriptor.digest, indexDigest, descriptorPlatform: descriptor.platform ?? null, checks };
+      }
+    }
+  }
+  return null;
+}
+
+export async function resolveDockerArchive(tree: FileTree, selection: Selection): Promise<ResolvedImage[]> {
+  const entries = parseDockerArchiveManifest(await tree.readFile('manifest.json', MAX_MANIFEST_BYTES), `manifest.json in ${tree.label}`);
+  const { entry, reference } = chooseEntry(entries, selection.ref, tree.label);
+  const checks: VerifyCheck[] = [];
+
+  if ((await tree.size(entry.Config)) === null) throw new ImageReadError(`the config ${entry.Config} named by manifest.json is missing from ${tree.label}`);
+  const configBytes = await tree.readFile(entry.Config, MAX_CONFIG_BYTES);
+  const configDigest = sha256Digest(configBytes);
+  const namedDigest = digestFromName(entry.Config, 'config');
+  if (namedDigest) {
+    checks.push({ kind: 'config', subject: namedDigest, manifest: null, ok: namedDigest === configDigest, expected: namedDigest, actual: configDigest, what: 'config digest (from its name in the archive)' });
+  }
+  const config = parseConfig(configBytes, `config ${entry.Config} in ${tree.label}`);
+
+  let found: Awaited<ReturnType<typeof findManifest>> = null;
+  if ((await tree.size('index.json')) !== null) {
+    const index = await readLayoutIndex(tree, checks);
+    found = await findManifest(tree, index, configDigest);
+    if (found) checks.push(...found.checks);
+  }
+  const manifest = found?.manifest ?? null;
+  const configPlatform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+  if (selection.platform && !platformMatches(selection.platform, configPlatform)) {
+    throw new ImageReadError(`${tree.label} holds a ${formatPlatform(configPlatform)} image, not ${formatPlatform(selection.platform)} as --platform asks`);
+  }
+  const manifestDigest = found?.digest ?? null;
+  checks.push({
+    kind: 'config',
+    subject: configDigest,
+    manifest: manifestDigest,
+    ok: config.rootfs.diff_ids.length === entry.Layers.length,
+    expected: entry.Layers.length,
+    actual: config.rootfs.diff_ids.length,
+    what: "rootfs.diff_ids count equals manifest.json's layer count",
+  });
+  if (manifest && manifest.layers.length !== entry.Layers.length) {
+    checks.push({ kind: 'manifest', subject: manifestDigest!, manifest: manifestDigest, ok: false, expected: manifest.layers.length, actual: entry.Layers.length, what: "manifest.json's layer count equals the OCI manifest's" });
+  }
+
+  const layers: LayerRef[] = await Promise.all(
+    entry.Layers.map(async (name, index): Promise<LayerRef> => {
+      const storedSize = await tree.size(name);
+      const diffId = config.rootfs.diff_ids[index] ?? null;
+      const described = manifest?.layers[index] ?? (diffId ? entry.LayerSources?.[diffId] : undefined);
+      let mediaType = described?.mediaType;
+      if (!mediaType) mediaType = dockerLayerMediaType(storedSize ? sniffCompression(await tree.head(name, 8)) : 'none');
+      return {
+        index,
+        digest: described?.digest ?? digestFromName(name, 'layer'),
+        size: described?.size ?? null,
+        mediaType,
+        storedSize,
+        diffId,
+        urls: described?.urls ?? [],
+        foreign: isNonDistributable(mediaType),
+        available: storedSize !== null,
+        location: `${name} in ${tree.label}`,
+        open: () => tree.open(name),
+      };
+    }),
+  );
+
+  return [
+    {
+      indexDigest: found?.indexDigest ?? null,
+      manifestDigest,
+      manifestMediaType: found?.mediaType ?? null,
+      manifest,
+      claimedPlatform: found?.descriptorPlatform ?? null,
+      config,
+      configDigest,
+      configSize: configBytes.length,
+      configMediaType: manifest?.config.mediaType ?? 'application/vnd.docker.container.image.v1+json',
+      layers,
+      checks,
+      reference,
+    },
+  ];
+}

@@ -1,0 +1,185 @@
+/**
+ * From an image argument to resolved images: pick the transport, detect file formats from content (never from
+ * names), unwrap compressed archives and stdin into a temporary tarball (random access needs a seekable file;
+ * the temp file is always removed), and hand the FileTree to the right reader.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ImageReadError, errorMessage } from '../errors.js';
+import { parseImageArgument, type Transport } from '../reference.js';
+import { createDecompressor, sniffOuterCompression, type OuterCompression } from './compression.js';
+import { resolveDockerArchive } from './docker-archive.js';
+import { resolveLayout } from './oci-layout.js';
+import type { OpenedSource, Selection, SourceInfo, SourceKind } from './source.js';
+import { makeTempDir, removeTempDir } from './tempfiles.js';
+import { DirTree, TarTree, type FileTree } from './tree.js';
+
+export interface OpenOptions {
+  platform: Selection['platform'];
+  allPlatforms: boolean;
+  /** Where debug lines go (stderr with --debug). */
+  debug?: (line: string) => void;
+}
+
+async function readHead(file: string, length: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Decompress (or copy) a stream into a temp file; return the file and a cleanup. */
+async function spill(input: Readable, compression: OuterCompression, label: string): Promise<{ file: string; cleanup: () => void }> {
+  const dir = makeTempDir('archive');
+  const file = path.join(dir, 'archive.tar');
+  try {
+    await pipeline(input, createDecompressor(compression), createWriteStream(file));
+  } catch (error) {
+    removeTempDir(dir);
+    const what = compression === 'none' ? 'could not be read' : `is corrupt ${compression} data`;
+    throw new ImageReadError(`${label} ${what} (${errorMessage(error)})`, { cause: error });
+  }
+  return { file, cleanup: () => removeTempDir(dir) };
+}
+
+interface Archive {
+  tree: TarTree;
+  cleanup: () => void;
+}
+
+/** Open a file as a tarball, unwrapping gzip/zstd/xz/bzip2 into a temp file first. */
+async function openArchive(file: string, label: string, debug?: (line: string) => void): Promise<Archive> {
+  let info;
+  try {
+    info = await stat(file);
+  } catch {
+    throw new ImageReadError(`no such file: ${file}`);
+  }
+  if (info.isDirectory()) throw new ImageReadError(`${label} is a directory, not an archive (use oci:${file} for an OCI layout directory)`);
+  const compression = sniffOuterCompression(await readHead(file, 8));
+  if (compression === 'none') return { tree: await TarTree.open(file, label), cleanup: () => {} };
+  debug?.(`${label} is ${compression}-compressed: unpacking it to a temporary file for random access`);
+  const spilled = await spill(createReadStream(file, { highWaterMark: 1 << 20 }), compression, label);
+  try {
+    return { tree: await TarTree.open(spilled.file, label), cleanup: spilled.cleanup };
+  } catch (error) {
+    spilled.cleanup();
+    throw error;
+  }
+}
+
+async function openStdin(debug?: (line: string) => void): Promise<Archive> {
+  if (process.stdin.isTTY) throw new ImageReadError('"-" reads an image tarball from standard input, but stdin is a terminal; pipe one in (e.g. docker save app | layerlens layers -)');
+  debug?.('reading standard input into a temporary file');
+  const raw = await spill(process.stdin, 'none', 'standard input');
+  try {
+    return await openArchive(raw.file, 'standard input', debug).then((archive) => ({
+      tree: archive.tree,
+      cleanup: () => {
+        archive.cleanup();
+        raw.cleanup();
+      },
+    }));
+  } catch (error) {
+    raw.cleanup();
+    throw error;
+  }
+}
+
+async function archiveKind(tree: FileTree): Promise<'docker-archive' | 'oci-archive'> {
+  if ((await tree.size('manifest.json')) !== null) return 'docker-archive';
+  if ((await tree.size('index.json')) !== null || (await tree.size('oci-layout')) !== null) return 'oci-archive';
+  throw new ImageReadError(
+    `${tree.label} is a tar archive but not an image: it has neither manifest.json (docker save) nor index.json (OCI layout); ` +
+      'it looks like a root filesystem or a single layer',
+  );
+}
+
+export async function openImage(argument: string, options: OpenOptions): Promise<OpenedSource> {
+  const transport = parseImageArgument(argument);
+  return openTransport(argument, transport, options);
+}
+
+export async function openTransport(argument: string, transport: Transport, options: OpenOptions): Promise<OpenedSource> {
+  const ref = 'ref' in transport ? transport.ref : null;
+  const selection: Selection = { ref, platform: options.platform, allPlatforms: options.allPlatforms };
+  switch (transport.kind) {
+    case 'registry':
+      throw new ImageReadError(
+        `${transport.reference.canonical}: reading from registries is not available yet; use a docker save tarball or an OCI layout (and if you meant a file, it does not exist)`,
+      );
+    case 'daemon':
+      throw new ImageReadError(`${argument}: reading from a local Docker/Podman engine is not available yet; use docker save -o image.tar ${transport.name}`);
+    case 'oci-layout': {
+      const info = await stat(transport.path).catch(() => null);
+      if (!info) throw new ImageReadError(`no such directory: ${transport.path}`);
+      if (!info.isDirectory()) {
+        return withArchive(argument, await openArchive(transport.path, transport.path, options.debug), selection, 'oci-archive');
+      }
+      return fromLayoutDir(argument, transport.path, selection);
+    }
+    case 'oci-archive':
+      return withArchive(argument, await openArchive(transport.path, transport.path, options.debug), selection, 'oci-archive');
+    case 'docker-archive':
+      return withArchive(argument, await openArchive(transport.path, transport.path, options.debug), selection, 'docker-archive');
+    case 'stdin':
+      return withArchive(argument, await openStdin(options.debug), selection, null);
+    case 'path': {
+      const info = await stat(transport.path).catch(() => null);
+      if (!info) throw new ImageReadError(`no such file or directory: ${transport.path}`);
+      if (info.isDirectory()) return fromLayoutDir(argument, transport.path, selection);
+      return withArchive(argument, await openArchive(transport.path, transport.path, options.debug), selection, null);
+    }
+  }
+}
+
+async function fromLayoutDir(argument: string, dir: string, selection: Selection): Promise<OpenedSource> {
+  const tree = new DirTree(dir, `oci:${dir}`);
+  if ((await tree.size('index.json')) === null) {
+    if ((await stat(path.join(dir, 'index.json')).catch(() => null))?.isDirectory()) {
+      throw new ImageReadError(`index.json in oci:${dir} is a directory, not a file: not a valid OCI image layout`);
+    }
+    const names: string[] = await tree.names().catch(() => []);
+    if (names.includes('manifest.json')) throw new ImageReadError(`${dir} looks like an unpacked docker save; tar it up or use docker save -o image.tar`);
+    throw new ImageReadError(`${dir} is a directory but not an OCI image layout: it has no index.json`);
+  }
+  const { images } = await resolveLayout(tree, selection);
+  return {
+    info: sourceInfo(argument, 'oci-layout', images[0]?.reference ?? null),
+    images,
+    close: async () => {},
+  };
+}
+
+async function withArchive(argument: string, archive: Archive, selection: Selection, expected: SourceKind | null): Promise<OpenedSource> {
+  try {
+    const kind = await archiveKind(archive.tree);
+    if (expected === 'oci-archive' && kind === 'docker-archive' && (await archive.tree.size('index.json')) === null) {
+      throw new ImageReadError(`${archive.tree.label} is a docker save archive, not an OCI archive; use docker-archive:${archive.tree.label}`);
+    }
+    const readAs = expected ?? kind;
+    if (readAs === 'docker-archive' && kind !== 'docker-archive') {
+      throw new ImageReadError(`${archive.tree.label} is an OCI archive, not a docker save archive; use oci-archive:${archive.tree.label}`);
+    }
+    const images = readAs === 'docker-archive' ? await resolveDockerArchive(archive.tree, selection) : (await resolveLayout(archive.tree, selection)).images;
+    return {
+      info: sourceInfo(argument, readAs, images[0]?.reference ?? null),
+      images,
+      close: async () => archive.cleanup(),
+    };
+  } catch (error) {
+    archive.cleanup();
+    throw error;
+  }
+}
+
+function sourceInfo(input: string, kind: SourceKind, reference: string | null): SourceInfo {
+  return { input, kind, reference };
+}

@@ -1,0 +1,232 @@
+/**
+ * Shared by every source: from an index or manifest to the chosen images — nested indexes, platform choice
+ * (CONTRACT.md: --platform, else the only image platform, else the host's), configs, layer references, and
+ * the digest/size checks of every small blob read on the way.
+ */
+import { createHash } from 'node:crypto';
+import { ImageReadError } from '../errors.js';
+import { isImageConfigMediaType, isIndexMediaType, isManifestMediaType, isNonDistributable, MediaType } from '../image/mediatypes.js';
+import { parseConfig, parseManifestOrIndex } from '../image/parse.js';
+import { formatPlatform, hostPlatform, normalizePlatform, platformMatches } from '../image/platform.js';
+import type { Descriptor, ImageIndex, ImageManifest, Platform } from '../image/types.js';
+import {
+  MAX_CONFIG_BYTES,
+  MAX_MANIFEST_BYTES,
+  type BlobStore,
+  type CheckKind,
+  type LayerRef,
+  type ResolvedImage,
+  type Selection,
+  type VerifyCheck,
+} from './source.js';
+
+const MAX_INDEX_DEPTH = 8;
+
+export function digestOf(bytes: Uint8Array, algorithm: string): string | null {
+  if (algorithm !== 'sha256' && algorithm !== 'sha512') return null;
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+}
+
+/** Read a small blob and record whether its digest and size match the descriptor that named it. */
+export async function readVerified(
+  store: BlobStore,
+  descriptor: Descriptor,
+  kind: CheckKind,
+  manifest: string | null,
+  checks: VerifyCheck[],
+  maxBytes: number,
+): Promise<Buffer> {
+  const bytes = await store.read(descriptor.digest, maxBytes, kind);
+  const algorithm = descriptor.digest.slice(0, descriptor.digest.indexOf(':'));
+  const actual = digestOf(bytes, algorithm);
+  checks.push({
+    kind,
+    subject: descriptor.digest,
+    manifest,
+    ok: actual === descriptor.digest,
+    expected: descriptor.digest,
+    actual: actual ?? `unsupported digest algorithm ${algorithm}`,
+    what: `${kind} digest`,
+  });
+  checks.push({ kind, subject: descriptor.digest, manifest, ok: bytes.length === descriptor.size, expected: descriptor.size, actual: bytes.length, what: `${kind} size` });
+  return bytes;
+}
+
+export function isAttestation(descriptor: Descriptor): boolean {
+  const type = descriptor.annotations?.['vnd.docker.reference.type'];
+  if (type === 'attestation-manifest') return true;
+  return descriptor.platform?.os === 'unknown' && descriptor.platform.architecture === 'unknown';
+}
+
+/** An index entry that names a container image (or an index of them), not an attestation or an artifact. */
+export function isImageEntry(descriptor: Descriptor): boolean {
+  if (!isIndexMediaType(descriptor.mediaType) && !isManifestMediaType(descriptor.mediaType)) return false;
+  if (descriptor.artifactType) return false;
+  return !isAttestation(descriptor);
+}
+
+function describeEntry(descriptor: Descriptor): string {
+  const ref = descriptor.annotations?.['org.opencontainers.image.ref.name'];
+  const platform = descriptor.platform ? formatPlatform(descriptor.platform) : null;
+  return [ref, platform, descriptor.digest.slice(0, 19)].filter(Boolean).join(' ');
+}
+
+export interface ResolveContext {
+  store: BlobStore;
+  selection: Selection;
+  /** Where messages should say this is, e.g. `oci:./dir`. */
+  label: string;
+}
+
+/** Choose and load images from an index (the index's own digest is null for an OCI layout's index.json). */
+export async function resolveIndex(
+  ctx: ResolveContext,
+  index: ImageIndex,
+  indexDigest: string | null,
+  checks: VerifyCheck[],
+  reference: string | null,
+  depth = 0,
+  seen: Set<string> = new Set(),
+): Promise<ResolvedImage[]> {
+  if (depth > MAX_INDEX_DEPTH) throw new ImageReadError(`${ctx.label}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
+  const entries = index.manifests.filter(isImageEntry);
+  if (entries.length === 0) {
+    const found = [...new Set(index.manifests.map((entry) => entry.artifactType ?? entry.annotations?.['vnd.docker.reference.type'] ?? entry.mediaType))];
+    const what = index.manifests.length === 0 ? 'lists no manifests' : `lists no container image (only ${found.join(', ')})`;
+    throw new ImageReadError(`${indexDigest ? `index ${indexDigest} in ` : ''}${ctx.label} ${what}`);
+  }
+  const chosen = choosePlatforms(ctx, entries, indexDigest);
+  const images: ResolvedImage[] = [];
+  for (const descriptor of chosen) {
+    if (seen.has(descriptor.digest)) throw new ImageReadError(`${ctx.label}: index ${descriptor.digest} refers to itself (a loop)`);
+    if (isIndexMediaType(descriptor.mediaType)) {
+      const nestedChecks: VerifyCheck[] = [...checks];
+      const bytes = await readVerified(ctx.store, descriptor, 'index', null, nestedChecks, MAX_MANIFEST_BYTES);
+      const parsed = parseManifestOrIndex(bytes, `index ${descriptor.digest} in ${ctx.label}`, descriptor.mediaType);
+      if (parsed.kind !== 'index') throw new ImageReadError(`${descriptor.digest} in ${ctx.label} is referenced as an index but is a manifest`);
+      const nextSeen = new Set(seen).add(descriptor.digest);
+      images.push(...(await resolveIndex(ctx, parsed.index, descriptor.digest, nestedChecks, reference, depth + 1, nextSeen)));
+    } else {
+      images.push(await resolveManifestDescriptor(ctx, descriptor, indexDigest, [...checks], reference));
+    }
+  }
+  return images;
+}
+
+function choosePlatforms(ctx: ResolveContext, entries: Descriptor[], indexDigest: string | null): Descriptor[] {
+  const { selection } = ctx;
+  const where = indexDigest ? `index ${indexDigest.slice(0, 19)}` : ctx.label;
+  const available = () => entries.map(describeEntry).join(', ');
+  if (selection.allPlatforms) return entries;
+  if (selection.platform) {
+    const wanted = selection.platform;
+    const matching = entries.filter((entry) => !entry.platform || platformMatches(wanted, entry.platform));
+    // Prefer an exact (normalised) variant match over a variant-less one.
+    const exact = matching.find((entry) => entry.platform && normalizePlatform(entry.platform).variant === normalizePlatform(wanted).variant);
+    const best = exact ?? matching.find((entry) => entry.platform) ?? matching[0];
+    if (!best) throw new ImageReadError(`${where} has no image for platform ${formatPlatform(wanted)}; available: ${available()}`);
+    return [best];
+  }
+  if (entries.length === 1) return entries;
+  const withPlatform = entries.filter((entry) => entry.platform);
+  if (withPlatform.length < entries.length) {
+    throw new ImageReadError(`${where} holds ${entries.length} images; name one: ${available()}`);
+  }
+  const host = hostPlatform();
+  const match = withPlatform.find((entry) => platformMatches(host, entry.platform!));
+  if (match) return [match];
+  throw new ImageReadError(
+    `${where} has no image for this machine's platform ${formatPlatform(host)}; choose one with --platform (available: ${available()}) or use --all-platforms`,
+  );
+}
+
+/** Fetch a manifest named by a descriptor, then its config; `descriptor.platform` is what the index claimed. */
+export async function resolveManifestDescriptor(
+  ctx: ResolveContext,
+  descriptor: Descriptor,
+  indexDigest: string | null,
+  checks: VerifyCheck[],
+  reference: string | null,
+): Promise<ResolvedImage> {
+  const bytes = await readVerified(ctx.store, descriptor, 'manifest', descriptor.digest, checks, MAX_MANIFEST_BYTES);
+  const parsed = parseManifestOrIndex(bytes, `manifest ${descriptor.digest} in ${ctx.label}`, descriptor.mediaType);
+  if (parsed.kind !== 'manifest') throw new ImageReadError(`${descriptor.digest} in ${ctx.label} is referenced as a manifest but is an index`);
+  return resolveImage(ctx, parsed.manifest, parsed.mediaType, descriptor.digest, indexDigest, descriptor.platform ?? null, checks, reference);
+}
+
+/** Load the config of a parsed manifest and describe its layers. */
+export async function resolveImage(
+  ctx: ResolveContext,
+  manifest: ImageManifest,
+  manifestMediaType: string,
+  manifestDigest: string | null,
+  indexDigest: string | null,
+  claimedPlatform: Platform | null,
+  checks: VerifyCheck[],
+  reference: string | null,
+): Promise<ResolvedImage> {
+  const configMediaType = manifest.config.mediaType;
+  if (!isImageConfigMediaType(configMediaType)) {
+    const what = manifest.artifactType ?? configMediaType;
+    throw new ImageReadError(`manifest ${manifestDigest ?? ''} in ${ctx.label} is an artifact (${what}), not a container image`.replace('  ', ' '));
+  }
+  const configBytes = await readVerified(ctx.store, manifest.config, 'config', manifestDigest, checks, MAX_CONFIG_BYTES);
+  const config = parseConfig(configBytes, `config ${manifest.config.digest} in ${ctx.label}`);
+  const configPlatform: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+  if (claimedPlatform) {
+    checks.push({
+      kind: 'platform',
+      subject: manifestDigest ?? manifest.config.digest,
+      manifest: manifestDigest,
+      ok: platformMatches(claimedPlatform, configPlatform) && platformMatches(configPlatform, claimedPlatform),
+      expected: formatPlatform(claimedPlatform),
+      actual: formatPlatform(configPlatform),
+      what: 'platform in the index matches the config',
+    });
+  }
+  if (ctx.selection.platform && !platformMatches(ctx.selection.platform, configPlatform)) {
+    throw new ImageReadError(`${ctx.label} is ${formatPlatform(configPlatform)}, not ${formatPlatform(ctx.selection.platform)} as --platform asks`);
+  }
+  const diffIds = config.rootfs.diff_ids;
+  checks.push({
+    kind: 'config',
+    subject: manifest.config.digest,
+    manifest: manifestDigest,
+    ok: diffIds.length === manifest.layers.length,
+    expected: manifest.layers.length,
+    actual: diffIds.length,
+    what: "rootfs.diff_ids count equals the manifest's layer count",
+  });
+  const layers: LayerRef[] = await Promise.all(
+    manifest.layers.map(async (layer, index): Promise<LayerRef> => {
+      const storedSize = await ctx.store.storedSize(layer.digest);
+      return {
+        index,
+        digest: layer.digest,
+        size: layer.size,
+        mediaType: layer.mediaType,
+        storedSize,
+        diffId: diffIds[index] ?? null,
+        urls: layer.urls ?? [],
+        foreign: isNonDistributable(layer.mediaType),
+        available: storedSize !== null,
+        location: ctx.store.locate(layer.digest),
+        open: () => ctx.store.open(layer.digest),
+      };
+    }),
+  );
+  return {
+    indexDigest,
+    manifestDigest,
+    manifestMediaType,
+    manifest,
+    claimedPlatform,
+    config,
+    configDigest: manifest.config.digest,
+    configSize: configBytes.length,
+    configMediaType: configMediaType ?? MediaType.ociConfig,
+    layers,
+    checks,
+    reference,
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * What every source produces. Sources differ only in how they get the bytes of a descriptor (BlobStore) and in
+ * how they find the root the user named; everything after that (index navigation, platform choice, config and
+ * layer scanning, checks) is shared.
+ */
+import type { Readable } from 'node:stream';
+import type { ImageConfig, ImageManifest, Platform } from '../image/types.js';
+
+export type SourceKind = 'registry' | 'docker-archive' | 'oci-layout' | 'oci-archive' | 'daemon';
+
+export interface SourceInfo {
+  input: string;
+  kind: SourceKind;
+  /** The normalised reference (registry) or the REF used inside an archive/layout; null when none. */
+  reference: string | null;
+  engine?: { name: string; version: string } | null;
+}
+
+export type CheckKind = 'index' | 'manifest' | 'config' | 'layer' | 'diffId' | 'mediaType' | 'platform' | 'layout' | 'reference';
+
+/** One digest/size/consistency check (CONTRACT.md `verify.checks`). */
+export interface VerifyCheck {
+  kind: CheckKind;
+  subject: string;
+  manifest: string | null;
+  ok: boolean;
+  expected: string | number | null;
+  actual: string | number | null;
+  /** A short sentence saying what was compared, e.g. "layer 2 blob size". */
+  what: string;
+}
+
+export interface LayerRef {
+  index: number;
+  /** The digest the manifest claims for the blob; null for legacy docker archives, which claim none. */
+  digest: string | null;
+  /** The size the manifest claims; null when nothing claims one. */
+  size: number | null;
+  mediaType: string;
+  /** Size of the blob as stored, when known without reading it. */
+  storedSize: number | null;
+  /** The config's diff_ids[i], or null when the config lists fewer. */
+  diffId: string | null;
+  urls: string[];
+  /** Non-distributable (foreign) layers are not fetched unless they are present locally. */
+  foreign: boolean;
+  /** Whether the blob is available from this source. */
+  available: boolean;
+  /** Where a message should say the blob lives. */
+  location: string;
+  open(): Readable;
+}
+
+export interface ResolvedImage {
+  indexDigest: string | null;
+  manifestDigest: string | null;
+  manifestMediaType: string | null;
+  manifest: ImageManifest | null;
+  /** The platform the index entry claimed, when the image was chosen from an index. */
+  claimedPlatform: Platform | null;
+  config: ImageConfig;
+  configDigest: string;
+  configSize: number;
+  configMediaType: string;
+  layers: LayerRef[];
+  /** Checks made while resolving (index, manifest and config bytes against their descriptors, layout, platform). */
+  checks: VerifyCheck[];
+  /** What the REF or choice was, e.g. the RepoTag or ref.name, for source.reference. */
+  reference: string | null;
+}
+
+export interface Selection {
+  /** REF inside an archive or layout (a RepoTag, `@N`, a ref.name or a digest). */
+  ref: string | null;
+  platform: Platform | null;
+  allPlatforms: boolean;
+}
+
+/** Bytes for a descriptor; each source implements only this. */
+export interface BlobStore {
+  readonly label: string;
+  /** Size of the stored blob, or null when the source does not hold it. */
+  storedSize(digest: string): Promise<number | null>;
+  /** A small blob (index, manifest, config), whole; throws ImageReadError when absent or larger than maxBytes. */
+  read(digest: string, maxBytes: number, what: string): Promise<Buffer>;
+  /** A large blob as a stream. */
+  open(digest: string): Readable;
+  /** Where a message should say this blob lives. */
+  locate(digest: string): string;
+}
+
+export interface OpenedSource {
+  info: SourceInfo;
+  images: ResolvedImage[];
+  close(): Promise<void>;
+}
+
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;

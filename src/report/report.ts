@@ -1,0 +1,165 @@
+/**
+ * The Report: a plain, schema-versioned object (CONTRACT.md "JSON"), built from resolved images and scans.
+ * Renderers only read it; analyses only write it.
+ */
+import { layerHistory } from '../analyze/history.js';
+import type { ImageScan, SkippedBlob } from '../analyze/image-scan.js';
+import { layerCompression } from '../image/mediatypes.js';
+import type { ResolvedImage, SourceInfo, VerifyCheck } from '../fetch/source.js';
+
+export const SCHEMA_VERSION = 1;
+
+export interface PlatformReport {
+  os: string;
+  architecture: string;
+  variant: string | null;
+}
+
+export interface LayerReport {
+  index: number;
+  digest: string | null;
+  diffId: string | null;
+  mediaType: string;
+  compressedSize: number | null;
+  uncompressedSize: number | null;
+  contentSize: number | null;
+  files: number | null;
+  createdBy: string | null;
+}
+
+export interface ConfigSummary {
+  created: string | null;
+  entrypoint: string[] | null;
+  cmd: string[] | null;
+  env: string[];
+  user: string | null;
+  workingDir: string | null;
+  exposedPorts: string[];
+  labels: Record<string, string>;
+  historyEntries: number;
+}
+
+export interface Totals {
+  layers: number;
+  compressedSize: number | null;
+  uncompressedSize: number | null;
+  contentSize: number | null;
+  files: number | null;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  checks: VerifyCheck[];
+  skipped: SkippedBlob[];
+}
+
+export interface ImageReport {
+  indexDigest: string | null;
+  manifestDigest: string | null;
+  manifestMediaType: string | null;
+  configDigest: string;
+  platform: PlatformReport;
+  config: ConfigSummary;
+  layers: LayerReport[];
+  totals: Totals;
+  verify: VerifyReport;
+}
+
+export interface SourceReport {
+  input: string;
+  kind: SourceInfo['kind'];
+  reference: string | null;
+  engine?: { name: string; version: string } | null;
+}
+
+/** One image: the image's keys at the top level. */
+export type SingleReport = { schemaVersion: number; command: string; source: SourceReport } & ImageReport;
+/** Several images (--all-platforms): one report per image under `images`. */
+export interface MultiReport {
+  schemaVersion: number;
+  command: string;
+  source: SourceReport;
+  indexDigest: string | null;
+  images: ImageReport[];
+  verify: VerifyReport;
+}
+export type Report = SingleReport | MultiReport;
+
+export function isMultiReport(report: Report): report is MultiReport {
+  return 'images' in report;
+}
+
+function configSummary(image: ResolvedImage): ConfigSummary {
+  const run = image.config.config ?? {};
+  return {
+    created: image.config.created ?? null,
+    entrypoint: run.Entrypoint ?? null,
+    cmd: run.Cmd ?? null,
+    env: run.Env ?? [],
+    user: run.User || null,
+    workingDir: run.WorkingDir || null,
+    exposedPorts: Object.keys(run.ExposedPorts ?? {}),
+    labels: run.Labels ?? {},
+    historyEntries: image.config.history?.length ?? 0,
+  };
+}
+
+/** Build one image's report. Without a scan (inspect), sizes that need the layer bytes are null. */
+export function imageReport(image: ResolvedImage, scan: ImageScan | null): ImageReport {
+  const createdBy = layerHistory(image.config, image.layers.length);
+  const layers: LayerReport[] = image.layers.map((layer, i) => {
+    const scanned = scan?.layers[i] ?? null;
+    // Without reading it, an uncompressed layer's blob digest is by definition its diffId.
+    const digest = scanned?.digest ?? layer.digest ?? (layerCompression(layer.mediaType) === 'none' ? layer.diffId : null);
+    return {
+      index: layer.index,
+      digest,
+      diffId: layer.diffId,
+      mediaType: layer.mediaType,
+      compressedSize: scanned?.compressedSize ?? layer.storedSize ?? layer.size,
+      uncompressedSize: scanned?.uncompressedSize ?? null,
+      contentSize: scanned?.contentSize ?? null,
+      files: scanned ? scanned.entries.length : null,
+      createdBy: createdBy[i] ?? null,
+    };
+  });
+  const sum = (pick: (layer: LayerReport) => number | null): number | null =>
+    layers.every((layer) => pick(layer) !== null) ? layers.reduce((total, layer) => total + (pick(layer) ?? 0), 0) : null;
+  const checks = [...image.checks, ...(scan?.checks ?? [])];
+  return {
+    indexDigest: image.indexDigest,
+    manifestDigest: image.manifestDigest,
+    manifestMediaType: image.manifestMediaType,
+    configDigest: image.configDigest,
+    platform: { os: image.config.os, architecture: image.config.architecture, variant: image.config.variant ?? null },
+    config: configSummary(image),
+    layers,
+    totals: {
+      layers: layers.length,
+      compressedSize: sum((layer) => layer.compressedSize),
+      uncompressedSize: sum((layer) => layer.uncompressedSize),
+      contentSize: sum((layer) => layer.contentSize),
+      files: sum((layer) => layer.files),
+    },
+    verify: { ok: checks.every((check) => check.ok), checks, skipped: scan?.skipped ?? [] },
+  };
+}
+
+export function buildReport(command: string, source: SourceInfo, images: ImageReport[], multi: boolean): Report {
+  const sourceReport: SourceReport = { input: source.input, kind: source.kind, reference: source.reference };
+  if (source.engine !== undefined) sourceReport.engine = source.engine;
+  if (!multi && images.length === 1) return { schemaVersion: SCHEMA_VERSION, command, source: sourceReport, ...images[0]! };
+  const checks = images.flatMap((image) => image.verify.checks);
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    command,
+    source: sourceReport,
+    indexDigest: images[0]?.indexDigest ?? null,
+    images,
+    verify: { ok: checks.every((check) => check.ok), checks, skipped: images.flatMap((image) => image.verify.skipped) },
+  };
+}
+
+export function reportPassed(report: Report): boolean {
+  return report.verify.ok;
+}

@@ -1,0 +1,105 @@
+/** Tables for people: at most 100 columns, sizes in decimal units, digests shortened, colour optional. */
+import Table from 'cli-table3';
+import { shortDigest } from '../image/digest.js';
+import { formatPlatform } from '../image/platform.js';
+import { humanSize, truncate, type Style } from './format.js';
+import { isMultiReport, type ImageReport, type Report } from './report.js';
+
+const PLAIN = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+};
+
+function table(head: string[], style: Style, colAligns: ('left' | 'right')[]): Table.Table {
+  return new Table({
+    head: head.map((title) => style.color.bold(title)),
+    chars: PLAIN,
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
+    colAligns,
+    wordWrap: false,
+  });
+}
+
+function sourceLine(report: Report): string {
+  const ref = report.source.reference ? ` (${report.source.reference})` : '';
+  return `${report.source.input}  [${report.source.kind}]${ref}`;
+}
+
+function summary(image: ImageReport, style: Style, showScan: boolean): string[] {
+  const { color } = style;
+  const lines: string[] = [];
+  const label = (text: string) => color.dim(text.padEnd(17));
+  lines.push(`${label('Platform')}${formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined })}`);
+  lines.push(`${label('Image ID')}${image.configDigest}  ${color.dim('(config digest)')}`);
+  lines.push(
+    `${label('Manifest digest')}${image.manifestDigest ?? color.dim('none (a legacy docker save holds no manifest)')}`,
+  );
+  if (image.indexDigest) lines.push(`${label('Index digest')}${image.indexDigest}  ${color.dim('(what a multi-arch tag points to)')}`);
+  const config = image.config;
+  if (config.created) lines.push(`${label('Created')}${config.created}`);
+  const command = [...(config.entrypoint ?? []), ...(config.cmd ?? [])];
+  if (config.entrypoint?.length) lines.push(`${label('Entrypoint')}${truncate(JSON.stringify(config.entrypoint), style.width - 17)}`);
+  if (config.cmd?.length) lines.push(`${label('Cmd')}${truncate(JSON.stringify(config.cmd), style.width - 17)}`);
+  if (command.length === 0) lines.push(`${label('Command')}${color.dim('none')}`);
+  if (config.user) lines.push(`${label('User')}${config.user}`);
+  if (config.workingDir) lines.push(`${label('WorkingDir')}${config.workingDir}`);
+  if (config.exposedPorts.length) lines.push(`${label('Ports')}${config.exposedPorts.join(', ')}`);
+  lines.push(`${label('Env')}${config.env.length} variable(s)`);
+  const labels = Object.entries(config.labels);
+  if (labels.length) lines.push(`${label('Labels')}${truncate(labels.map(([k, v]) => `${k}=${v}`).join(', '), style.width - 17)}`);
+  const totals = image.totals;
+  const sizes = [`${totals.layers} layer(s)`, `${humanSize(totals.compressedSize)} compressed`];
+  if (showScan) sizes.push(`${humanSize(totals.uncompressedSize)} uncompressed`, `${totals.files ?? '-'} files`);
+  lines.push(`${label('Size')}${sizes.join(', ')}`);
+  return lines;
+}
+
+function layerTable(image: ImageReport, style: Style, showScan: boolean): string {
+  const head = showScan ? ['#', 'Digest', 'Compressed', 'Uncompressed', 'Files', 'Created by'] : ['#', 'Digest', 'Media type', 'Size', 'Created by'];
+  const aligns: ('left' | 'right')[] = showScan ? ['right', 'left', 'right', 'right', 'right', 'left'] : ['right', 'left', 'left', 'right', 'left'];
+  const t = table(head, style, aligns);
+  const fixed = showScan ? 3 + 12 + 10 + 12 + 6 + 2 * 5 : 3 + 12 + 14 + 9 + 2 * 4;
+  const createdWidth = Math.max(16, style.width - fixed);
+  for (const layer of image.layers) {
+    const created = truncate(layer.createdBy ?? '', createdWidth);
+    if (showScan) {
+      t.push([String(layer.index), shortDigest(layer.digest), humanSize(layer.compressedSize), humanSize(layer.uncompressedSize), String(layer.files ?? '-'), created]);
+    } else {
+      t.push([String(layer.index), shortDigest(layer.digest), shortMediaType(layer.mediaType), humanSize(layer.compressedSize), created]);
+    }
+  }
+  return t.toString();
+}
+
+function shortMediaType(mediaType: string): string {
+  if (mediaType.startsWith('application/vnd.oci.image.layer.')) return `oci ${mediaType.includes('+') ? mediaType.slice(mediaType.indexOf('+') + 1) : 'tar'}`;
+  if (mediaType.startsWith('application/vnd.docker.image.rootfs.')) {
+    const suffix = mediaType.slice('application/vnd.docker.image.rootfs.'.length);
+    return `docker ${suffix.replace('diff.tar', 'tar').replace('tar.', '')}`;
+  }
+  return truncate(mediaType, 14);
+}
+
+function failures(image: ImageReport, style: Style): string[] {
+  const failed = image.verify.checks.filter((check) => !check.ok);
+  const lines = failed.map(
+    (check) => style.color.red(`✗ ${check.what}: expected ${check.expected ?? 'none'}, got ${check.actual ?? 'none'}`) + style.color.dim(` (${check.subject})`),
+  );
+  for (const skipped of image.verify.skipped) lines.push(style.color.yellow(`- ${skipped.subject}: ${skipped.reason}`));
+  return lines;
+}
+
+export function renderImageTable(report: Report, style: Style, showScan: boolean): string {
+  const out: string[] = [style.color.bold(sourceLine(report))];
+  const images = isMultiReport(report) ? report.images : [report];
+  for (const image of images) {
+    if (images.length > 1) out.push('', style.color.bold.underline(formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined })));
+    out.push(...summary(image, style, showScan), '', layerTable(image, style, showScan));
+    const problems = failures(image, style);
+    if (problems.length) out.push('', ...problems);
+  }
+  const verify = report.verify;
+  if (showScan && verify.ok) out.push('', style.color.green(`✓ ${verify.checks.length} digest, size and diff_id checks passed`));
+  return out.join('\n') + '\n';
+}

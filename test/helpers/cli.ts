@@ -1,0 +1,49 @@
+/** Run the built CLI as a user would (node bin/layerlens.js …) and capture its output and exit code. */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const FIXTURES = path.resolve(ROOT, '..', 'shared', 'fixtures');
+export const SAMPLES = path.join(ROOT, 'samples');
+const BIN = path.join(ROOT, 'bin', 'layerlens.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], options: { input?: Buffer | string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, NO_COLOR: '1', ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') }));
+    if (options.input !== undefined) child.stdin.end(options.input);
+    else child.stdin.end();
+  });
+}
+
+/** Run the CLI with --json and parse stdout. */
+export async function runJson<T = Record<string, unknown>>(args: string[], options?: Parameters<typeof runCli>[1]): Promise<{ code: number; json: T; stderr: string }> {
+  const result = await runCli([...args, '--json'], options);
+  let json: T;
+  try {
+    json = JSON.parse(result.stdout) as T;
+  } catch {
+    throw new Error(`stdout is not JSON (exit ${result.code}): ${result.stdout.slice(0, 300)} / stderr: ${result.stderr.slice(0, 300)}`);
+  }
+  return { code: result.code, json, stderr: result.stderr };
+}
+
+export function fixture(...parts: string[]): string {
+  return path.join(FIXTURES, ...parts);
+}
