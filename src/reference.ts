@@ -3,7 +3,7 @@
  * registry references parsed by Docker's rules.
  */
 import { existsSync } from 'node:fs';
-import { UsageError } from './errors.js';
+import { ImageReadError, UsageError } from './errors.js';
 
 export type Transport =
   | { kind: 'registry'; reference: RegistryReference; forced: boolean }
@@ -67,7 +67,7 @@ export function parseImageArgument(argument: string): Transport {
   if (/^[./~]/.test(argument) || argument.includes('\\')) {
     const split = splitPathRef(argument);
     if (existsSync(split.path)) return { kind: 'path', ...split };
-    throw new UsageError(`no such file or directory: ${argument}`);
+    throw new ImageReadError(`no such file or directory: ${argument}`);
   }
   return { kind: 'registry', reference: parseRegistryReference(argument), forced: false };
 }

@@ -138,8 +138,9 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
   }
   const compression = sniffCompression(head);
   const blobTap = new Tap();
-  const diffTap = new Tap();
-  const decompressor = createDecompressor(compression);
+  // An uncompressed blob is its own tar stream: hash it once, not twice.
+  const diffTap = compression === 'none' ? null : new Tap();
+  const decompressor = diffTap ? createDecompressor(compression) : null;
   // allowUnknownFormat: old (v7) tarballs have no ustar magic; tar-stream's types omit the option.
   const extract = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
   const entries: LayerEntry[] = [];
@@ -147,10 +148,13 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
   // The first stream to fail says what went wrong; pipeline then destroys the others with the same error.
   let failedAt: 'read' | 'decompress' | 'tar' | null = null;
   input.on('error', () => (failedAt ??= 'read'));
-  decompressor.on('error', () => (failedAt ??= 'decompress'));
+  decompressor?.on('error', () => (failedAt ??= 'decompress'));
   extract.on('error', () => (failedAt ??= 'tar'));
 
   extract.on('entry', (header, stream, next) => {
+    // When the pipeline fails mid-entry, tar-stream destroys the entry stream with the same error; the pipeline
+    // reports it, so the entry stream must not raise it a second time as an uncaught exception.
+    stream.on('error', () => {});
     const type = entryType(header.type);
     const path = normalizeEntryPath(header.name);
     const size = header.size ?? 0;
@@ -194,7 +198,8 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
   });
 
   try {
-    await pipeline(input, blobTap, decompressor, diffTap, extract);
+    if (diffTap && decompressor) await pipeline(input, blobTap, decompressor, diffTap, extract);
+    else await pipeline(input, blobTap, extract);
   } catch (error) {
     const detail = errorMessage(error);
     if (error instanceof ImageReadError) throw error;
@@ -204,12 +209,13 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
     throw new ImageReadError(`${options.label} is ${truncated ? 'a truncated' : 'not a valid'} tar stream (${detail})`, { cause: error });
   }
 
+  const digest = `sha256:${blobTap.hash.digest('hex')}`;
   return {
-    digest: `sha256:${blobTap.hash.digest('hex')}`,
+    digest,
     compressedSize: blobTap.bytes,
     compression,
-    diffId: `sha256:${diffTap.hash.digest('hex')}`,
-    uncompressedSize: diffTap.bytes,
+    diffId: diffTap ? `sha256:${diffTap.hash.digest('hex')}` : digest,
+    uncompressedSize: diffTap ? diffTap.bytes : blobTap.bytes,
     contentSize,
     entries,
   };

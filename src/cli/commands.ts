@@ -8,6 +8,7 @@ import { parsePlatform } from '../image/platform.js';
 import { makeStyle } from '../report/format.js';
 import { buildReport, imageReport, type Report } from '../report/report.js';
 import { renderImageTable } from '../report/table.js';
+import { STDIN_TOKEN } from './stdin.js';
 
 export interface CommonOptions {
   image: string;
@@ -61,7 +62,9 @@ async function emit(text: string, options: CommonOptions): Promise<void> {
   await new Promise<void>((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
 }
 
-export async function runImageCommand(command: 'inspect' | 'layers', options: CommonOptions): Promise<number> {
+export async function runImageCommand(command: 'inspect' | 'layers', rawOptions: CommonOptions): Promise<number> {
+  const options = { ...rawOptions, image: rawOptions.image === STDIN_TOKEN ? '-' : rawOptions.image };
+  if (options.output === STDIN_TOKEN) delete options.output; // `-o -` means stdout
   const format = chooseFormat(options);
   const platform = options.platform ? parsePlatform(options.platform) : null;
   if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');

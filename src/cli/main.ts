@@ -5,6 +5,7 @@
 import yargs, { type Argv } from 'yargs';
 import { EXIT_UNREADABLE, EXIT_USAGE, LayerlensError, UsageError, errorMessage } from '../errors.js';
 import { registerImageCommands } from './commands.js';
+import { STDIN_TOKEN } from './stdin.js';
 
 export const VERSION = '0.1.0';
 
@@ -32,7 +33,9 @@ export function buildParser(args: string[], setExit: (code: number) => void): Ar
   return parser;
 }
 
-export async function main(args: string[]): Promise<number> {
+
+export async function main(rawArgs: string[]): Promise<number> {
+  const args = rawArgs.map((arg) => (arg === '-' ? STDIN_TOKEN : arg));
   const debug = args.includes('--debug');
   try {
     let exitCode = 0;

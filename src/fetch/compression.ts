@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Duplex, PassThrough, type Transform } from 'node:stream';
-import { createGunzip, constants as zlibConstants } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { DecompressStream } from 'zstd-napi';
 import { ImageReadError } from '../errors.js';
 
@@ -24,7 +24,7 @@ export function createDecompressor(compression: OuterCompression): Transform | D
   switch (compression) {
     case 'gzip':
       // Large output chunks keep per-chunk overhead (hashing, tar parsing) low.
-      return createGunzip({ chunkSize: CHUNK, finishFlush: zlibConstants.Z_SYNC_FLUSH });
+      return createGunzip({ chunkSize: CHUNK });
     case 'zstd':
       return new DecompressStream();
     case 'xz':

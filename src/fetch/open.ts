@@ -15,7 +15,7 @@ import { resolveDockerArchive } from './docker-archive.js';
 import { resolveLayout } from './oci-layout.js';
 import type { OpenedSource, Selection, SourceInfo, SourceKind } from './source.js';
 import { makeTempDir, removeTempDir } from './tempfiles.js';
-import { DirTree, TarTree, type FileTree } from './tree.js';
+import { DirTree, TarTree } from './tree.js';
 
 export interface OpenOptions {
   platform: Selection['platform'];
@@ -93,9 +93,12 @@ async function openStdin(debug?: (line: string) => void): Promise<Archive> {
   }
 }
 
-async function archiveKind(tree: FileTree): Promise<'docker-archive' | 'oci-archive'> {
+async function archiveKind(tree: TarTree): Promise<'docker-archive' | 'oci-archive'> {
   if ((await tree.size('manifest.json')) !== null) return 'docker-archive';
   if ((await tree.size('index.json')) !== null || (await tree.size('oci-layout')) !== null) return 'oci-archive';
+  if (tree.truncated) {
+    throw new ImageReadError(`${tree.label} is truncated: it ends without a tar end marker and before manifest.json or index.json`);
+  }
   throw new ImageReadError(
     `${tree.label} is a tar archive but not an image: it has neither manifest.json (docker save) nor index.json (OCI layout); ` +
       'it looks like a root filesystem or a single layer',

@@ -1,0 +1,167 @@
+/**
+ * Bad input gets one line on stderr and the contract's exit code: 3 when the image cannot be read (truncated,
+ * corrupt, malformed, missing blobs), 1 when it reads fine but does not match its digests, 2 for bad usage.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fixture, runCli, runJson, type CliResult } from './helpers/cli.js';
+
+const DIVE = fixture('dive', '.data', 'test-docker-image.tar');
+const OCI_GZIP = fixture('dive', '.data', 'test-oci-gzip-image.tar');
+
+let work: string;
+beforeAll(() => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'layerlens-errors-'));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function expectOneLineError(result: CliResult, code: number, pattern: RegExp): void {
+  expect(result.code).toBe(code);
+  expect(result.stdout).toBe('');
+  const lines = result.stderr.trim().split('\n');
+  expect(lines[0]).toMatch(/^layerlens: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(result.stderr).not.toMatch(/^\s+at /m);
+  if (code === 3) expect(lines).toHaveLength(1);
+}
+
+/** Byte offset of a member's data inside an uncompressed tar (GNU tar's block numbers). */
+function memberOffset(archive: string, member: string): number {
+  const listing = execFileSync('tar', ['--block-number', '-tvf', archive], { encoding: 'utf8' });
+  const line = listing.split('\n').find((row) => row.endsWith(` ${member}`) || row.includes(` ${member} `));
+  if (!line) throw new Error(`${member} not in ${archive}`);
+  const block = Number(/^block (\d+):/.exec(line)![1]);
+  return (block + 1) * 512;
+}
+
+function copy(source: string, name: string): string {
+  const target = path.join(work, name);
+  cpSync(source, target);
+  return target;
+}
+
+function flipByte(file: string, offset: number): void {
+  const bytes = readFileSync(file);
+  bytes[offset] = bytes[offset]! ^ 0xff;
+  writeFileSync(file, bytes);
+}
+
+describe('truncated archives', () => {
+  test('an archive cut inside a layer exits 3 and says it is truncated', async () => {
+    const file = copy(DIVE, 'cut-in-layer.tar');
+    truncateSync(file, memberOffset(file, '28cfe03618aa2e914e81fdd90345245c15f4478e35252c06ca52d238fd3cc694/layer.tar') + 10_000);
+    expectOneLineError(await runCli(['layers', file]), 3, /truncated/);
+  });
+
+  test('an archive cut at a header boundary before manifest.json exits 3 and says it looks truncated', async () => {
+    const file = copy(DIVE, 'cut-before-manifest.tar');
+    truncateSync(file, memberOffset(file, 'manifest.json') - 512);
+    expectOneLineError(await runCli(['inspect', file]), 3, /truncated/);
+  });
+
+  test('a gzip-wrapped archive cut short exits 3 naming corrupt gzip data', async () => {
+    const file = copy(fixture('trivy', 'pkg', 'fanal', 'test', 'testdata', 'alpine-310.tar.gz'), 'cut.tar.gz');
+    truncateSync(file, Math.floor(statSync(file).size / 2));
+    expectOneLineError(await runCli(['layers', file]), 3, /gzip/);
+  });
+
+  test('a gzip layer cut short inside an OCI layout exits 3 naming the layer', async () => {
+    const dir = path.join(work, 'oci-cut');
+    execFileSync('mkdir', ['-p', dir]);
+    execFileSync('tar', ['-xf', OCI_GZIP, '-C', dir]);
+    const index = JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+    const layer = path.join(dir, 'blobs', 'sha256', manifest.layers[0].digest.slice(7));
+    truncateSync(layer, Math.floor(statSync(layer).size / 2));
+    expectOneLineError(await runCli(['layers', `oci:${dir}`]), 3, /layer 0 .*(corrupt gzip|truncated)/);
+  });
+});
+
+describe('corrupted bytes', () => {
+  test('a flipped byte inside an uncompressed layer is a diffId mismatch: exit 1, report still printed', async () => {
+    const file = copy(DIVE, 'flipped-layer.tar');
+    const member = '1871059774abe6914075e4a919b778fa1561f577d620ae52438a9635e6241936/layer.tar';
+    flipByte(file, memberOffset(file, member) + 512 + 100); // inside the first file's content, past its header
+    const { code, json } = await runJson<{ layers: unknown[]; verify: { ok: boolean; checks: { ok: boolean; kind: string; what: string }[] } }>(['layers', file]);
+    expect(code).toBe(1);
+    expect(json.layers).toHaveLength(14);
+    expect(json.verify.ok).toBe(false);
+    const failed = json.verify.checks.filter((check) => !check.ok);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ kind: 'diffId', what: expect.stringContaining('layer 1 ') });
+  });
+
+  test('a flipped byte in a gzip layer is corrupt compression: exit 3', async () => {
+    const dir = path.join(work, 'oci-flip');
+    execFileSync('mkdir', ['-p', dir]);
+    execFileSync('tar', ['-xf', OCI_GZIP, '-C', dir]);
+    const index = JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+    const layer = path.join(dir, 'blobs', 'sha256', manifest.layers[0].digest.slice(7));
+    flipByte(layer, Math.floor(statSync(layer).size / 2));
+    expectOneLineError(await runCli(['layers', `oci:${dir}`]), 3, /layer 0 .*corrupt gzip/);
+  });
+
+  test('a config edited after the fact no longer matches its digest: exit 1', async () => {
+    const dir = path.join(work, 'oci-config');
+    execFileSync('mkdir', ['-p', dir]);
+    execFileSync('tar', ['-xf', OCI_GZIP, '-C', dir]);
+    const index = JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+    const configFile = path.join(dir, 'blobs', 'sha256', manifest.config.digest.slice(7));
+    const config = readFileSync(configFile, 'utf8');
+    writeFileSync(configFile, config.replace('"os":"linux"', '"os":"LINUX"').replace('"os": "linux"', '"os": "LINUX"'));
+    const { code, json } = await runJson<{ verify: { checks: { ok: boolean; kind: string; expected: unknown }[] } }>(['inspect', `oci:${dir}`]);
+    expect(code).toBe(1);
+    expect(json.verify.checks.filter((check) => !check.ok).map((check) => check.kind)).toEqual(['config']);
+  });
+
+  test('malformed manifest.json exits 3 naming the file', async () => {
+    const file = copy(DIVE, 'bad-json.tar');
+    flipByte(file, memberOffset(file, 'manifest.json'));
+    expectOneLineError(await runCli(['inspect', file]), 3, /manifest\.json .*not valid JSON/);
+  });
+
+  test('a layer blob missing from an OCI layout exits 3 naming the blob', async () => {
+    const dir = path.join(work, 'oci-missing');
+    execFileSync('mkdir', ['-p', dir]);
+    execFileSync('tar', ['-xf', OCI_GZIP, '-C', dir]);
+    const index = JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+    unlinkSync(path.join(dir, 'blobs', 'sha256', manifest.layers[0].digest.slice(7)));
+    expectOneLineError(await runCli(['layers', `oci:${dir}`]), 3, new RegExp(`layer 0 .*missing`));
+    // inspect needs no layer blob
+    expect((await runCli(['inspect', `oci:${dir}`])).code).toBe(0);
+  });
+});
+
+describe('usage errors exit 2', () => {
+  test('an unknown flag', async () => {
+    expectOneLineError(await runCli(['layers', DIVE, '--no-such-flag']), 2, /Unknown argument/i);
+  });
+
+  test('a malformed platform', async () => {
+    expectOneLineError(await runCli(['layers', DIVE, '--platform', 'linux']), 2, /bad platform/);
+  });
+
+  test('an unknown command', async () => {
+    expectOneLineError(await runCli(['explode', DIVE]), 2, /Unknown argument|command/i);
+  });
+
+  test('--json with another --format', async () => {
+    expectOneLineError(await runCli(['layers', DIVE, '--json', '--format', 'table']), 2, /disagree/);
+  });
+});
+
+describe('things that are not there', () => {
+  test('a missing file exits 3', async () => {
+    expectOneLineError(await runCli(['layers', './no/such/file.tar']), 3, /no such file/);
+  });
+
+  test('a platform the image does not have exits 3 listing what it has', async () => {
+    const result = await runCli(['inspect', DIVE, '--platform', 'linux/arm64']);
+    expectOneLineError(result, 3, /linux\/amd64/);
+  });
+});
