@@ -1,14 +1,26 @@
-/** The image commands: shared options, the run loop (open → resolve → scan → report → render), exit codes. */
+/**
+ * The image commands. One run loop (open → resolve → scan → union → analyses → report → render) serves every
+ * verb; a verb only says what it needs and how it renders. Exit codes: 1 when any check failed.
+ */
 import { writeFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
-import { scanImage } from '../analyze/image-scan.js';
+import { selectFiles, fileReport } from '../analyze/files.js';
+import { layerHistory } from '../analyze/history.js';
+import { scanImage, type ImageScan } from '../analyze/image-scan.js';
+import { buildUnion, type UnionFs } from '../analyze/union.js';
+import { analyzeWaste } from '../analyze/waste.js';
 import { ImageReadError, UsageError } from '../errors.js';
+import type { ResolvedImage } from '../fetch/source.js';
 import { openImage } from '../fetch/open.js';
 import { parsePlatform } from '../image/platform.js';
-import { makeStyle } from '../report/format.js';
-import { buildReport, imageReport, type Report } from '../report/report.js';
+import { renderFilesTable } from '../report/files-table.js';
+import { makeStyle, type Style } from '../report/format.js';
+import { buildReport, imageReport, type Extras, type ImageReport, type Report } from '../report/report.js';
 import { renderImageTable } from '../report/table.js';
+import { renderWasteTable } from '../report/waste-table.js';
 import { STDIN_TOKEN } from './stdin.js';
+
+export type CommandName = 'inspect' | 'layers' | 'files' | 'waste' | 'analyze';
 
 export interface CommonOptions {
   image: string;
@@ -20,6 +32,14 @@ export interface CommonOptions {
   color?: boolean;
   quiet?: boolean;
   debug?: boolean;
+  // files
+  path?: string;
+  depth?: number;
+  layer?: number;
+  changed?: boolean;
+  glob?: string;
+  // waste
+  top?: number;
 }
 
 const FORMATS = ['table', 'json'] as const;
@@ -29,7 +49,7 @@ function commonOptions<T>(command: Argv<T>): Argv<T & CommonOptions> {
   return command
     .positional('image', { type: 'string', describe: 'the image to read (see "Images" below)', demandOption: true })
     .option('json', { type: 'boolean', describe: 'print the JSON report (same as --format json)' })
-    .option('format', { type: 'string', choices: FORMATS as unknown as string[], describe: 'output format', default: undefined })
+    .option('format', { type: 'string', choices: FORMATS as unknown as string[], describe: 'output format' })
     .option('output', { alias: 'o', type: 'string', describe: 'write the report to FILE instead of stdout' })
     .option('platform', { type: 'string', describe: 'platform to pick from a multi-arch image: os/arch[/variant]' })
     .option('all-platforms', { type: 'boolean', describe: 'report every platform of a multi-arch image' })
@@ -44,12 +64,6 @@ function chooseFormat(options: CommonOptions): Format {
   return (options.format as Format | undefined) ?? 'table';
 }
 
-export function renderReport(report: Report, format: Format, options: CommonOptions, showScan: boolean): string {
-  if (format === 'json') return JSON.stringify(report, null, 2) + '\n';
-  const style = makeStyle({ noColor: options.color === false || options.output !== undefined });
-  return renderImageTable(report, style, showScan);
-}
-
 async function emit(text: string, options: CommonOptions): Promise<void> {
   if (options.output) {
     try {
@@ -62,23 +76,75 @@ async function emit(text: string, options: CommonOptions): Promise<void> {
   await new Promise<void>((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
 }
 
-export async function runImageCommand(command: 'inspect' | 'layers', rawOptions: CommonOptions): Promise<number> {
+function checkLayerOption(options: CommonOptions, image: ResolvedImage): number | undefined {
+  if (options.layer === undefined) {
+    if (options.changed) return image.layers.length - 1;
+    return undefined;
+  }
+  if (!Number.isInteger(options.layer) || options.layer < 0 || options.layer >= image.layers.length) {
+    throw new UsageError(`--layer ${options.layer}: the image has layers 0…${image.layers.length - 1}`);
+  }
+  return options.layer;
+}
+
+/** Everything a command computes for one image, beyond the manifests and config. */
+async function analyzeImage(command: CommandName, image: ResolvedImage, options: CommonOptions): Promise<{ report: ImageReport; union: UnionFs | null }> {
+  if (command === 'inspect') return { report: imageReport(image, null), union: null };
+  const scan: ImageScan = await scanImage(image);
+  const entries = scan.layers.map((layer) => layer?.entries ?? []);
+  const asOf = command === 'files' ? checkLayerOption(options, image) : undefined;
+  const union = buildUnion(entries, asOf);
+  const extras: Extras = { union, changeLists: command === 'files' || command === 'analyze' };
+  if (command === 'files') {
+    const changed = options.changed && asOf !== undefined ? union.changes[asOf] : undefined;
+    extras.files = selectFiles(union, { path: options.path, glob: options.glob, changed }).map(fileReport);
+  }
+  if (command === 'analyze') extras.files = selectFiles(union, {}).map(fileReport);
+  if (command === 'waste' || command === 'analyze') {
+    extras.waste = analyzeWaste(entries, union, layerHistory(image.config, image.layers.length));
+  }
+  return { report: imageReport(image, scan, extras), union };
+}
+
+function render(command: CommandName, report: Report, unions: (UnionFs | null)[], style: Style, options: CommonOptions): string {
+  switch (command) {
+    case 'inspect':
+      return renderImageTable(report, style, { scanned: false });
+    case 'layers':
+      return renderImageTable(report, style, { scanned: true });
+    case 'files':
+      return renderFilesTable(report, unions, style, { path: options.path, depth: options.depth, glob: options.glob, changed: options.changed ?? false, layer: options.layer });
+    case 'waste':
+      return renderWasteTable(report, style, { top: options.top ?? 10 });
+    case 'analyze':
+      return renderImageTable(report, style, { scanned: true }) + '\n' + renderWasteTable(report, style, { top: options.top ?? 10, brief: true });
+  }
+}
+
+export async function runImageCommand(command: CommandName, rawOptions: CommonOptions): Promise<number> {
   const options = { ...rawOptions, image: rawOptions.image === STDIN_TOKEN ? '-' : rawOptions.image };
   if (options.output === STDIN_TOKEN) delete options.output; // `-o -` means stdout
   const format = chooseFormat(options);
   const platform = options.platform ? parsePlatform(options.platform) : null;
   if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
+  if (options.depth !== undefined && (!Number.isInteger(options.depth) || options.depth < 1)) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
   const debug = options.debug ? (line: string) => process.stderr.write(`layerlens: ${line}\n`) : undefined;
   const source = await openImage(options.image, { platform, allPlatforms: options.allPlatforms ?? false, debug });
   try {
     if (source.images.length === 0) throw new ImageReadError(`${options.image}: no image found`);
-    const reports = [];
+    const reports: ImageReport[] = [];
+    const unions: (UnionFs | null)[] = [];
     for (const image of source.images) {
-      const scan = command === 'layers' ? await scanImage(image) : null;
-      reports.push(imageReport(image, scan));
+      const { report, union } = await analyzeImage(command, image, options);
+      reports.push(report);
+      unions.push(union);
     }
     const report = buildReport(command, source.info, reports, options.allPlatforms === true);
-    await emit(renderReport(report, format, options, command === 'layers'), options);
+    const text =
+      format === 'json'
+        ? JSON.stringify(report, null, 2) + '\n'
+        : render(command, report, unions, makeStyle({ noColor: options.color === false || options.output !== undefined }), options);
+    await emit(text, options);
     return report.verify.ok ? 0 : 1;
   } finally {
     await source.close();
@@ -86,25 +152,61 @@ export async function runImageCommand(command: 'inspect' | 'layers', rawOptions:
 }
 
 export function registerImageCommands(parser: Argv, setExit: (code: number) => void): void {
+  const run = (command: CommandName) => async (argv: unknown) => setExit(await runImageCommand(command, argv as CommonOptions));
   parser
     .command(
       'inspect <image>',
-      'summary from the manifests and config (never downloads layer blobs)',
+      'summary from the manifests and config (never reads layer blobs)',
       (command) =>
         commonOptions(command)
           .example('$0 inspect samples/busybox-amd64.tar', 'a docker save tarball')
           .example('$0 inspect oci:samples/busybox-oci --platform linux/arm64', 'one platform of an OCI layout')
           .example('$0 inspect image.tar --json | jq .configDigest', 'the Image ID, for scripts'),
-      async (argv) => setExit(await runImageCommand('inspect', argv as unknown as CommonOptions)),
+      run('inspect'),
     )
     .command(
       'layers <image>',
-      'scan every layer: digests, sizes compressed and uncompressed, files; checks every digest',
+      'scan every layer: digests, sizes, files added/modified/removed; checks every digest',
       (command) =>
         commonOptions(command)
           .example('$0 layers samples/busybox-amd64.tar', 'per-layer sizes of a docker save tarball')
           .example('docker save app | $0 layers -', 'read the tarball from stdin')
           .example('$0 layers oci:samples/busybox-oci --all-platforms --json', 'every platform, as JSON'),
-      async (argv) => setExit(await runImageCommand('layers', argv as unknown as CommonOptions)),
+      run('layers'),
+    )
+    .command(
+      'files <image>',
+      'the filesystem the container sees (the union of the layers), as a tree',
+      (command) =>
+        commonOptions(command)
+          .option('path', { type: 'string', describe: 'show only this directory (e.g. /usr)' })
+          .option('depth', { type: 'number', describe: 'levels of the tree to show (table only; default 3, or all with --changed/--glob)' })
+          .option('layer', { type: 'number', describe: 'the filesystem as of layer N (0 = the first)' })
+          .option('changed', { type: 'boolean', describe: 'only what layer N (default: the last) added or modified, and what it removed' })
+          .option('glob', { type: 'string', describe: 'only paths matching a glob, e.g. "**/*.so" or "/etc/**"' })
+          .example('$0 files samples/busybox-amd64.tar --path /app --depth 2', 'one directory, two levels')
+          .example('$0 files samples/busybox-amd64.tar --layer 2 --changed', 'what layer 2 changed')
+          .example("$0 files image.tar --glob '**/*.pem' --json", 'find certificates and keys'),
+      run('files'),
+    )
+    .command(
+      'waste <image>',
+      'wasted bytes: dive-compatible efficiency, reclaimable bytes, duplicates, largest paths',
+      (command) =>
+        commonOptions(command)
+          .option('top', { type: 'number', describe: 'entries to show in each table (default 10)' })
+          .example('$0 waste samples/busybox-amd64.tar', 'what the layering wastes, step by step')
+          .example('$0 waste image.tar --json | jq .waste.efficiency', "dive's efficiency score"),
+      run('waste'),
+    )
+    .command(
+      'analyze <image>',
+      'everything in one report: layers, files, waste and digest checks',
+      (command) =>
+        commonOptions(command)
+          .option('top', { type: 'number', describe: 'entries to show in each table (default 10)' })
+          .example('$0 analyze samples/busybox-amd64.tar', 'the full report')
+          .example('$0 analyze image.tar --json -o report.json', 'save the JSON report'),
+      run('analyze'),
     );
 }

@@ -15,8 +15,9 @@ export function humanSize(bytes: number | null | undefined): string {
   return `${value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2)} ${units[unit]}`;
 }
 
-export function truncate(text: string, width: number): string {
-  const oneLine = text.replace(/\s+/g, ' ').trim();
+/** Shorten to `width` columns with an ellipsis; whitespace runs become one space unless `keepSpaces`. */
+export function truncate(text: string, width: number, keepSpaces = false): string {
+  const oneLine = keepSpaces ? text.replace(/[\r\n\t]/g, ' ') : text.replace(/\s+/g, ' ').trim();
   if (width <= 1) return oneLine.slice(0, Math.max(0, width));
   return oneLine.length > width ? `${oneLine.slice(0, width - 1)}…` : oneLine;
 }

@@ -5,6 +5,9 @@
 import { layerHistory } from '../analyze/history.js';
 import type { ImageScan, SkippedBlob } from '../analyze/image-scan.js';
 import { layerCompression } from '../image/mediatypes.js';
+import type { EntryType } from '../analyze/scan.js';
+import type { UnionFs } from '../analyze/union.js';
+import type { WasteReport } from '../analyze/waste.js';
 import type { ResolvedImage, SourceInfo, VerifyCheck } from '../fetch/source.js';
 
 export const SCHEMA_VERSION = 1;
@@ -24,7 +27,24 @@ export interface LayerReport {
   uncompressedSize: number | null;
   contentSize: number | null;
   files: number | null;
+  /** Paths this layer added, modified and removed in the union (null when the union was not built). */
+  added: number | null;
+  modified: number | null;
+  removed: number | null;
   createdBy: string | null;
+  /** The paths themselves (files and analyze). */
+  changes?: { added: string[]; modified: string[]; removed: string[]; addedBytes: number; modifiedBytes: number; removedBytes: number };
+}
+
+export interface FileReport {
+  path: string;
+  type: EntryType;
+  size: number;
+  mode: string;
+  uid: number;
+  gid: number;
+  linkTarget: string | null;
+  layer: number;
 }
 
 export interface ConfigSummary {
@@ -63,6 +83,17 @@ export interface ImageReport {
   layers: LayerReport[];
   totals: Totals;
   verify: VerifyReport;
+  files?: FileReport[];
+  waste?: WasteReport;
+}
+
+/** What a command computed beyond the manifests, config and scan. */
+export interface Extras {
+  union?: UnionFs | null;
+  /** Include each layer's change lists (files, analyze). */
+  changeLists?: boolean;
+  files?: FileReport[];
+  waste?: WasteReport;
 }
 
 export interface SourceReport {
@@ -105,7 +136,7 @@ function configSummary(image: ResolvedImage): ConfigSummary {
 }
 
 /** Build one image's report. Without a scan (inspect), sizes that need the layer bytes are null. */
-export function imageReport(image: ResolvedImage, scan: ImageScan | null): ImageReport {
+export function imageReport(image: ResolvedImage, scan: ImageScan | null, extras: Extras = {}): ImageReport {
   const createdBy = layerHistory(image.config, image.layers.length);
   const layers: LayerReport[] = image.layers.map((layer, i) => {
     const scanned = scan?.layers[i] ?? null;
@@ -120,8 +151,20 @@ export function imageReport(image: ResolvedImage, scan: ImageScan | null): Image
       uncompressedSize: scanned?.uncompressedSize ?? null,
       contentSize: scanned?.contentSize ?? null,
       files: scanned ? scanned.entries.length : null,
+      added: null,
+      modified: null,
+      removed: null,
       createdBy: createdBy[i] ?? null,
     };
+  });
+  const changes = extras.union?.changes ?? [];
+  layers.forEach((layer, i) => {
+    const change = changes[i];
+    if (!change) return;
+    layer.added = change.added.length;
+    layer.modified = change.modified.length;
+    layer.removed = change.removed.length;
+    if (extras.changeLists) layer.changes = change;
   });
   const sum = (pick: (layer: LayerReport) => number | null): number | null =>
     layers.every((layer) => pick(layer) !== null) ? layers.reduce((total, layer) => total + (pick(layer) ?? 0), 0) : null;
@@ -142,6 +185,8 @@ export function imageReport(image: ResolvedImage, scan: ImageScan | null): Image
       files: sum((layer) => layer.files),
     },
     verify: { ok: checks.every((check) => check.ok), checks, skipped: scan?.skipped ?? [] },
+    ...(extras.files ? { files: extras.files } : {}),
+    ...(extras.waste ? { waste: extras.waste } : {}),
   };
 }
 

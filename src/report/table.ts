@@ -5,13 +5,13 @@ import { formatPlatform } from '../image/platform.js';
 import { humanSize, truncate, type Style } from './format.js';
 import { isMultiReport, type ImageReport, type Report } from './report.js';
 
-const PLAIN = {
+export const PLAIN = {
   top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
   bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
   left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
 };
 
-function table(head: string[], style: Style, colAligns: ('left' | 'right')[]): Table.Table {
+export function table(head: string[], style: Style, colAligns: ('left' | 'right')[]): Table.Table {
   return new Table({
     head: head.map((title) => style.color.bold(title)),
     chars: PLAIN,
@@ -21,7 +21,7 @@ function table(head: string[], style: Style, colAligns: ('left' | 'right')[]): T
   });
 }
 
-function sourceLine(report: Report): string {
+export function sourceLine(report: Report): string {
   const ref = report.source.reference ? ` (${report.source.reference})` : '';
   return `${report.source.input}  [${report.source.kind}]${ref}`;
 }
@@ -55,16 +55,25 @@ function summary(image: ImageReport, style: Style, showScan: boolean): string[] 
   return lines;
 }
 
+function changeCounts(layer: ImageReport['layers'][number]): string {
+  if (layer.added === null) return '-';
+  return `+${layer.added} ~${layer.modified} -${layer.removed}`;
+}
+
 function layerTable(image: ImageReport, style: Style, showScan: boolean): string {
-  const head = showScan ? ['#', 'Digest', 'Compressed', 'Uncompressed', 'Files', 'Created by'] : ['#', 'Digest', 'Media type', 'Size', 'Created by'];
-  const aligns: ('left' | 'right')[] = showScan ? ['right', 'left', 'right', 'right', 'right', 'left'] : ['right', 'left', 'left', 'right', 'left'];
+  const head = showScan ? ['#', 'Digest', 'Compressed', 'Uncompressed', 'Files', 'Changes', 'Created by'] : ['#', 'Digest', 'Media type', 'Size', 'Created by'];
+  const aligns: ('left' | 'right')[] = showScan ? ['right', 'left', 'right', 'right', 'right', 'left', 'left'] : ['right', 'left', 'left', 'right', 'left'];
   const t = table(head, style, aligns);
-  const fixed = showScan ? 3 + 12 + 10 + 12 + 6 + 2 * 5 : 3 + 12 + 14 + 9 + 2 * 4;
+  const changes = image.layers.map(changeCounts);
+  const changesWidth = Math.max(7, ...changes.map((text) => text.length));
+  const fixed = showScan ? 2 + 12 + 10 + 12 + 6 + changesWidth + 2 * 6 : 2 + 12 + 14 + 9 + 2 * 4;
   const createdWidth = Math.max(16, style.width - fixed);
   for (const layer of image.layers) {
     const created = truncate(layer.createdBy ?? '', createdWidth);
     if (showScan) {
-      t.push([String(layer.index), shortDigest(layer.digest), humanSize(layer.compressedSize), humanSize(layer.uncompressedSize), String(layer.files ?? '-'), created]);
+      const failed = image.verify.checks.some((check) => !check.ok && check.subject === layer.digest);
+      const digest = failed ? style.color.red(`${shortDigest(layer.digest)}✗`) : shortDigest(layer.digest);
+      t.push([String(layer.index), digest, humanSize(layer.compressedSize), humanSize(layer.uncompressedSize), String(layer.files ?? '-'), changes[layer.index] ?? '-', created]);
     } else {
       t.push([String(layer.index), shortDigest(layer.digest), shortMediaType(layer.mediaType), humanSize(layer.compressedSize), created]);
     }
@@ -90,7 +99,8 @@ function failures(image: ImageReport, style: Style): string[] {
   return lines;
 }
 
-export function renderImageTable(report: Report, style: Style, showScan: boolean): string {
+export function renderImageTable(report: Report, style: Style, options: { scanned: boolean }): string {
+  const showScan = options.scanned;
   const out: string[] = [style.color.bold(sourceLine(report))];
   const images = isMultiReport(report) ? report.images : [report];
   for (const image of images) {

@@ -1,0 +1,195 @@
+/**
+ * dive's efficiency, wasted bytes and user-wasted percent, with dive's definitions (dive/filetree/efficiency.go,
+ * dive/image/analysis.go), so thresholds written for dive carry over to the digit. It works on each layer's own
+ * tree, not on the union:
+ * - a layer's tree holds its entries by cleaned path; opaque markers (`.wh..wh..*`) are dropped; parents that
+ *   have no entry of their own are placeholder nodes with no metadata (not directories, size 0);
+ * - every leaf (no children in that layer) is keyed by its path with the `.wh.` prefix removed; a normal leaf
+ *   adds its tar-header size; a whiteout adds, if the path was a directory in the layers below, the sizes of
+ *   everything under it there, else 0; a whiteout of a path absent below stops dive's walk of that layer;
+ * - efficiency = Σ smallest / Σ cumulative; wasted = Σ cumulative over paths seen twice or more.
+ * The stacked "layers below" tree is kept incrementally instead of being re-stacked per whiteout, with dive's
+ * own stacking rules (a placeholder in an upper layer overwrites the lower node's metadata).
+ */
+import type { LayerEntry } from './scan.js';
+import { pathParts, WHITEOUT_PREFIX } from './union.js';
+
+const OPAQUE_PREFIX = '.wh..wh..';
+
+interface Info {
+  size: number;
+  isDir: boolean;
+}
+
+const PLACEHOLDER: Info = { size: 0, isDir: false };
+
+interface DiveNode {
+  name: string;
+  parent: DiveNode | null;
+  children: Map<string, DiveNode>;
+  info: Info;
+}
+
+function newNode(name: string, parent: DiveNode | null, info: Info): DiveNode {
+  return { name, parent, children: new Map(), info };
+}
+
+function sortedChildren(node: DiveNode): DiveNode[] {
+  return [...node.children.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The node's path, with a whiteout prefix removed from its own (last) name. */
+function divePath(node: DiveNode): string {
+  const names: string[] = [];
+  for (let current: DiveNode | null = node; current?.parent; current = current.parent) {
+    names.push(current === node && current.name.startsWith(WHITEOUT_PREFIX) ? current.name.slice(WHITEOUT_PREFIX.length) : current.name);
+  }
+  return '/' + names.reverse().join('/');
+}
+
+function addPath(root: DiveNode, parts: string[], info: Info): void {
+  let node = root;
+  for (let i = 0; i < parts.length; i++) {
+    const name = parts[i]!;
+    let child = node.children.get(name);
+    if (!child) {
+      if (name.startsWith(OPAQUE_PREFIX)) return;
+      child = newNode(name, node, PLACEHOLDER);
+      node.children.set(name, child);
+    }
+    node = child;
+    if (i === parts.length - 1) node.info = info;
+  }
+}
+
+function getNode(root: DiveNode, path: string): DiveNode | null {
+  let node: DiveNode | null = root;
+  for (const part of path.split('/')) {
+    if (part === '') continue;
+    node = node.children.get(part) ?? null;
+    if (!node) return null;
+  }
+  return node;
+}
+
+function copyTree(node: DiveNode, parent: DiveNode | null): DiveNode {
+  const copy = newNode(node.name, parent, node.info);
+  for (const [name, child] of node.children) copy.children.set(name, copyTree(child, copy));
+  return copy;
+}
+
+/** Depth-first, children before parents, names in sorted order; stops when the visitor returns false. */
+function visitChildFirst(node: DiveNode, visitor: (node: DiveNode) => boolean, leavesOnly: boolean): boolean {
+  for (const child of sortedChildren(node)) if (!visitChildFirst(child, visitor, leavesOnly)) return false;
+  if (!node.parent) return true;
+  if (leavesOnly && node.children.size > 0) return true;
+  return visitor(node);
+}
+
+function stack(lower: DiveNode, upper: DiveNode): void {
+  visitChildFirst(
+    upper,
+    (node) => {
+      const path = divePath(node);
+      if (node.name.startsWith(WHITEOUT_PREFIX)) {
+        const target = getNode(lower, path);
+        if (target?.parent) target.parent.children.delete(target.name);
+      } else {
+        addPath(lower, pathParts(path), node.info);
+      }
+      return true;
+    },
+    false,
+  );
+}
+
+export function layerTree(entries: LayerEntry[]): DiveNode {
+  const root = newNode('', null, PLACEHOLDER);
+  for (const entry of entries) {
+    const parts = pathParts(entry.path);
+    if (parts.length === 0) continue;
+    addPath(root, parts, { size: entry.size, isDir: entry.type === 'dir' });
+  }
+  return root;
+}
+
+export interface DivePathData {
+  path: string;
+  cumulativeSize: number;
+  minSize: number;
+  /** Layer of each occurrence, in visiting order, and whether it was a whiteout. */
+  occurrences: { layer: number; whiteout: boolean; size: number }[];
+}
+
+export interface DiveEfficiency {
+  efficiency: number;
+  wastedBytes: number;
+  /** wastedBytes / userSizeBytes; null when the image has no bytes above its first layer (dive divides by 0). */
+  userWastedPercent: number | null;
+  sizeBytes: number;
+  userSizeBytes: number;
+  /** Paths seen in two or more layers, largest cumulative size first. */
+  inefficiencies: DivePathData[];
+  /** Layers whose walk dive stops early (a whiteout of a path absent below); reported for transparency. */
+  truncatedLayers: number[];
+}
+
+export function diveEfficiency(layers: LayerEntry[][]): DiveEfficiency {
+  const trees = layers.map(layerTree);
+  const byPath = new Map<string, DivePathData>();
+  const inefficient: DivePathData[] = [];
+  const truncatedLayers: number[] = [];
+  // dive stacks every range onto a copy of the first layer's tree, then the layers from the first on.
+  const stacked = trees.length > 0 ? copyTree(trees[0]!, null) : newNode('', null, PLACEHOLDER);
+
+  trees.forEach((tree, layer) => {
+    const completed = visitChildFirst(
+      tree,
+      (node) => {
+        const path = divePath(node);
+        let size = 0;
+        const whiteout = node.name.startsWith(WHITEOUT_PREFIX);
+        if (whiteout) {
+          const previous = getNode(stacked, path);
+          if (!previous) return false; // dive's visitor errors here and abandons the rest of this layer
+          if (previous.info.isDir) visitChildFirst(previous, (below) => ((size += below.info.size), true), false);
+        } else {
+          size = node.info.size;
+        }
+        let data = byPath.get(path);
+        if (!data) {
+          data = { path, cumulativeSize: 0, minSize: -1, occurrences: [] };
+          byPath.set(path, data);
+        }
+        data.cumulativeSize += size;
+        if (data.minSize < 0 || size < data.minSize) data.minSize = size;
+        data.occurrences.push({ layer, whiteout, size });
+        if (data.occurrences.length === 2) inefficient.push(data);
+        return true;
+      },
+      true,
+    );
+    if (!completed) truncatedLayers.push(layer);
+    stack(stacked, tree);
+  });
+
+  let minimum = 0;
+  let discovered = 0;
+  for (const data of byPath.values()) {
+    minimum += data.minSize;
+    discovered += data.cumulativeSize;
+  }
+  const wastedBytes = inefficient.reduce((total, data) => total + data.cumulativeSize, 0);
+  const layerSizes = layers.map((entries) => entries.reduce((total, entry) => total + entry.size, 0));
+  const sizeBytes = layerSizes.reduce((a, b) => a + b, 0);
+  const userSizeBytes = sizeBytes - (layerSizes[0] ?? 0);
+  return {
+    efficiency: discovered === 0 ? 1 : minimum / discovered,
+    wastedBytes,
+    userWastedPercent: userSizeBytes === 0 ? null : wastedBytes / userSizeBytes,
+    sizeBytes,
+    userSizeBytes,
+    inefficiencies: inefficient.sort((a, b) => b.cumulativeSize - a.cumulativeSize || (a.path < b.path ? -1 : 1)),
+    truncatedLayers,
+  };
+}

@@ -1,0 +1,216 @@
+/**
+ * The union filesystem a container sees, built incrementally from the scanned layers (oldest first), following
+ * the OCI image-spec layer rules: `.wh.<name>` removes a lower path and everything below it, `.wh..wh..opq` hides
+ * a directory's lower contents, a later entry replaces an earlier one, hardlinks take their target's content,
+ * symlinks stay links, missing parents are created. Each layer is applied once: cost is linear in entries.
+ * Nothing is written to disk.
+ */
+import type { EntryType, LayerEntry } from './scan.js';
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_MARKER = '.wh..wh..opq';
+
+export interface FsNode {
+  name: string;
+  parent: FsNode | null;
+  /** Children of a directory (null for other types). */
+  children: Map<string, FsNode> | null;
+  type: EntryType;
+  /** Bytes of content; for a hardlink, the size of the content it links to. */
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  linkTarget: string | null;
+  contentHash: string | null;
+  /** The layer that last wrote this path. */
+  layer: number;
+  /** Created only because a deeper path needed it (no tar entry of its own). */
+  implicit: boolean;
+}
+
+export interface LayerChanges {
+  added: string[];
+  modified: string[];
+  removed: string[];
+  addedBytes: number;
+  modifiedBytes: number;
+  removedBytes: number;
+}
+
+/** Split a normalised entry path into clean components (`a/./b/../c` → [a, c]). */
+export function pathParts(path: string): string[] {
+  const parts: string[] = [];
+  for (const part of path.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') parts.pop();
+    else parts.push(part);
+  }
+  return parts;
+}
+
+export function nodePath(node: FsNode): string {
+  const names: string[] = [];
+  for (let current: FsNode | null = node; current?.parent; current = current.parent) names.push(current.name);
+  return '/' + names.reverse().join('/');
+}
+
+function newRoot(): FsNode {
+  return { name: '', parent: null, children: new Map(), type: 'dir', size: 0, mode: 0o755, uid: 0, gid: 0, linkTarget: null, contentHash: null, layer: 0, implicit: true };
+}
+
+/** Σ of content sizes below (and at) a node; hardlinks count 0 here so shared content is counted once. */
+export function subtreeBytes(node: FsNode): number {
+  if (!node.children) return node.type === 'hardlink' ? 0 : node.size;
+  let total = 0;
+  for (const child of node.children.values()) total += subtreeBytes(child);
+  return total;
+}
+
+export function* walk(node: FsNode): Generator<FsNode> {
+  if (node.parent) yield node;
+  if (!node.children) return;
+  const names = [...node.children.keys()].sort();
+  for (const name of names) yield* walk(node.children.get(name)!);
+}
+
+function sameContent(a: FsNode, entry: { type: EntryType; size: number; mode: number; uid: number; gid: number; linkTarget: string | null; contentHash: string | null }): boolean {
+  return (
+    a.type === entry.type &&
+    a.size === entry.size &&
+    a.mode === entry.mode &&
+    a.uid === entry.uid &&
+    a.gid === entry.gid &&
+    a.linkTarget === entry.linkTarget &&
+    a.contentHash === entry.contentHash
+  );
+}
+
+export class UnionFs {
+  readonly root: FsNode = newRoot();
+  /** Per layer: what it added, modified and removed, in the order applied. */
+  readonly changes: LayerChanges[] = [];
+
+  lookup(parts: string[]): FsNode | null {
+    let node: FsNode | null = this.root;
+    for (const part of parts) {
+      node = node?.children?.get(part) ?? null;
+      if (!node) return null;
+    }
+    return node;
+  }
+
+  get(path: string): FsNode | null {
+    return this.lookup(pathParts(path));
+  }
+
+  /** Apply one layer's entries on top of what is there. */
+  apply(layer: number, entries: LayerEntry[]): LayerChanges {
+    const status = new Map<string, 'added' | 'modified' | 'removed'>();
+    const removedBytesByPath = new Map<string, number>();
+    const changedBytes = new Map<string, number>();
+
+    // Whiteouts only hide what lower layers put there, so they go first, before this layer adds anything.
+    for (const entry of entries) {
+      const parts = pathParts(entry.path);
+      const base = parts[parts.length - 1];
+      if (!base?.startsWith(WHITEOUT_PREFIX)) continue;
+      const dirParts = parts.slice(0, -1);
+      if (base === OPAQUE_MARKER) {
+        const dir = this.lookup(dirParts);
+        if (!dir?.children) continue;
+        for (const child of [...dir.children.values()]) this.remove(child, status, removedBytesByPath);
+      } else {
+        const target = this.lookup([...dirParts, base.slice(WHITEOUT_PREFIX.length)]);
+        if (target) this.remove(target, status, removedBytesByPath);
+      }
+    }
+
+    for (const entry of entries) {
+      const parts = pathParts(entry.path);
+      if (parts.length === 0) continue; // the root directory itself
+      if (parts[parts.length - 1]!.startsWith(WHITEOUT_PREFIX)) continue;
+      const parent = this.ensureDir(parts.slice(0, -1), layer, status);
+      const name = parts[parts.length - 1]!;
+      let size = entry.size;
+      let contentHash = entry.contentHash;
+      let linkTarget = entry.linkTarget;
+      if (entry.type === 'hardlink') {
+        const target = this.get(entry.linkTarget ?? '');
+        size = target?.size ?? 0;
+        contentHash = target?.contentHash ?? null;
+        linkTarget = '/' + pathParts(entry.linkTarget ?? '').join('/');
+      }
+      const incoming = { type: entry.type, size, mode: entry.mode, uid: entry.uid, gid: entry.gid, linkTarget, contentHash };
+      const existing = parent.children!.get(name);
+      const parentPath = nodePath(parent);
+      const path = parentPath === '/' ? `/${name}` : `${parentPath}/${name}`;
+      const bothDirs = existing?.type === 'dir' && entry.type === 'dir';
+      if (bothDirs) {
+        // Re-listing a directory keeps what is in it; only its own metadata can change.
+        Object.assign(existing!, { mode: entry.mode, uid: entry.uid, gid: entry.gid, layer, implicit: false });
+      } else {
+        parent.children!.set(name, { name, parent, children: entry.type === 'dir' ? new Map() : null, ...incoming, layer, implicit: false });
+      }
+      const previous = status.get(path);
+      const unchanged = existing !== undefined && (bothDirs ? existing.mode === entry.mode && existing.uid === entry.uid && existing.gid === entry.gid : sameContent(existing, incoming));
+      let next: 'added' | 'modified' | undefined;
+      if (previous === 'removed') next = 'modified'; // whited out and re-created by the same layer: replaced
+      else if (previous === 'added' || !existing) next = 'added';
+      else if (!unchanged || previous === 'modified') next = 'modified';
+      if (next) {
+        status.set(path, next);
+        changedBytes.set(path, entry.type === 'dir' ? 0 : size);
+      }
+    }
+
+    const changes: LayerChanges = { added: [], modified: [], removed: [], addedBytes: 0, modifiedBytes: 0, removedBytes: 0 };
+    for (const [path, kind] of status) {
+      if (kind === 'removed') {
+        changes.removed.push(path);
+        changes.removedBytes += removedBytesByPath.get(path) ?? 0;
+      } else if (kind === 'added') {
+        changes.added.push(path);
+        changes.addedBytes += changedBytes.get(path) ?? 0;
+      } else {
+        changes.modified.push(path);
+        changes.modifiedBytes += changedBytes.get(path) ?? 0;
+      }
+    }
+    changes.added.sort();
+    changes.modified.sort();
+    changes.removed.sort();
+    this.changes[layer] = changes;
+    return changes;
+  }
+
+  private remove(node: FsNode, status: Map<string, string>, removedBytes: Map<string, number>): void {
+    const path = nodePath(node);
+    node.parent?.children?.delete(node.name);
+    status.set(path, 'removed');
+    removedBytes.set(path, subtreeBytes(node));
+  }
+
+  /** Walk to a directory, creating missing parents (and replacing a non-directory in the way). */
+  private ensureDir(parts: string[], layer: number, status: Map<string, string>): FsNode {
+    let node = this.root;
+    for (const part of parts) {
+      let child = node.children!.get(part);
+      if (!child || !child.children) {
+        const path = nodePath(node) === '/' ? `/${part}` : `${nodePath(node)}/${part}`;
+        status.set(path, child ? 'modified' : 'added');
+        child = { name: part, parent: node, children: new Map(), type: 'dir', size: 0, mode: 0o755, uid: 0, gid: 0, linkTarget: null, contentHash: null, layer, implicit: true };
+        node.children!.set(part, child);
+      }
+      node = child;
+    }
+    return node;
+  }
+}
+
+/** Build the union of all layers (or of layers 0..upTo). */
+export function buildUnion(layers: LayerEntry[][], upTo = layers.length - 1): UnionFs {
+  const union = new UnionFs();
+  for (let i = 0; i <= upTo && i < layers.length; i++) union.apply(i, layers[i]!);
+  return union;
+}

@@ -1,0 +1,100 @@
+/** The filesystem as a tree: mode, owner, size (rolled up for directories), the layer that wrote it, the name. */
+import { formatMode } from '../analyze/files.js';
+import { focusNode, globMatcher } from '../analyze/files.js';
+import { nodePath, subtreeBytes, type FsNode, type UnionFs } from '../analyze/union.js';
+import { formatPlatform } from '../image/platform.js';
+import { humanSize, truncate, type Style } from './format.js';
+import { isMultiReport, type ImageReport, type Report } from './report.js';
+import { sourceLine } from './table.js';
+
+export interface FilesTableOptions {
+  path?: string;
+  depth?: number;
+  glob?: string;
+  changed: boolean;
+  layer?: number;
+}
+
+const TYPE_CHAR: Record<string, string> = { dir: 'd', symlink: 'l', hardlink: 'h', char: 'c', block: 'b', fifo: 'p', file: '-' };
+
+function modeString(node: FsNode): string {
+  const bits = node.mode;
+  const rwx = (shift: number, special: number, char: string) =>
+    `${bits & (4 << shift) ? 'r' : '-'}${bits & (2 << shift) ? 'w' : '-'}${bits & special ? (bits & (1 << shift) ? char : char.toUpperCase()) : bits & (1 << shift) ? 'x' : '-'}`;
+  return `${TYPE_CHAR[node.type] ?? '?'}${rwx(6, 0o4000, 's')}${rwx(3, 0o2000, 's')}${rwx(0, 0o1000, 't')}`;
+}
+
+function renderTree(image: ImageReport, union: UnionFs, style: Style, options: FilesTableOptions): string[] {
+  const focus = focusNode(union, options.path);
+  const match = globMatcher(options.glob);
+  const layerIndex = options.layer ?? image.layers.length - 1;
+  const changes = options.changed ? union.changes[layerIndex] : undefined;
+  const changedKind = new Map<string, string>();
+  for (const path of changes?.added ?? []) changedKind.set(path, 'A');
+  for (const path of changes?.modified ?? []) changedKind.set(path, 'M');
+  const filtering = Boolean(match || changes);
+  const maxDepth = options.depth ?? (filtering ? Number.POSITIVE_INFINITY : 3);
+  const lines: string[] = [];
+  const sizes = new Map<FsNode, number>();
+  const size = (node: FsNode) => {
+    let value = sizes.get(node);
+    if (value === undefined) sizes.set(node, (value = subtreeBytes(node)));
+    return value;
+  };
+  // With a filter, show only matching paths and the directories leading to them.
+  const keep = new Set<FsNode>();
+  if (filtering) {
+    const visit = (node: FsNode): boolean => {
+      const path = nodePath(node);
+      let kept = node.parent !== null && (!match || match(path)) && (!changes || changedKind.has(path));
+      for (const child of node.children?.values() ?? []) kept = visit(child) || kept;
+      if (kept) keep.add(node);
+      return kept;
+    };
+    visit(focus);
+  }
+  const nameWidth = Math.max(20, style.width - 44);
+  const line = (node: FsNode, prefix: string) => {
+    const path = nodePath(node);
+    const mark = changes ? (changedKind.get(path) ?? ' ') + ' ' : '';
+    const name = node === focus ? path : node.name;
+    const target = node.linkTarget ? ` → ${node.linkTarget}` : '';
+    const label = truncate(`${prefix}${name}${node.children ? '/' : ''}${target}`, nameWidth, true);
+    const colored = node.children ? style.color.blue(label) : node.type === 'symlink' || node.type === 'hardlink' ? style.color.cyan(label) : label;
+    const owner = `${node.uid}:${node.gid}`;
+    return `${mark}${modeString(node)} ${owner.padStart(9)} ${humanSize(size(node)).padStart(9)} ${`L${node.layer}`.padStart(4)}  ${colored}`;
+  };
+  if (focus.parent) lines.push(line(focus, ''));
+  const descend = (node: FsNode, prefix: string, depth: number) => {
+    if (!node.children || depth > maxDepth) return;
+    const children = [...node.children.values()].filter((child) => !filtering || keep.has(child)).sort((a, b) => (a.name < b.name ? -1 : 1));
+    children.forEach((child, i) => {
+      const last = i === children.length - 1;
+      lines.push(line(child, `${prefix}${last ? '└── ' : '├── '}`));
+      descend(child, `${prefix}${last ? '    ' : '│   '}`, depth + 1);
+    });
+  };
+  descend(focus, '', 1);
+  if (changes && changes.removed.length) {
+    lines.push('', style.color.bold(`Removed by layer ${layerIndex}:`));
+    for (const path of changes.removed) lines.push(style.color.red(`D ${path}`));
+  }
+  return lines;
+}
+
+export function renderFilesTable(report: Report, unions: (UnionFs | null)[], style: Style, options: FilesTableOptions): string {
+  const out: string[] = [style.color.bold(sourceLine(report))];
+  const images = isMultiReport(report) ? report.images : [report];
+  images.forEach((image, i) => {
+    const union = unions[i];
+    if (!union) return;
+    const platform = formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined });
+    const asOf = options.layer !== undefined ? `as of layer ${options.layer}` : `all ${image.layers.length} layers`;
+    out.push(style.color.dim(`${platform}, ${asOf}; sizes of directories include everything below them`));
+    out.push(style.color.bold(`${options.changed ? '  ' : ''}${'Mode'.padEnd(10)} ${'UID:GID'.padStart(9)} ${'Size'.padStart(9)} ${'By'.padStart(4)}  Path`));
+    out.push(...renderTree(image, union, style, options));
+    const files = image.files ?? [];
+    out.push('', style.color.dim(`${files.length} path(s) listed`));
+  });
+  return out.join('\n') + '\n';
+}

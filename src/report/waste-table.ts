@@ -1,0 +1,80 @@
+/** Waste for people: dive's score and wasted bytes, the reclaimable figure, each entry explained by build step. */
+import { formatPlatform } from '../image/platform.js';
+import { humanSize, truncate, type Style } from './format.js';
+import { isMultiReport, type ImageReport, type Report } from './report.js';
+import { sourceLine, table } from './table.js';
+
+export interface WasteTableOptions {
+  top: number;
+  /** Inside analyze: no source line (it was printed above). */
+  brief?: boolean;
+}
+
+function percent(value: number | null): string {
+  return value === null ? 'n/a' : `${(value * 100).toFixed(2)} %`;
+}
+
+function renderWaste(image: ImageReport, style: Style, options: WasteTableOptions): string[] {
+  const waste = image.waste;
+  if (!waste) return [];
+  const { color } = style;
+  const label = (text: string) => color.dim(text.padEnd(22));
+  const out: string[] = [
+    color.bold('Waste'),
+    `${label('Efficiency')}${percent(waste.efficiency)}  ${color.dim("(dive's score)")}`,
+    `${label('Wasted bytes')}${humanSize(waste.wastedBytes)}  ${color.dim("(dive: every copy of a path seen in 2+ layers)")}`,
+    `${label('User wasted')}${percent(waste.userWastedPercent)}  ${color.dim('(wasted / bytes above the base layer)')}`,
+    `${label('Reclaimable')}${color.bold(humanSize(waste.reclaimableBytes))}  ${color.dim('(what squashing the layers would save)')}`,
+    `${label('Duplicate content')}${humanSize(waste.duplicateBytes)}  ${color.dim(`(${waste.duplicates.length} group(s) of identical files)`)}`,
+  ];
+  if (waste.diveTruncatedLayers.length) {
+    out.push(color.yellow(`note: dive stops reading layer(s) ${waste.diveTruncatedLayers.join(', ')} at a whiteout of a path absent below; its numbers (kept here) skip the rest`));
+  }
+  if (waste.entries.length) {
+    out.push('', color.bold(`Paths in more than one layer (top ${Math.min(options.top, waste.entries.length)} of ${waste.entries.length})`));
+    const t = table(['Reclaimable', 'Total', 'Count', 'Layers', 'Path'], style, ['right', 'right', 'right', 'left', 'left']);
+    for (const entry of waste.entries.slice(0, options.top)) {
+      t.push([humanSize(entry.reclaimableBytes), humanSize(entry.cumulativeSize), String(entry.count), truncate(entry.layers.join(','), 10), truncate(entry.path, style.width - 45)]);
+    }
+    out.push(t.toString());
+    if (!options.brief) {
+      out.push('', color.bold('Why'));
+      for (const entry of waste.entries.slice(0, options.top)) {
+        out.push(`${color.bold(entry.path)}`);
+        for (const step of entry.explanation.writtenBy) out.push(`  written by layer ${step.layer}: ${truncate(step.createdBy ?? '(no history)', style.width - 22)}`);
+        if (entry.explanation.removedBy) {
+          out.push(`  removed by layer ${entry.explanation.removedBy.layer}: ${truncate(entry.explanation.removedBy.createdBy ?? '(no history)', style.width - 22)}`);
+        }
+        out.push(color.dim(`  → ${entry.explanation.hint}`));
+      }
+    }
+  }
+  if (waste.duplicates.length) {
+    out.push('', color.bold(`Same content at several paths (top ${Math.min(options.top, waste.duplicates.length)} of ${waste.duplicates.length})`));
+    const t = table(['Reclaimable', 'Size', 'Copies', 'Paths'], style, ['right', 'right', 'right', 'left']);
+    for (const group of waste.duplicates.slice(0, options.top)) {
+      t.push([humanSize(group.reclaimableBytes), humanSize(group.size), String(group.paths.length), truncate(group.paths.join(' '), style.width - 40)]);
+    }
+    out.push(t.toString());
+  }
+  if (!options.brief) {
+    out.push('', color.bold('Largest files'));
+    const files = table(['Size', 'Layer', 'Path'], style, ['right', 'right', 'left']);
+    for (const file of waste.largestFiles.slice(0, options.top)) files.push([humanSize(file.size), String(file.layer), truncate(file.path, style.width - 20)]);
+    out.push(files.toString(), '', color.bold('Largest directories'));
+    const dirs = table(['Size', 'Path'], style, ['right', 'left']);
+    for (const dir of waste.largestDirectories.slice(0, options.top)) dirs.push([humanSize(dir.size), truncate(dir.path, style.width - 12)]);
+    out.push(dirs.toString());
+  }
+  return out;
+}
+
+export function renderWasteTable(report: Report, style: Style, options: WasteTableOptions): string {
+  const out: string[] = options.brief ? [] : [style.color.bold(sourceLine(report))];
+  const images = isMultiReport(report) ? report.images : [report];
+  for (const image of images) {
+    if (images.length > 1) out.push('', style.color.bold.underline(formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined })));
+    out.push(...renderWaste(image, style, options));
+  }
+  return out.join('\n') + '\n';
+}
