@@ -29,6 +29,17 @@ export interface FsNode {
   implicit: boolean;
 }
 
+/** Bytes a layer ships that the final filesystem no longer shows: deleted by a whiteout or overwritten. */
+export interface HiddenBytes {
+  path: string;
+  /** The layer that deleted or overwrote them. */
+  layer: number;
+  how: 'deleted' | 'overwritten';
+  bytes: number;
+  /** The layers that had written the hidden content. */
+  writtenBy: number[];
+}
+
 export interface LayerChanges {
   added: string[];
   modified: string[];
@@ -90,6 +101,8 @@ export class UnionFs {
   readonly root: FsNode = newRoot();
   /** Per layer: what it added, modified and removed, in the order applied. */
   readonly changes: LayerChanges[] = [];
+  /** Every deletion or overwrite that hid bytes some layer ships, in order (what squashing would save). */
+  readonly hidden: HiddenBytes[] = [];
 
   lookup(parts: string[]): FsNode | null {
     let node: FsNode | null = this.root;
@@ -118,11 +131,15 @@ export class UnionFs {
       const dirParts = parts.slice(0, -1);
       if (base === OPAQUE_MARKER) {
         const dir = this.lookup(dirParts);
-        if (!dir?.children) continue;
+        if (!dir?.children || dir.children.size === 0) continue;
+        this.recordHidden(dir, layer, 'deleted');
         for (const child of [...dir.children.values()]) this.remove(child, status, removedBytesByPath);
       } else {
         const target = this.lookup([...dirParts, base.slice(WHITEOUT_PREFIX.length)]);
-        if (target) this.remove(target, status, removedBytesByPath);
+        if (target) {
+          this.recordHidden(target, layer, 'deleted');
+          this.remove(target, status, removedBytesByPath);
+        }
       }
     }
 
@@ -150,6 +167,7 @@ export class UnionFs {
         // Re-listing a directory keeps what is in it; only its own metadata can change.
         Object.assign(existing!, { mode: entry.mode, uid: entry.uid, gid: entry.gid, layer, implicit: false });
       } else {
+        if (existing) this.recordHidden(existing, layer, 'overwritten');
         parent.children!.set(name, { name, parent, children: entry.type === 'dir' ? new Map() : null, ...incoming, layer, implicit: false });
       }
       const previous = status.get(path);
@@ -184,6 +202,20 @@ export class UnionFs {
     return changes;
   }
 
+  private recordHidden(node: FsNode, layer: number, how: HiddenBytes['how']): void {
+    const writers = new Set<number>();
+    let bytes = 0;
+    const visit = (current: FsNode) => {
+      if (current.children) for (const child of current.children.values()) visit(child);
+      else if (current.type !== 'hardlink' && current.size > 0) {
+        bytes += current.size;
+        writers.add(current.layer);
+      }
+    };
+    visit(node);
+    if (bytes > 0) this.hidden.push({ path: nodePath(node), layer, how, bytes, writtenBy: [...writers].sort((a, b) => a - b) });
+  }
+
   private remove(node: FsNode, status: Map<string, string>, removedBytes: Map<string, number>): void {
     const path = nodePath(node);
     node.parent?.children?.delete(node.name);
@@ -197,6 +229,7 @@ export class UnionFs {
     for (const part of parts) {
       let child = node.children!.get(part);
       if (!child || !child.children) {
+        if (child) this.recordHidden(child, layer, 'overwritten');
         const path = nodePath(node) === '/' ? `/${part}` : `${nodePath(node)}/${part}`;
         status.set(path, child ? 'modified' : 'added');
         child = { name: part, parent: node, children: new Map(), type: 'dir', size: 0, mode: 0o755, uid: 0, gid: 0, linkTarget: null, contentHash: null, layer, implicit: true };

@@ -34,6 +34,15 @@ export interface SizedPath {
   layer: number;
 }
 
+export interface HiddenEntry {
+  path: string;
+  how: 'deleted' | 'overwritten';
+  bytes: number;
+  writtenBy: StepRef[];
+  removedBy: StepRef;
+  hint: string;
+}
+
 export interface WasteReport {
   efficiency: number;
   wastedBytes: number;
@@ -41,6 +50,12 @@ export interface WasteReport {
   sizeBytes: number;
   userSizeBytes: number;
   reclaimableBytes: number;
+  /**
+   * Bytes the layers ship that the final filesystem does not show (deleted or overwritten later): what squashing
+   * really saves. Unlike dive's per-path view it sees files deleted with their directory (`rm -rf /var/cache/x`).
+   */
+  hiddenBytes: number;
+  hidden: HiddenEntry[];
   entries: WasteEntry[];
   duplicates: DuplicateGroup[];
   duplicateBytes: number;
@@ -67,7 +82,7 @@ function step(layer: number, history: (string | null)[]): StepRef {
   return { layer, createdBy: history[layer] ?? null };
 }
 
-export function hintFor(path: string, writtenBy: StepRef[], removedBy: StepRef | null): string {
+export function hintFor(path: string, writtenBy: StepRef[], removedBy: StepRef | null, overwrittenBy: StepRef | null = null): string {
   const cache = CACHES.find(([pattern]) => pattern.test(path));
   const firstWrite = writtenBy[0]?.layer;
   if (cache) {
@@ -76,8 +91,8 @@ export function hintFor(path: string, writtenBy: StepRef[], removedBy: StepRef |
   if (removedBy && firstWrite !== undefined) {
     return `written in layer ${firstWrite} and deleted in layer ${removedBy.layer}: the bytes still ship in layer ${firstWrite}; do both in one RUN, or use a multi-stage build and copy only what is needed`;
   }
-  if (writtenBy.length > 1) {
-    const layers = writtenBy.map((ref) => ref.layer).join(', ');
+  if (writtenBy.length > 1 || overwrittenBy) {
+    const layers = [...new Set([...writtenBy, ...(overwrittenBy ? [overwrittenBy] : [])].map((ref) => ref.layer))].join(', ');
     return `written again in layers ${layers} (a chmod, chown or edit copies the whole file): set it when first written (COPY --chmod/--chown) or change it in the same RUN`;
   }
   return 'present in several layers: combine the steps that write it';
@@ -139,6 +154,13 @@ export function analyzeWaste(layers: LayerEntry[][], union: UnionFs, history: (s
   const dive = diveEfficiency(layers);
   const entries = dive.inefficiencies.map((data) => wasteEntry(data, history));
   const duplicates = findDuplicates(union);
+  const hidden: HiddenEntry[] = union.hidden
+    .map((event) => {
+      const writtenBy = event.writtenBy.map((layer) => step(layer, history));
+      const removedBy = step(event.layer, history);
+      return { path: event.path, how: event.how, bytes: event.bytes, writtenBy, removedBy, hint: hintFor(event.path, writtenBy, event.how === 'deleted' ? removedBy : null, event.how === 'overwritten' ? removedBy : null) };
+    })
+    .sort((a, b) => b.bytes - a.bytes || (a.path < b.path ? -1 : 1));
   const largest = largestPaths(union);
   return {
     efficiency: dive.efficiency,
@@ -147,6 +169,8 @@ export function analyzeWaste(layers: LayerEntry[][], union: UnionFs, history: (s
     sizeBytes: dive.sizeBytes,
     userSizeBytes: dive.userSizeBytes,
     reclaimableBytes: entries.reduce((total, entry) => total + entry.reclaimableBytes, 0),
+    hiddenBytes: hidden.reduce((total, entry) => total + entry.bytes, 0),
+    hidden,
     entries,
     duplicates,
     duplicateBytes: duplicates.reduce((total, group) => total + group.reclaimableBytes, 0),

@@ -18,13 +18,14 @@ function renderWaste(image: ImageReport, style: Style, options: WasteTableOption
   const waste = image.waste;
   if (!waste) return [];
   const { color } = style;
-  const label = (text: string) => color.dim(text.padEnd(22));
+  const label = (text: string) => color.dim(text.padEnd(24));
   const out: string[] = [
     color.bold('Waste'),
     `${label('Efficiency')}${percent(waste.efficiency)}  ${color.dim("(dive's score)")}`,
     `${label('Wasted bytes')}${humanSize(waste.wastedBytes)}  ${color.dim("(dive: every copy of a path seen in 2+ layers)")}`,
     `${label('User wasted')}${percent(waste.userWastedPercent)}  ${color.dim('(wasted / bytes above the base layer)')}`,
-    `${label('Reclaimable')}${color.bold(humanSize(waste.reclaimableBytes))}  ${color.dim('(what squashing the layers would save)')}`,
+    `${label('Reclaimable')}${humanSize(waste.reclaimableBytes)}  ${color.dim("(dive's paths: every copy but the smallest)")}`,
+    `${label('Hidden by later layers')}${color.bold(humanSize(waste.hiddenBytes))}  ${color.dim('(shipped but deleted or overwritten: what squashing saves)')}`,
     `${label('Duplicate content')}${humanSize(waste.duplicateBytes)}  ${color.dim(`(${waste.duplicates.length} group(s) of identical files)`)}`,
   ];
   if (waste.diveTruncatedLayers.length) {
@@ -46,6 +47,23 @@ function renderWaste(image: ImageReport, style: Style, options: WasteTableOption
           out.push(`  removed by layer ${entry.explanation.removedBy.layer}: ${truncate(entry.explanation.removedBy.createdBy ?? '(no history)', style.width - 22)}`);
         }
         out.push(color.dim(`  → ${entry.explanation.hint}`));
+      }
+    }
+  }
+  const hidden = waste.hidden;
+  if (hidden.length) {
+    out.push('', color.bold(`Deleted or overwritten by a later layer (top ${Math.min(options.top, hidden.length)} of ${hidden.length})`));
+    const t = table(['Bytes', 'Written', 'Hidden by', 'Path'], style, ['right', 'left', 'left', 'left']);
+    for (const entry of hidden.slice(0, options.top)) {
+      t.push([humanSize(entry.bytes), truncate(entry.writtenBy.map((ref) => ref.layer).join(','), 9), `${entry.how === 'deleted' ? 'rm' : 'write'} in ${entry.removedBy.layer}`, truncate(entry.path, style.width - 40)]);
+    }
+    out.push(t.toString());
+    if (!options.brief) {
+      for (const entry of hidden.slice(0, Math.min(options.top, 5))) {
+        out.push(`${color.bold(entry.path)}`);
+        for (const ref of entry.writtenBy) out.push(`  written by layer ${ref.layer}: ${truncate(ref.createdBy ?? '(no history)', style.width - 22)}`);
+        out.push(`  ${entry.how} by layer ${entry.removedBy.layer}: ${truncate(entry.removedBy.createdBy ?? '(no history)', style.width - 26)}`);
+        out.push(color.dim(`  → ${entry.hint}`));
       }
     }
   }
