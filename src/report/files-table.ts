@@ -89,7 +89,8 @@ export function renderFilesTable(report: Report, unions: (UnionFs | null)[], sty
     const union = unions[i];
     if (!union) return;
     const platform = formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined });
-    const asOf = options.layer !== undefined ? `as of layer ${options.layer}` : `all ${image.layers.length} layers`;
+    const layerIndex = options.layer ?? image.layers.length - 1;
+    const asOf = options.changed ? `what layer ${layerIndex} changed (A added, M modified)` : options.layer !== undefined ? `as of layer ${options.layer}` : `all ${image.layers.length} layers`;
     out.push(style.color.dim(`${platform}, ${asOf}; sizes of directories include everything below them`));
     out.push(style.color.bold(`${options.changed ? '  ' : ''}${'Mode'.padEnd(10)} ${'UID:GID'.padStart(9)} ${'Size'.padStart(9)} ${'By'.padStart(4)}  Path`));
     out.push(...renderTree(image, union, style, options));
