@@ -1,0 +1,25 @@
+/** Every JSON document the CLI prints validates against docs/report.schema.json (draft 2020-12, strict). */
+import Ajv2020 from 'ajv/dist/2020.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fixture, ROOT, runJson, SAMPLES } from './helpers/cli.js';
+
+const schema = JSON.parse(readFileSync(path.join(ROOT, 'docs', 'report.schema.json'), 'utf8'));
+const ajv = new Ajv2020.default({ allErrors: true, strict: true, allowUnionTypes: true });
+const validate = ajv.compile(schema);
+
+const cases: [string, string[]][] = [
+  ['inspect of a docker save', ['inspect', path.join(SAMPLES, 'busybox-amd64.tar')]],
+  ['layers of a multi-platform OCI layout, all platforms', ['layers', `oci:${path.join(SAMPLES, 'busybox-oci')}`, '--all-platforms']],
+  ['files with a glob', ['files', path.join(SAMPLES, 'busybox-amd64.tar'), '--glob', '/app/**']],
+  ['waste of dive’s test image', ['waste', fixture('dive', '.data', 'test-docker-image.tar')]],
+  ['analyze of a zstd OCI archive', ['analyze', fixture('dive', '.data', 'test-oci-zstd-image.tar')]],
+  ['analyze of a corrupted archive (checks fail)', ['analyze', fixture('snyk-docker-plugin', 'test', 'fixtures', 'oci-archives', 'alpine-3.12.0.tar')]],
+];
+
+test.each(cases)('%s validates against the schema', async (_name, args) => {
+  const { json } = await runJson(args);
+  const valid = validate(json);
+  if (!valid) throw new Error(ajv.errorsText(validate.errors, { separator: '\n' }));
+  expect(valid).toBe(true);
+});
