@@ -1,5 +1,4 @@
 /** The filesystem as a tree: mode, owner, size (rolled up for directories), the layer that wrote it, the name. */
-import { formatMode } from '../analyze/files.js';
 import { focusNode, globMatcher } from '../analyze/files.js';
 import { nodePath, subtreeBytes, type FsNode, type UnionFs } from '../analyze/union.js';
 import { formatPlatform } from '../image/platform.js';
