@@ -11,7 +11,10 @@ import { buildUnion, type UnionFs } from '../analyze/union.js';
 import { analyzeWaste } from '../analyze/waste.js';
 import { ImageReadError, UsageError } from '../errors.js';
 import type { ResolvedImage } from '../fetch/source.js';
-import { openImage } from '../fetch/open.js';
+import { openImage, type OpenOptions } from '../fetch/open.js';
+import type { Credentials } from '../fetch/registry/auth.js';
+import { BlobCache, defaultCacheDir } from '../fetch/registry/cache.js';
+import { Progress } from '../report/progress.js';
 import { parsePlatform } from '../image/platform.js';
 import { renderFilesTable } from '../report/files-table.js';
 import { makeStyle, type Style } from '../report/format.js';
@@ -40,6 +43,15 @@ export interface CommonOptions {
   glob?: string;
   // waste
   top?: number;
+  // registries
+  plainHttp?: boolean;
+  insecure?: boolean;
+  caFile?: string;
+  username?: string;
+  passwordStdin?: boolean;
+  cacheDir?: string;
+  cache?: boolean;
+  progress?: boolean;
 }
 
 const FORMATS = ['table', 'json'] as const;
@@ -55,7 +67,17 @@ function commonOptions<T>(command: Argv<T>): Argv<T & CommonOptions> {
     .option('all-platforms', { type: 'boolean', describe: 'report every platform of a multi-arch image' })
     .option('color', { type: 'boolean', default: true, describe: 'colour on a terminal (--no-color, or set NO_COLOR, to turn off)' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress or notes on stderr' })
-    .option('debug', { type: 'boolean', describe: 'details (and stack traces) on stderr' }) as unknown as Argv<T & CommonOptions>;
+    .option('debug', { type: 'boolean', describe: 'details (and stack traces) on stderr' })
+    .option('plain-http', { type: 'boolean', describe: 'talk HTTP, not HTTPS, to the registry', group: 'Registry:' })
+    .option('insecure', { type: 'boolean', describe: 'do not verify the registry’s TLS certificate', group: 'Registry:' })
+    .option('ca-file', { type: 'string', describe: 'trust this CA (PEM) for the registry’s certificate', group: 'Registry:' })
+    .option('username', { type: 'string', describe: 'registry user name (with --password-stdin)', group: 'Registry:' })
+    .option('password-stdin', { type: 'boolean', describe: 'read the registry password or token from stdin', group: 'Registry:' })
+    .option('cache-dir', { type: 'string', describe: 'blob cache directory (default ~/.cache/layerlens)', group: 'Registry:' })
+    .option('cache', { type: 'boolean', default: true, describe: 'keep downloaded blobs in the cache (--no-cache: do not)', group: 'Registry:' })
+    .option('progress', { type: 'boolean', default: true, describe: 'download progress on a terminal (--no-progress: none)', group: 'Registry:' }) as unknown as Argv<
+    T & CommonOptions
+  >;
 }
 
 function chooseFormat(options: CommonOptions): Format {
@@ -121,6 +143,33 @@ function render(command: CommandName, report: Report, unions: (UnionFs | null)[]
   }
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function registryOptions(options: CommonOptions): Promise<OpenOptions['registry']> {
+  let credentials: Credentials | null = null;
+  if (options.passwordStdin) {
+    if (!options.username) throw new UsageError('--password-stdin needs --username');
+    if (options.image === '-') throw new UsageError('--password-stdin and an image on stdin (-) cannot share standard input');
+    const password = (await readStdin()).replace(/\r?\n$/, '');
+    if (!password) throw new UsageError('--password-stdin: standard input was empty');
+    credentials = { username: options.username, password };
+  } else if (options.username) {
+    throw new UsageError('--username needs --password-stdin (passwords are never taken from the command line)');
+  }
+  return {
+    plainHttp: options.plainHttp ?? false,
+    insecure: options.insecure ?? false,
+    caFile: options.caFile ?? null,
+    credentials,
+    cache: options.cache === false ? null : new BlobCache(options.cacheDir ?? defaultCacheDir()),
+    progress: Progress.create(options.progress !== false && !options.quiet),
+  };
+}
+
 export async function runImageCommand(command: CommandName, rawOptions: CommonOptions): Promise<number> {
   const options = { ...rawOptions, image: rawOptions.image === STDIN_TOKEN ? '-' : rawOptions.image };
   if (options.output === STDIN_TOKEN) delete options.output; // `-o -` means stdout
@@ -129,7 +178,7 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
   if (options.depth !== undefined && (!Number.isInteger(options.depth) || options.depth < 1)) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
   const debug = options.debug ? (line: string) => process.stderr.write(`layerlens: ${line}\n`) : undefined;
-  const source = await openImage(options.image, { platform, allPlatforms: options.allPlatforms ?? false, debug });
+  const source = await openImage(options.image, { platform, allPlatforms: options.allPlatforms ?? false, debug, registry: await registryOptions(options) });
   try {
     if (source.images.length === 0) throw new ImageReadError(`${options.image}: no image found`);
     const reports: ImageReport[] = [];

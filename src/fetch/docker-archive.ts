@@ -71,7 +71,7 @@ async function findManifest(
   while (queue.length > 0) {
     const { index: current, digest: indexDigest, checks: parentChecks } = queue.shift()!;
     for (const descriptor of current.manifests) {
-      if (seen.has(descriptor.digest) || (await store.storedSize(descriptor.digest)) === null) continue;
+      if (seen.has(descriptor.digest) || !(await store.stat(descriptor.digest)).available) continue;
       seen.add(descriptor.digest);
       if (!isIndexMediaType(descriptor.mediaType) && !isManifestMediaType(descriptor.mediaType)) continue;
       const checks = [...parentChecks];

@@ -26,8 +26,9 @@ export class LayoutBlobStore implements BlobStore {
     return this.tree.label;
   }
 
-  storedSize(digest: string): Promise<number | null> {
-    return this.tree.size(blobPath(digest));
+  async stat(digest: string): Promise<{ available: boolean; size: number | null }> {
+    const size = await this.tree.size(blobPath(digest));
+    return { available: size !== null, size };
   }
 
   async read(digest: string, maxBytes: number, what: string): Promise<Buffer> {

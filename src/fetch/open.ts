@@ -13,6 +13,7 @@ import { parseImageArgument, type Transport } from '../reference.js';
 import { createDecompressor, sniffOuterCompression, type OuterCompression } from './compression.js';
 import { resolveDockerArchive } from './docker-archive.js';
 import { resolveLayout } from './oci-layout.js';
+import { openRegistry, type RegistryOptions } from './registry/source.js';
 import type { OpenedSource, Selection, SourceInfo, SourceKind } from './source.js';
 import { makeTempDir, removeTempDir } from './tempfiles.js';
 import { DirTree, TarTree } from './tree.js';
@@ -22,6 +23,8 @@ export interface OpenOptions {
   allPlatforms: boolean;
   /** Where debug lines go (stderr with --debug). */
   debug?: (line: string) => void;
+  /** Registry access (defaults: verified TLS, docker's credentials, no cache). */
+  registry?: Partial<Omit<RegistryOptions, 'debug'>>;
 }
 
 async function readHead(file: string, length: number): Promise<Buffer> {
@@ -115,9 +118,15 @@ export async function openTransport(argument: string, transport: Transport, opti
   const selection: Selection = { ref, platform: options.platform, allPlatforms: options.allPlatforms };
   switch (transport.kind) {
     case 'registry':
-      throw new ImageReadError(
-        `${transport.reference.canonical}: reading from registries is not available yet; use a docker save tarball or an OCI layout (and if you meant a file, it does not exist)`,
-      );
+      return openRegistry(argument, transport.reference, selection, {
+        plainHttp: options.registry?.plainHttp ?? false,
+        insecure: options.registry?.insecure ?? false,
+        caFile: options.registry?.caFile ?? null,
+        credentials: options.registry?.credentials ?? null,
+        cache: options.registry?.cache ?? null,
+        progress: options.registry?.progress ?? null,
+        debug: options.debug,
+      });
     case 'daemon':
       throw new ImageReadError(`${argument}: reading from a local Docker/Podman engine is not available yet; use docker save -o image.tar ${transport.name}`);
     case 'oci-layout': {

@@ -199,17 +199,17 @@ export async function resolveImage(
   });
   const layers: LayerRef[] = await Promise.all(
     manifest.layers.map(async (layer, index): Promise<LayerRef> => {
-      const storedSize = await ctx.store.storedSize(layer.digest);
+      const stored = await ctx.store.stat(layer.digest);
       return {
         index,
         digest: layer.digest,
         size: layer.size,
         mediaType: layer.mediaType,
-        storedSize,
+        storedSize: stored.size,
         diffId: diffIds[index] ?? null,
         urls: layer.urls ?? [],
         foreign: isNonDistributable(layer.mediaType),
-        available: storedSize !== null,
+        available: stored.available,
         location: ctx.store.locate(layer.digest),
         open: () => ctx.store.open(layer.digest),
       };

@@ -79,8 +79,11 @@ export interface Selection {
 /** Bytes for a descriptor; each source implements only this. */
 export interface BlobStore {
   readonly label: string;
-  /** Size of the stored blob, or null when the source does not hold it. */
-  storedSize(digest: string): Promise<number | null>;
+  /**
+   * Whether the source holds the blob, and its stored size when known without fetching it (a local file's
+   * size; null for a remote blob not yet downloaded).
+   */
+  stat(digest: string): Promise<{ available: boolean; size: number | null }>;
   /** A small blob (index, manifest, config), whole; throws ImageReadError when absent or larger than maxBytes. */
   read(digest: string, maxBytes: number, what: string): Promise<Buffer>;
   /** A large blob as a stream. */

@@ -1,0 +1,123 @@
+/**
+ * A registry image as a BlobStore (manifests by digest from /manifests/, everything else from /blobs/, through the
+ * blob cache) plus the root the reference names: the manifest or index behind a tag or digest. The digest of the
+ * bytes received is checked against a digest in the reference and against Docker-Content-Digest.
+ */
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ImageReadError } from '../../errors.js';
+import { parseManifestOrIndex } from '../../image/parse.js';
+import type { RegistryReference } from '../../reference.js';
+import { digestOf, resolveImage, resolveIndex, type ResolveContext } from '../resolve.js';
+import { MAX_MANIFEST_BYTES, type BlobStore, type OpenedSource, type Selection, type VerifyCheck } from '../source.js';
+import type { BlobCache } from './cache.js';
+import { RegistryClient, type RegistryClientOptions } from './client.js';
+import type { Progress } from '../../report/progress.js';
+
+export interface RegistryOptions extends RegistryClientOptions {
+  cache: BlobCache | null;
+  progress: Progress | null;
+}
+
+class RegistryBlobStore implements BlobStore {
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly cache: BlobCache | null,
+    private readonly progress: Progress | null,
+  ) {}
+
+  get label(): string {
+    return this.client.name;
+  }
+
+  async stat(digest: string): Promise<{ available: boolean; size: number | null }> {
+    return { available: true, size: (await this.cache?.size(digest)) ?? null };
+  }
+
+  async read(digest: string, maxBytes: number, what: string): Promise<Buffer> {
+    const cached = await this.cache?.size(digest);
+    if (this.cache && cached !== null && cached !== undefined && cached <= maxBytes) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of this.cache.open(digest)) chunks.push(chunk as Buffer);
+      const bytes = Buffer.concat(chunks);
+      if (digestOf(bytes, digest.slice(0, digest.indexOf(':'))) === digest) return bytes;
+      await this.cache.remove(digest); // a damaged entry: fetch it again
+    }
+    let bytes: Buffer;
+    if (what === 'index' || what === 'manifest') {
+      bytes = (await this.client.manifest(digest, maxBytes)).bytes;
+    } else {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for await (const chunk of this.client.blob(digest)) {
+        total += (chunk as Buffer).length;
+        if (total > maxBytes) throw new ImageReadError(`${this.client.name}: the ${what} blob ${digest} is more than ${maxBytes} bytes`);
+        chunks.push(chunk as Buffer);
+      }
+      bytes = Buffer.concat(chunks);
+    }
+    if (this.cache && digestOf(bytes, digest.slice(0, digest.indexOf(':'))) === digest) {
+      const tee = await this.cache.tee(digest);
+      await pipeline(async function* () {
+        yield bytes;
+      }, tee, new PassThrough().resume());
+    }
+    return bytes;
+  }
+
+  open(digest: string): Readable {
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    const start = async () => {
+      const cachedSize = await this.cache?.size(digest);
+      if (this.cache && cachedSize !== null && cachedSize !== undefined) {
+        await pipeline(this.cache.open(digest), out);
+        return;
+      }
+      const download = this.client.blob(digest);
+      const counted = this.progress ? this.progress.track(digest, download) : download;
+      if (this.cache) await pipeline(counted, await this.cache.tee(digest), out);
+      else await pipeline(counted, out);
+    };
+    start().catch((error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))));
+    return out;
+  }
+
+  locate(digest: string): string {
+    return `${this.client.name}@${digest}`;
+  }
+}
+
+export async function openRegistry(input: string, reference: RegistryReference, selection: Selection, options: RegistryOptions): Promise<OpenedSource> {
+  const client = new RegistryClient(reference, options);
+  try {
+    const checks: VerifyCheck[] = [];
+    const target = reference.digest ?? reference.tag ?? 'latest';
+    const fetched = await client.manifest(target, MAX_MANIFEST_BYTES);
+    const algorithm = reference.digest ? reference.digest.slice(0, reference.digest.indexOf(':')) : 'sha256';
+    const digest = digestOf(fetched.bytes, algorithm) ?? digestOf(fetched.bytes, 'sha256')!;
+    if (reference.digest) {
+      checks.push({ kind: 'reference', subject: reference.digest, manifest: reference.digest, ok: digest === reference.digest, expected: reference.digest, actual: digest, what: 'manifest digest equals the digest in the reference' });
+    }
+    if (fetched.digestHeader && fetched.digestHeader.startsWith(`${algorithm}:`)) {
+      checks.push({ kind: 'manifest', subject: fetched.digestHeader, manifest: digest, ok: fetched.digestHeader === digest, expected: fetched.digestHeader, actual: digest, what: 'manifest bytes match the Docker-Content-Digest header' });
+    }
+    const parsed = parseManifestOrIndex(fetched.bytes, `${reference.canonical}`, fetched.mediaType ?? undefined);
+    const store = new RegistryBlobStore(client, options.cache, options.progress);
+    const ctx: ResolveContext = { store, selection, label: reference.canonical };
+    const images =
+      parsed.kind === 'index'
+        ? await resolveIndex(ctx, parsed.index, digest, checks, reference.canonical)
+        : [await resolveImage(ctx, parsed.manifest, parsed.mediaType, digest, null, null, checks, reference.canonical)];
+    return {
+      info: { input, kind: 'registry', reference: reference.canonical },
+      images,
+      close: async () => {
+        options.progress?.done();
+        await client.close();
+      },
+    };
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+}
