@@ -136,55 +136,55 @@ export class RegistryClient {
 
   /** A blob as a stream that survives dropped connections by resuming with Range. */
   blob(digest: string, onResume?: (offset: number) => void): Readable {
-    const client = this;
-    async function* chunks(): AsyncGenerator<Buffer> {
-      let received = 0;
-      let resumes = 0;
-      for (;;) {
-        const response = await client.get(`blobs/${digest}`, {}, received > 0 ? received : undefined);
-        let skip = 0;
-        if (received > 0) {
-          if (response.status === 206) {
-            const range = /bytes (\d+)-/.exec(String(response.headers['content-range'] ?? ''));
-            if (!range || Number(range[1]) !== received) {
-              await response.body.dump();
-              throw new ImageReadError(`${client.name}: blob ${digest}: the registry resumed at the wrong offset (${response.headers['content-range'] ?? 'no Content-Range'})`);
-            }
-          } else if (response.status === 200) {
-            skip = received; // the server ignored Range: read past what we already have
-          } else {
-            await client.fail(response, `blob ${digest}`);
+    return Readable.from(this.blobChunks(digest, onResume), { objectMode: false, highWaterMark: 1 << 20 });
+  }
+
+  private async *blobChunks(digest: string, onResume?: (offset: number) => void): AsyncGenerator<Buffer> {
+    let received = 0;
+    let resumes = 0;
+    for (;;) {
+      const response = await this.get(`blobs/${digest}`, {}, received > 0 ? received : undefined);
+      let skip = 0;
+      if (received > 0) {
+        if (response.status === 206) {
+          const range = /bytes (\d+)-/.exec(String(response.headers['content-range'] ?? ''));
+          if (!range || Number(range[1]) !== received) {
+            await response.body.dump();
+            throw new ImageReadError(`${this.name}: blob ${digest}: the registry resumed at the wrong offset (${response.headers['content-range'] ?? 'no Content-Range'})`);
           }
-        } else if (response.status !== 200) {
-          await client.fail(response, `blob ${digest}`);
+        } else if (response.status === 200) {
+          skip = received; // the server ignored Range: read past what we already have
+        } else {
+          await this.fail(response, `blob ${digest}`);
         }
-        try {
-          for await (const raw of response.body) {
-            let chunk = raw as Buffer;
-            if (skip > 0) {
-              if (chunk.length <= skip) {
-                skip -= chunk.length;
-                continue;
-              }
-              chunk = chunk.subarray(skip);
-              skip = 0;
+      } else if (response.status !== 200) {
+        await this.fail(response, `blob ${digest}`);
+      }
+      try {
+        for await (const raw of response.body) {
+          let chunk = raw as Buffer;
+          if (skip > 0) {
+            if (chunk.length <= skip) {
+              skip -= chunk.length;
+              continue;
             }
-            received += chunk.length;
-            yield chunk;
+            chunk = chunk.subarray(skip);
+            skip = 0;
           }
-          return;
-        } catch (error) {
-          if (isRetryable(error) && resumes < MAX_RESUMES) {
-            resumes++;
-            client.options.debug?.(`blob ${digest.slice(0, 19)} cut at byte ${received} (${errorCode(error)}); resuming with Range`);
-            onResume?.(received);
-            continue;
-          }
-          if (error instanceof ImageReadError) throw error;
-          throw client.transport.describe(error, `https://${client.transport.host}/`);
+          received += chunk.length;
+          yield chunk;
         }
+        return;
+      } catch (error) {
+        if (isRetryable(error) && resumes < MAX_RESUMES) {
+          resumes++;
+          this.options.debug?.(`blob ${digest.slice(0, 19)} cut at byte ${received} (${errorCode(error)}); resuming with Range`);
+          onResume?.(received);
+          continue;
+        }
+        if (error instanceof ImageReadError) throw error;
+        throw this.transport.describe(error, `https://${this.transport.host}/`);
       }
     }
-    return Readable.from(chunks(), { objectMode: false, highWaterMark: 1 << 20 });
   }
 }
