@@ -7,8 +7,8 @@ import { ImageReadError } from '../errors.js';
 import { isDigest } from '../image/digest.js';
 import { parseJson, parseManifestOrIndex } from '../image/parse.js';
 import type { Descriptor, ImageIndex } from '../image/types.js';
-import { isImageEntry, resolveIndex, type ResolveContext } from './resolve.js';
-import type { BlobStore, ResolvedImage, Selection, VerifyCheck } from './source.js';
+import { isImageEntry } from './resolve.js';
+import type { BlobStore, Root, VerifyCheck } from './source.js';
 import type { FileTree } from './tree.js';
 import { MAX_MANIFEST_BYTES } from './source.js';
 import type { Readable } from 'node:stream';
@@ -106,15 +106,11 @@ function listRefs(index: ImageIndex): string {
   return [...new Set(names)].join(', ');
 }
 
-export async function resolveLayout(tree: FileTree, selection: Selection): Promise<{ images: ResolvedImage[]; index: ImageIndex }> {
+/** The root of a layout: its index.json, narrowed to the entries a REF names (index.json itself has no digest). */
+export async function layoutRoot(tree: FileTree, ref: string | null): Promise<Root> {
   const checks: VerifyCheck[] = [];
-  const index = readLayoutIndex(tree, checks);
-  const top = selectLayoutEntries(await index, selection.ref, tree.label);
-  const store = new LayoutBlobStore(tree);
-  const ctx: ResolveContext = { store, selection, label: tree.label };
-  const reference = selection.ref ?? uniqueRefName(top);
-  const images = await resolveIndex(ctx, top, null, checks, reference);
-  return { images, index: top };
+  const top = selectLayoutEntries(await readLayoutIndex(tree, checks), ref, tree.label);
+  return { kind: 'index', index: top, digest: null, checks, reference: ref ?? uniqueRefName(top) };
 }
 
 function uniqueRefName(index: ImageIndex): string | null {

@@ -9,12 +9,13 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ImageReadError, errorMessage } from '../errors.js';
-import { parseImageArgument, type Transport } from '../reference.js';
+import { parseImageArgument } from '../reference.js';
 import { createDecompressor, sniffOuterCompression, type OuterCompression } from './compression.js';
 import { resolveDockerArchive } from './docker-archive.js';
-import { resolveLayout } from './oci-layout.js';
+import { layoutRoot, LayoutBlobStore } from './oci-layout.js';
+import { resolveRoot, type ResolveContext } from './resolve.js';
 import { openRegistry, type RegistryOptions } from './registry/source.js';
-import type { OpenedSource, Selection, SourceInfo, SourceKind } from './source.js';
+import type { OpenedSource, Selection, SourceHandle, SourceInfo, SourceKind } from './source.js';
 import { makeTempDir, removeTempDir } from './tempfiles.js';
 import { DirTree, TarTree } from './tree.js';
 
@@ -108,17 +109,14 @@ async function archiveKind(tree: TarTree): Promise<'docker-archive' | 'oci-archi
   );
 }
 
-export async function openImage(argument: string, options: OpenOptions): Promise<OpenedSource> {
+/** Open what an argument names, without choosing a platform yet. */
+export async function openHandle(argument: string, options: OpenOptions): Promise<SourceHandle> {
   const transport = parseImageArgument(argument);
-  return openTransport(argument, transport, options);
-}
-
-export async function openTransport(argument: string, transport: Transport, options: OpenOptions): Promise<OpenedSource> {
   const ref = 'ref' in transport ? transport.ref : null;
   const selection: Selection = { ref, platform: options.platform, allPlatforms: options.allPlatforms };
   switch (transport.kind) {
     case 'registry':
-      return openRegistry(argument, transport.reference, selection, {
+      return openRegistry(argument, transport.reference, {
         plainHttp: options.registry?.plainHttp ?? false,
         insecure: options.registry?.insecure ?? false,
         caFile: options.registry?.caFile ?? null,
@@ -132,10 +130,8 @@ export async function openTransport(argument: string, transport: Transport, opti
     case 'oci-layout': {
       const info = await stat(transport.path).catch(() => null);
       if (!info) throw new ImageReadError(`no such directory: ${transport.path}`);
-      if (!info.isDirectory()) {
-        return withArchive(argument, await openArchive(transport.path, transport.path, options.debug), selection, 'oci-archive');
-      }
-      return fromLayoutDir(argument, transport.path, selection);
+      if (!info.isDirectory()) return withArchive(argument, await openArchive(transport.path, transport.path, options.debug), selection, 'oci-archive');
+      return fromLayoutDir(argument, transport.path, ref);
     }
     case 'oci-archive':
       return withArchive(argument, await openArchive(transport.path, transport.path, options.debug), selection, 'oci-archive');
@@ -146,13 +142,29 @@ export async function openTransport(argument: string, transport: Transport, opti
     case 'path': {
       const info = await stat(transport.path).catch(() => null);
       if (!info) throw new ImageReadError(`no such file or directory: ${transport.path}`);
-      if (info.isDirectory()) return fromLayoutDir(argument, transport.path, selection);
+      if (info.isDirectory()) return fromLayoutDir(argument, transport.path, ref);
       return withArchive(argument, await openArchive(transport.path, transport.path, options.debug), selection, null);
     }
   }
 }
 
-async function fromLayoutDir(argument: string, dir: string, selection: Selection): Promise<OpenedSource> {
+/** Open an argument and resolve the images the options select. */
+export async function openImage(argument: string, options: OpenOptions): Promise<OpenedSource> {
+  const handle = await openHandle(argument, options);
+  try {
+    const ref = handle.root.kind === 'images' ? null : handle.root.reference;
+    const selection: Selection = { ref, platform: options.platform, allPlatforms: options.allPlatforms };
+    const ctx: ResolveContext | null = handle.store ? { store: handle.store, selection, label: handle.label } : null;
+    const images = await resolveRoot(handle.root, ctx);
+    const reference = handle.info.reference ?? images[0]?.reference ?? null;
+    return { info: { ...handle.info, reference }, images, close: handle.close };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+async function fromLayoutDir(argument: string, dir: string, ref: string | null): Promise<SourceHandle> {
   const tree = new DirTree(dir, `oci:${dir}`);
   if ((await tree.size('index.json')) === null) {
     if ((await stat(path.join(dir, 'index.json')).catch(() => null))?.isDirectory()) {
@@ -162,15 +174,11 @@ async function fromLayoutDir(argument: string, dir: string, selection: Selection
     if (names.includes('manifest.json')) throw new ImageReadError(`${dir} looks like an unpacked docker save; tar it up or use docker save -o image.tar`);
     throw new ImageReadError(`${dir} is a directory but not an OCI image layout: it has no index.json`);
   }
-  const { images } = await resolveLayout(tree, selection);
-  return {
-    info: sourceInfo(argument, 'oci-layout', images[0]?.reference ?? null),
-    images,
-    close: async () => {},
-  };
+  const root = await layoutRoot(tree, ref);
+  return { info: sourceInfo(argument, 'oci-layout', null), store: new LayoutBlobStore(tree), label: tree.label, root, close: async () => {} };
 }
 
-async function withArchive(argument: string, archive: Archive, selection: Selection, expected: SourceKind | null): Promise<OpenedSource> {
+async function withArchive(argument: string, archive: Archive, selection: Selection, expected: SourceKind | null): Promise<SourceHandle> {
   try {
     const kind = await archiveKind(archive.tree);
     if (expected === 'oci-archive' && kind === 'docker-archive' && (await archive.tree.size('index.json')) === null) {
@@ -180,12 +188,13 @@ async function withArchive(argument: string, archive: Archive, selection: Select
     if (readAs === 'docker-archive' && kind !== 'docker-archive') {
       throw new ImageReadError(`${archive.tree.label} is an OCI archive, not a docker save archive; use oci-archive:${archive.tree.label}`);
     }
-    const images = readAs === 'docker-archive' ? await resolveDockerArchive(archive.tree, selection) : (await resolveLayout(archive.tree, selection)).images;
-    return {
-      info: sourceInfo(argument, readAs, images[0]?.reference ?? null),
-      images,
-      close: async () => archive.cleanup(),
-    };
+    const close = async () => archive.cleanup();
+    if (readAs === 'docker-archive') {
+      const images = await resolveDockerArchive(archive.tree, selection);
+      return { info: sourceInfo(argument, readAs, images[0]?.reference ?? null), store: null, label: archive.tree.label, root: { kind: 'images', images }, close };
+    }
+    const root = await layoutRoot(archive.tree, selection.ref);
+    return { info: sourceInfo(argument, readAs, null), store: new LayoutBlobStore(archive.tree), label: archive.tree.label, root, close };
   } catch (error) {
     archive.cleanup();
     throw error;

@@ -16,6 +16,7 @@ import {
   type CheckKind,
   type LayerRef,
   type ResolvedImage,
+  type Root,
   type Selection,
   type VerifyCheck,
 } from './source.js';
@@ -229,4 +230,12 @@ export async function resolveImage(
     checks,
     reference,
   };
+}
+
+/** From a source's root to the images the selection asks for. */
+export async function resolveRoot(root: Root, ctx: ResolveContext | null): Promise<ResolvedImage[]> {
+  if (root.kind === 'images') return root.images;
+  if (!ctx) throw new Error('a root with an index or manifest needs a blob store');
+  if (root.kind === 'index') return resolveIndex(ctx, root.index, root.digest, [...root.checks], root.reference);
+  return [await resolveImage(ctx, root.manifest, root.mediaType, root.digest, null, null, [...root.checks], root.reference)];
 }

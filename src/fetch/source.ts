@@ -4,7 +4,7 @@
  * layer scanning, checks) is shared.
  */
 import type { Readable } from 'node:stream';
-import type { ImageConfig, ImageManifest, Platform } from '../image/types.js';
+import type { ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
 
 export type SourceKind = 'registry' | 'docker-archive' | 'oci-layout' | 'oci-archive' | 'daemon';
 
@@ -90,6 +90,23 @@ export interface BlobStore {
   open(digest: string): Readable;
   /** Where a message should say this blob lives. */
   locate(digest: string): string;
+}
+
+/** What an image argument names, before any platform is chosen. */
+export type Root =
+  | { kind: 'index'; index: ImageIndex; digest: string | null; checks: VerifyCheck[]; reference: string | null }
+  | { kind: 'manifest'; manifest: ImageManifest; mediaType: string; digest: string | null; checks: VerifyCheck[]; reference: string | null }
+  /** A docker save archive: its images are already resolved (a legacy archive has no manifest blob to start from). */
+  | { kind: 'images'; images: ResolvedImage[] };
+
+/** An opened source: where it is, how to get its blobs, and its root. */
+export interface SourceHandle {
+  info: SourceInfo;
+  /** Null for sources whose images come resolved (docker-archive). */
+  store: BlobStore | null;
+  label: string;
+  root: Root;
+  close(): Promise<void>;
 }
 
 export interface OpenedSource {

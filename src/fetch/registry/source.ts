@@ -8,8 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { ImageReadError } from '../../errors.js';
 import { parseManifestOrIndex } from '../../image/parse.js';
 import type { RegistryReference } from '../../reference.js';
-import { digestOf, resolveImage, resolveIndex, type ResolveContext } from '../resolve.js';
-import { MAX_MANIFEST_BYTES, type BlobStore, type OpenedSource, type Selection, type VerifyCheck } from '../source.js';
+import { digestOf } from '../resolve.js';
+import { MAX_MANIFEST_BYTES, type BlobStore, type Root, type SourceHandle, type VerifyCheck } from '../source.js';
 import type { BlobCache } from './cache.js';
 import { RegistryClient, type RegistryClientOptions } from './client.js';
 import type { Progress } from '../../report/progress.js';
@@ -87,7 +87,8 @@ class RegistryBlobStore implements BlobStore {
   }
 }
 
-export async function openRegistry(input: string, reference: RegistryReference, selection: Selection, options: RegistryOptions): Promise<OpenedSource> {
+/** Open a registry reference: fetch the manifest or index behind the tag or digest and check its digest. */
+export async function openRegistry(input: string, reference: RegistryReference, options: RegistryOptions): Promise<SourceHandle> {
   const client = new RegistryClient(reference, options);
   try {
     const checks: VerifyCheck[] = [];
@@ -102,15 +103,15 @@ export async function openRegistry(input: string, reference: RegistryReference, 
       checks.push({ kind: 'manifest', subject: fetched.digestHeader, manifest: digest, ok: fetched.digestHeader === digest, expected: fetched.digestHeader, actual: digest, what: 'manifest bytes match the Docker-Content-Digest header' });
     }
     const parsed = parseManifestOrIndex(fetched.bytes, `${reference.canonical}`, fetched.mediaType ?? undefined);
-    const store = new RegistryBlobStore(client, options.cache, options.progress);
-    const ctx: ResolveContext = { store, selection, label: reference.canonical };
-    const images =
+    const root: Root =
       parsed.kind === 'index'
-        ? await resolveIndex(ctx, parsed.index, digest, checks, reference.canonical)
-        : [await resolveImage(ctx, parsed.manifest, parsed.mediaType, digest, null, null, checks, reference.canonical)];
+        ? { kind: 'index', index: parsed.index, digest, checks, reference: reference.canonical }
+        : { kind: 'manifest', manifest: parsed.manifest, mediaType: parsed.mediaType, digest, checks, reference: reference.canonical };
     return {
       info: { input, kind: 'registry', reference: reference.canonical },
-      images,
+      store: new RegistryBlobStore(client, options.cache, options.progress),
+      label: reference.canonical,
+      root,
       close: async () => {
         options.progress?.done();
         await client.close();
