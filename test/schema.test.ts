@@ -14,6 +14,9 @@ const cases: [string, string[]][] = [
   ['files with a glob', ['files', path.join(SAMPLES, 'busybox-amd64.tar'), '--glob', '/app/**']],
   ['waste of dive’s test image', ['waste', fixture('dive', '.data', 'test-docker-image.tar')]],
   ['analyze of a zstd OCI archive', ['analyze', fixture('dive', '.data', 'test-oci-zstd-image.tar')]],
+  ['verify of every platform of a layout', ['verify', `oci:${path.join(SAMPLES, 'busybox-oci')}`]],
+  ['platforms of an index with missing blobs and windows entries', ['platforms', fixture('oras-go', 'content', 'oci', 'testdata', 'hello-world.tar')]],
+  ['platforms with an attestation manifest', ['platforms', fixture('snyk-docker-plugin', 'test', 'fixtures', 'containerd-archives', 'busybox-single-arch-with-attestation-manifest.tar')]],
   ['analyze of a corrupted archive (checks fail)', ['analyze', fixture('snyk-docker-plugin', 'test', 'fixtures', 'oci-archives', 'alpine-3.12.0.tar')]],
 ];
 

@@ -75,12 +75,19 @@ export function layerChecks(layer: LayerRef, scan: LayerScan, manifest: string |
   return checks;
 }
 
-export async function scanImage(image: ResolvedImage, concurrency = Math.max(2, os.availableParallelism())): Promise<ImageScan> {
+export interface ScanOptions {
+  concurrency?: number;
+  /** Non-distributable layers are normally skipped when absent; with this they are required like any other. */
+  requireAllBlobs?: boolean;
+}
+
+export async function scanImage(image: ResolvedImage, options: ScanOptions = {}): Promise<ImageScan> {
+  const concurrency = options.concurrency ?? Math.max(2, os.availableParallelism());
   const skipped: SkippedBlob[] = [];
   const checks: VerifyCheck[] = [];
   for (const layer of image.layers) {
     if (layer.available) continue;
-    if (layer.foreign) {
+    if (layer.foreign && !options.requireAllBlobs) {
       skipped.push({ subject: layer.digest ?? `layer ${layer.index}`, reason: 'non-distributable layer not fetched' });
       continue;
     }

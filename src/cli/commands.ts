@@ -11,19 +11,21 @@ import { buildUnion, type UnionFs } from '../analyze/union.js';
 import { analyzeWaste } from '../analyze/waste.js';
 import { ImageReadError, UsageError } from '../errors.js';
 import type { ResolvedImage } from '../fetch/source.js';
-import { openImage, type OpenOptions } from '../fetch/open.js';
+import { openHandle, resolveHandle, type OpenOptions } from '../fetch/open.js';
+import { listPlatforms } from '../analyze/platforms.js';
 import type { Credentials } from '../fetch/registry/auth.js';
 import { BlobCache, defaultCacheDir } from '../fetch/registry/cache.js';
 import { Progress } from '../report/progress.js';
 import { parsePlatform } from '../image/platform.js';
 import { renderFilesTable } from '../report/files-table.js';
 import { makeStyle, type Style } from '../report/format.js';
-import { buildReport, imageReport, type Extras, type ImageReport, type Report } from '../report/report.js';
+import { buildReport, imageReport, platformsReport, type Extras, type ImageReport, type Report } from '../report/report.js';
 import { renderImageTable } from '../report/table.js';
 import { renderWasteTable } from '../report/waste-table.js';
+import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.js';
 import { STDIN_TOKEN } from './stdin.js';
 
-export type CommandName = 'inspect' | 'layers' | 'files' | 'waste' | 'analyze';
+export type CommandName = 'inspect' | 'layers' | 'files' | 'waste' | 'analyze' | 'verify';
 
 export interface CommonOptions {
   image: string;
@@ -43,6 +45,11 @@ export interface CommonOptions {
   glob?: string;
   // waste
   top?: number;
+  // verify, platforms
+  fast?: boolean;
+  requireAllBlobs?: boolean;
+  sizes?: boolean;
+  require?: string;
   // registries
   plainHttp?: boolean;
   insecure?: boolean;
@@ -111,8 +118,9 @@ function checkLayerOption(options: CommonOptions, image: ResolvedImage): number 
 
 /** Everything a command computes for one image, beyond the manifests and config. */
 async function analyzeImage(command: CommandName, image: ResolvedImage, options: CommonOptions): Promise<{ report: ImageReport; union: UnionFs | null }> {
-  if (command === 'inspect') return { report: imageReport(image, null), union: null };
-  const scan: ImageScan = await scanImage(image);
+  if (command === 'inspect' || (command === 'verify' && options.fast)) return { report: imageReport(image, null), union: null };
+  const scan: ImageScan = await scanImage(image, { requireAllBlobs: options.requireAllBlobs ?? false });
+  if (command === 'verify') return { report: imageReport(image, scan), union: null };
   const entries = scan.layers.map((layer) => layer?.entries ?? []);
   const asOf = command === 'files' ? checkLayerOption(options, image) : undefined;
   const union = buildUnion(entries, asOf);
@@ -140,6 +148,8 @@ function render(command: CommandName, report: Report, unions: (UnionFs | null)[]
       return renderWasteTable(report, style, { top: options.top ?? 10 });
     case 'analyze':
       return renderImageTable(report, style, { scanned: true }) + '\n' + renderWasteTable(report, style, { top: options.top ?? 10, brief: true });
+    case 'verify':
+      return renderVerifyTable(report, style);
   }
 }
 
@@ -178,7 +188,10 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
   if (options.depth !== undefined && (!Number.isInteger(options.depth) || options.depth < 1)) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
   const debug = options.debug ? (line: string) => process.stderr.write(`layerlens: ${line}\n`) : undefined;
-  const source = await openImage(options.image, { platform, allPlatforms: options.allPlatforms ?? false, debug, registry: await registryOptions(options) });
+  const handle = await openHandle(options.image, { platform, allPlatforms: false, debug, registry: await registryOptions(options) });
+  // verify checks every image of an index unless one platform is asked for.
+  const allPlatforms = options.allPlatforms === true || (command === 'verify' && !platform && handle.root.kind === 'index');
+  const source = await resolveHandle(handle, { platform, allPlatforms });
   try {
     if (source.images.length === 0) throw new ImageReadError(`${options.image}: no image found`);
     const reports: ImageReport[] = [];
@@ -188,7 +201,7 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
       reports.push(report);
       unions.push(union);
     }
-    const report = buildReport(command, source.info, reports, options.allPlatforms === true);
+    const report = buildReport(command, source.info, reports, allPlatforms);
     const text =
       format === 'json'
         ? JSON.stringify(report, null, 2) + '\n'
@@ -197,6 +210,28 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
     return report.verify.ok ? 0 : 1;
   } finally {
     await source.close();
+  }
+}
+
+export async function runPlatformsCommand(rawOptions: CommonOptions): Promise<number> {
+  const options = { ...rawOptions, image: rawOptions.image === STDIN_TOKEN ? '-' : rawOptions.image };
+  if (options.output === STDIN_TOKEN) delete options.output;
+  const format = chooseFormat(options);
+  const required = (options.require ?? '')
+    .split(',')
+    .map((text) => text.trim())
+    .filter(Boolean)
+    .map(parsePlatform);
+  const debug = options.debug ? (line: string) => process.stderr.write(`layerlens: ${line}\n`) : undefined;
+  const handle = await openHandle(options.image, { platform: null, allPlatforms: true, debug, registry: await registryOptions(options) });
+  try {
+    const result = await listPlatforms(handle, { sizes: options.sizes ?? false, require: required });
+    const report = platformsReport(handle.info, result);
+    const text = format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderPlatformsTable(report, makeStyle({ noColor: options.color === false || options.output !== undefined }));
+    await emit(text, options);
+    return report.verify.ok ? 0 : 1;
+  } finally {
+    await handle.close();
   }
 }
 
@@ -257,5 +292,28 @@ export function registerImageCommands(parser: Argv, setExit: (code: number) => v
           .example('$0 analyze samples/busybox-amd64.tar', 'the full report')
           .example('$0 analyze image.tar --json -o report.json', 'save the JSON report'),
       run('analyze'),
+    )
+    .command(
+      'verify <image>',
+      'check every digest and size: index, manifests, config, layers, diff_ids, media types',
+      (command) =>
+        commonOptions(command)
+          .option('fast', { type: 'boolean', describe: 'check manifests and configs only (no layer download)' })
+          .option('require-all-blobs', { type: 'boolean', describe: 'fail when a non-distributable layer cannot be read' })
+          .example('$0 verify image.tar', 'every blob of a docker save tarball')
+          .example('$0 verify oci:samples/busybox-oci', 'every platform of a multi-arch image')
+          .example('$0 verify ghcr.io/org/app:1.2 --fast', 'manifests and configs only'),
+      run('verify'),
+    )
+    .command(
+      'platforms <image>',
+      'which platforms an image covers and what each costs (never downloads layers unless --sizes)',
+      (command) =>
+        commonOptions(command)
+          .option('sizes', { type: 'boolean', describe: 'also download and scan for uncompressed sizes' })
+          .option('require', { type: 'string', describe: 'comma-separated platforms that must be present, e.g. linux/amd64,linux/arm64' })
+          .example('$0 platforms oci:samples/busybox-oci', 'the platforms of a multi-arch layout')
+          .example('$0 platforms alpine --require linux/amd64,linux/arm64', 'a CI gate on coverage'),
+      async (argv) => setExit(await runPlatformsCommand(argv as unknown as CommonOptions)),
     );
 }

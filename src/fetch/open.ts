@@ -150,7 +150,11 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
 
 /** Open an argument and resolve the images the options select. */
 export async function openImage(argument: string, options: OpenOptions): Promise<OpenedSource> {
-  const handle = await openHandle(argument, options);
+  return resolveHandle(await openHandle(argument, options), options);
+}
+
+/** Resolve the images an opened source's root holds for these options (closing the handle on failure). */
+export async function resolveHandle(handle: SourceHandle, options: Pick<OpenOptions, 'platform' | 'allPlatforms'>): Promise<OpenedSource> {
   try {
     const ref = handle.root.kind === 'images' ? null : handle.root.reference;
     const selection: Selection = { ref, platform: options.platform, allPlatforms: options.allPlatforms };
@@ -191,7 +195,12 @@ async function withArchive(argument: string, archive: Archive, selection: Select
     const close = async () => archive.cleanup();
     if (readAs === 'docker-archive') {
       const images = await resolveDockerArchive(archive.tree, selection);
-      return { info: sourceInfo(argument, readAs, images[0]?.reference ?? null), store: null, label: archive.tree.label, root: { kind: 'images', images }, close };
+      const handle: SourceHandle = { info: sourceInfo(argument, readAs, images[0]?.reference ?? null), store: null, label: archive.tree.label, root: { kind: 'images', images }, close };
+      if ((await archive.tree.size('index.json')) !== null) {
+        const platformRoot = await layoutRoot(archive.tree, null).catch(() => null);
+        if (platformRoot?.kind === 'index' && platformRoot.index.manifests.length > 0) handle.platformRoot = { root: platformRoot, store: new LayoutBlobStore(archive.tree) };
+      }
+      return handle;
     }
     const root = await layoutRoot(archive.tree, selection.ref);
     return { info: sourceInfo(argument, readAs, null), store: new LayoutBlobStore(archive.tree), label: archive.tree.label, root, close };

@@ -210,7 +210,8 @@ export async function resolveImage(
         diffId: diffIds[index] ?? null,
         urls: layer.urls ?? [],
         foreign: isNonDistributable(layer.mediaType),
-        available: stored.available,
+        // A non-distributable layer lives outside the registry (its `urls`); it counts only if held locally.
+        available: stored.available && !(isNonDistributable(layer.mediaType) && stored.size === null),
         location: ctx.store.locate(layer.digest),
         open: () => ctx.store.open(layer.digest),
       };

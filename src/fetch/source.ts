@@ -106,6 +106,11 @@ export interface SourceHandle {
   store: BlobStore | null;
   label: string;
   root: Root;
+  /**
+   * For a Docker 25+ docker save: its OCI index, which lists every platform of the saved tag (often with blobs
+   * for one only). `platforms` reads it; the image itself comes from manifest.json.
+   */
+  platformRoot?: { root: Root; store: BlobStore };
   close(): Promise<void>;
 }
 

@@ -8,6 +8,7 @@ import { layerCompression } from '../image/mediatypes.js';
 import type { EntryType } from '../analyze/scan.js';
 import type { UnionFs } from '../analyze/union.js';
 import type { WasteReport } from '../analyze/waste.js';
+import type { AttestationEntry, PlatformEntry, PlatformsResult } from '../analyze/platforms.js';
 import type { ResolvedImage, SourceInfo, VerifyCheck } from '../fetch/source.js';
 
 export const SCHEMA_VERSION = 1;
@@ -194,7 +195,16 @@ export function buildReport(command: string, source: SourceInfo, images: ImageRe
   const sourceReport: SourceReport = { input: source.input, kind: source.kind, reference: source.reference };
   if (source.engine !== undefined) sourceReport.engine = source.engine;
   if (!multi && images.length === 1) return { schemaVersion: SCHEMA_VERSION, command, source: sourceReport, ...images[0]! };
-  const checks = images.flatMap((image) => image.verify.checks);
+  // Checks of shared blobs (the index, the layout) appear in each image's list; the union names each once.
+  const seen = new Set<string>();
+  const checks = images
+    .flatMap((image) => image.verify.checks)
+    .filter((check) => {
+      const key = `${check.kind}|${check.subject}|${check.manifest}|${check.what}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
   return {
     schemaVersion: SCHEMA_VERSION,
     command,
@@ -207,4 +217,29 @@ export function buildReport(command: string, source: SourceInfo, images: ImageRe
 
 export function reportPassed(report: Report): boolean {
   return report.verify.ok;
+}
+
+/** `layerlens platforms`: the coverage of an index (or the one platform of a single image). */
+export interface PlatformsReport {
+  schemaVersion: number;
+  command: 'platforms';
+  source: SourceReport;
+  indexDigest: string | null;
+  platforms: PlatformEntry[];
+  platformsTotal: { compressedSize: number | null };
+  attestations: AttestationEntry[];
+  verify: VerifyReport;
+}
+
+export function platformsReport(source: SourceInfo, result: PlatformsResult): PlatformsReport {
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    command: 'platforms',
+    source: { input: source.input, kind: source.kind, reference: source.reference },
+    indexDigest: result.indexDigest,
+    platforms: result.platforms,
+    platformsTotal: result.platformsTotal,
+    attestations: result.attestations,
+    verify: { ok: result.checks.every((check) => check.ok), checks: result.checks, skipped: [] },
+  };
 }

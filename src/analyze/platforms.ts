@@ -1,0 +1,185 @@
+/**
+ * Architecture coverage: every platform an index lists, with its manifest digest and compressed size from the
+ * manifests alone (no layer download; `--sizes` scans for uncompressed sizes), layers shared between platforms
+ * counted once, attestations and referrers listed apart, each config checked against the platform the index
+ * claims, and required platforms checked with the runtime matcher (`arm64` ≡ `arm64/v8`).
+ */
+import { ImageReadError } from '../errors.js';
+import { isIndexMediaType, isManifestMediaType } from '../image/mediatypes.js';
+import { parseManifestOrIndex } from '../image/parse.js';
+import { formatPlatform, platformMatches } from '../image/platform.js';
+import type { Descriptor, ImageIndex, Platform } from '../image/types.js';
+import { isAttestation, readVerified, resolveImage, resolveManifestDescriptor, type ResolveContext } from '../fetch/resolve.js';
+import { MAX_MANIFEST_BYTES, type ResolvedImage, type SourceHandle, type VerifyCheck } from '../fetch/source.js';
+import { scanImage } from './image-scan.js';
+
+export interface PlatformEntry {
+  os: string;
+  architecture: string;
+  variant: string | null;
+  osVersion: string | null;
+  digest: string | null;
+  compressedSize: number | null;
+  uncompressedSize: number | null;
+  /** Layers this platform shares with at least one other platform. */
+  sharedLayers: number;
+  layers: number | null;
+  /** False when the source does not hold this platform's manifest (e.g. a single-platform export of an index). */
+  available: boolean;
+}
+
+export interface AttestationEntry {
+  digest: string;
+  refersTo: string | null;
+  type: 'attestation-manifest' | 'referrer';
+  artifactType: string | null;
+}
+
+export interface PlatformsResult {
+  indexDigest: string | null;
+  platforms: PlatformEntry[];
+  platformsTotal: { compressedSize: number | null };
+  attestations: AttestationEntry[];
+  checks: VerifyCheck[];
+}
+
+function entryFromImage(image: ResolvedImage, claimed: Platform | null): PlatformEntry {
+  const config = image.config;
+  return {
+    os: claimed?.os ?? config.os,
+    architecture: claimed?.architecture ?? config.architecture,
+    variant: claimed?.variant ?? config.variant ?? null,
+    osVersion: claimed?.['os.version'] ?? config['os.version'] ?? null,
+    digest: image.manifestDigest,
+    compressedSize: image.layers.every((layer) => (layer.size ?? layer.storedSize) !== null)
+      ? image.layers.reduce((total, layer) => total + (layer.size ?? layer.storedSize ?? 0), 0)
+      : null,
+    uncompressedSize: null,
+    sharedLayers: 0,
+    layers: image.layers.length,
+    available: true,
+  };
+}
+
+function attestationOf(descriptor: Descriptor): AttestationEntry | null {
+  if (isAttestation(descriptor)) {
+    return { digest: descriptor.digest, refersTo: descriptor.annotations?.['vnd.docker.reference.digest'] ?? null, type: 'attestation-manifest', artifactType: descriptor.artifactType ?? null };
+  }
+  if (descriptor.artifactType || (!isIndexMediaType(descriptor.mediaType) && !isManifestMediaType(descriptor.mediaType))) {
+    return { digest: descriptor.digest, refersTo: descriptor.annotations?.['org.opencontainers.image.subject'] ?? null, type: 'referrer', artifactType: descriptor.artifactType ?? descriptor.mediaType };
+  }
+  return null;
+}
+
+export async function listPlatforms(handle: SourceHandle, options: { sizes: boolean; require: Platform[] }): Promise<PlatformsResult> {
+  const checks: VerifyCheck[] = [];
+  const platforms: PlatformEntry[] = [];
+  const attestations: AttestationEntry[] = [];
+  const images: (ResolvedImage | null)[] = [];
+  let indexDigest: string | null = null;
+  const root = handle.platformRoot?.root ?? handle.root;
+  const store = handle.platformRoot?.store ?? handle.store;
+
+  if (root.kind === 'images') {
+    for (const image of root.images) {
+      platforms.push(entryFromImage(image, null));
+      images.push(image);
+      checks.push(...image.checks);
+      indexDigest ??= image.indexDigest;
+    }
+  } else {
+    const ctx: ResolveContext = { store: store!, selection: { ref: null, platform: null, allPlatforms: true }, label: handle.label };
+    checks.push(...root.checks);
+    if (root.kind === 'manifest') {
+      const image = await resolveImage(ctx, root.manifest, root.mediaType, root.digest, null, null, [], root.reference);
+      checks.push(...image.checks);
+      platforms.push(entryFromImage(image, null));
+      images.push(image);
+    } else {
+      // Walk down single-entry indexes (a layout's index.json naming one multi-arch index) to the platform list.
+      let index: ImageIndex = root.index;
+      indexDigest = root.digest;
+      const visit = async (current: ImageIndex, digest: string | null, depth: number): Promise<void> => {
+        if (depth > 8) throw new ImageReadError(`${handle.label}: indexes nested too deep`);
+        for (const descriptor of current.manifests) {
+          const attestation = attestationOf(descriptor);
+          if (attestation) {
+            attestations.push(attestation);
+            continue;
+          }
+          const stat = await ctx.store.stat(descriptor.digest);
+          if (isIndexMediaType(descriptor.mediaType)) {
+            if (!stat.available) continue;
+            const bytes = await readVerified(ctx.store, descriptor, 'index', null, checks, MAX_MANIFEST_BYTES);
+            const parsed = parseManifestOrIndex(bytes, `index ${descriptor.digest} in ${handle.label}`, descriptor.mediaType);
+            if (parsed.kind === 'index') await visit(parsed.index, descriptor.digest, depth + 1);
+            continue;
+          }
+          if (!stat.available) {
+            const claimed = descriptor.platform;
+            platforms.push({
+              os: claimed?.os ?? 'unknown',
+              architecture: claimed?.architecture ?? 'unknown',
+              variant: claimed?.variant ?? null,
+              osVersion: claimed?.['os.version'] ?? null,
+              digest: descriptor.digest,
+              compressedSize: null,
+              uncompressedSize: null,
+              sharedLayers: 0,
+              layers: null,
+              available: false,
+            });
+            images.push(null);
+            continue;
+          }
+          const image = await resolveManifestDescriptor(ctx, descriptor, digest, [], null);
+          checks.push(...image.checks);
+          platforms.push(entryFromImage(image, descriptor.platform ?? null));
+          images.push(image);
+        }
+      };
+      while (index.manifests.length === 1 && isIndexMediaType(index.manifests[0]!.mediaType) && (await ctx.store.stat(index.manifests[0]!.digest)).available) {
+        const descriptor = index.manifests[0]!;
+        const bytes = await readVerified(ctx.store, descriptor, 'index', null, checks, MAX_MANIFEST_BYTES);
+        const parsed = parseManifestOrIndex(bytes, `index ${descriptor.digest} in ${handle.label}`, descriptor.mediaType);
+        if (parsed.kind !== 'index') break;
+        index = parsed.index;
+        indexDigest = descriptor.digest;
+      }
+      await visit(index, indexDigest, 0);
+    }
+  }
+
+  // Layers shared between platforms: counted in each platform, once in the total.
+  const owners = new Map<string, { size: number; platforms: Set<number> }>();
+  images.forEach((image, i) => {
+    for (const layer of image?.layers ?? []) {
+      if (!layer.digest) continue;
+      const owner = owners.get(layer.digest) ?? { size: layer.size ?? layer.storedSize ?? 0, platforms: new Set<number>() };
+      owner.platforms.add(i);
+      owners.set(layer.digest, owner);
+    }
+  });
+  images.forEach((image, i) => {
+    if (!image) return;
+    platforms[i]!.sharedLayers = image.layers.filter((layer) => layer.digest && owners.get(layer.digest)!.platforms.size > 1).length;
+  });
+  const total = platforms.every((entry) => !entry.available || entry.compressedSize !== null)
+    ? [...owners.values()].reduce((sum, owner) => sum + owner.size, 0)
+    : null;
+
+  if (options.sizes) {
+    for (const [i, image] of images.entries()) {
+      if (!image) continue;
+      const scan = await scanImage(image);
+      checks.push(...scan.checks);
+      platforms[i]!.uncompressedSize = scan.layers.reduce((sum, layer) => sum + (layer?.uncompressedSize ?? 0), 0);
+    }
+  }
+
+  for (const wanted of options.require) {
+    const found = platforms.some((entry) => entry.available && platformMatches(wanted, { os: entry.os, architecture: entry.architecture, ...(entry.variant ? { variant: entry.variant } : {}) }));
+    checks.push({ kind: 'platform', subject: formatPlatform(wanted), manifest: null, ok: found, expected: 'present', actual: found ? 'present' : 'missing', what: `required platform ${formatPlatform(wanted)}` });
+  }
+  return { indexDigest, platforms, platformsTotal: { compressedSize: total }, attestations, checks };
+}

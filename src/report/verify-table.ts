@@ -1,0 +1,59 @@
+/** verify and platforms for people: checks with ✓/✗, and a platform table with sizes and sharing. */
+import { shortDigest } from '../image/digest.js';
+import { formatPlatform } from '../image/platform.js';
+import type { VerifyCheck } from '../fetch/source.js';
+import { humanSize, truncate, type Style } from './format.js';
+import { isMultiReport, type PlatformsReport, type Report } from './report.js';
+import { sourceLine, table } from './table.js';
+
+function value(text: string | number | null): string {
+  if (text === null) return 'none';
+  return typeof text === 'number' ? String(text) : text;
+}
+
+function checkLine(check: VerifyCheck, style: Style): string {
+  const subject = check.subject.includes(':') && check.subject.length > 30 ? shortDigest(check.subject) : check.subject;
+  if (check.ok) return `${style.color.green('✓')} ${check.what} ${style.color.dim(subject)}`;
+  return style.color.red(`✗ ${check.what}: expected ${value(check.expected)}, got ${value(check.actual)}`) + style.color.dim(` (${check.subject})`);
+}
+
+export function renderVerifyTable(report: Report, style: Style): string {
+  const out: string[] = [style.color.bold(sourceLine(report))];
+  const images = isMultiReport(report) ? report.images : [report];
+  for (const image of images) {
+    out.push('', style.color.bold(`${formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined })}  ${image.manifestDigest ?? image.configDigest}`));
+    for (const check of image.verify.checks) out.push(checkLine(check, style));
+    for (const skipped of image.verify.skipped) out.push(style.color.yellow(`- ${skipped.subject}: ${skipped.reason}`));
+  }
+  const { checks, skipped } = report.verify;
+  const failed = checks.filter((check) => !check.ok).length;
+  out.push(
+    '',
+    failed
+      ? style.color.red.bold(`${failed} of ${checks.length} checks failed`)
+      : style.color.green.bold(`all ${checks.length} checks passed`) + (skipped.length ? style.color.yellow(` (${skipped.length} blob(s) skipped)`) : ''),
+  );
+  return out.join('\n') + '\n';
+}
+
+export function renderPlatformsTable(report: PlatformsReport, style: Style): string {
+  const out: string[] = [style.color.bold(`${report.source.input}  [${report.source.kind}]${report.source.reference ? ` (${report.source.reference})` : ''}`)];
+  if (report.indexDigest) out.push(`${style.color.dim('Index digest'.padEnd(17))}${report.indexDigest}`);
+  const t = table(['Platform', 'OS version', 'Manifest', 'Compressed', 'Uncompressed', 'Shared'], style, ['left', 'left', 'left', 'right', 'right', 'right']);
+  for (const entry of report.platforms) {
+    const name = formatPlatform({ os: entry.os, architecture: entry.architecture, ...(entry.variant ? { variant: entry.variant } : {}) });
+    const manifest = entry.available ? shortDigest(entry.digest) : style.color.yellow(`${shortDigest(entry.digest)} (not here)`);
+    t.push([name, truncate(entry.osVersion ?? '', 16), manifest, humanSize(entry.compressedSize), humanSize(entry.uncompressedSize), entry.layers === null ? '-' : `${entry.sharedLayers}/${entry.layers}`]);
+  }
+  out.push('', t.toString());
+  out.push('', `${style.color.dim('Total compressed')} ${humanSize(report.platformsTotal.compressedSize)} ${style.color.dim('(layers shared between platforms counted once)')}`);
+  if (report.attestations.length) {
+    out.push('', style.color.bold('Attestations and referrers (not platforms)'));
+    for (const attestation of report.attestations) {
+      out.push(`  ${attestation.type.padEnd(21)} ${shortDigest(attestation.digest)}${attestation.refersTo ? ` → ${shortDigest(attestation.refersTo)}` : ''}${attestation.artifactType ? style.color.dim(` ${attestation.artifactType}`) : ''}`);
+    }
+  }
+  const failed = report.verify.checks.filter((check) => !check.ok);
+  if (failed.length) out.push('', ...failed.map((check) => checkLine(check, style)));
+  return out.join('\n') + '\n';
+}
