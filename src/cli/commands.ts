@@ -59,6 +59,7 @@ export interface CommonOptions {
   cacheDir?: string;
   cache?: boolean;
   progress?: boolean;
+  source?: 'registry' | 'daemon';
 }
 
 const FORMATS = ['table', 'json'] as const;
@@ -82,7 +83,8 @@ function commonOptions<T>(command: Argv<T>): Argv<T & CommonOptions> {
     .option('password-stdin', { type: 'boolean', describe: 'read the registry password or token from stdin', group: 'Registry:' })
     .option('cache-dir', { type: 'string', describe: 'blob cache directory (default ~/.cache/layerlens)', group: 'Registry:' })
     .option('cache', { type: 'boolean', default: true, describe: 'keep downloaded blobs in the cache (--no-cache: do not)', group: 'Registry:' })
-    .option('progress', { type: 'boolean', default: true, describe: 'download progress on a terminal (--no-progress: none)', group: 'Registry:' }) as unknown as Argv<
+    .option('progress', { type: 'boolean', default: true, describe: 'download progress on a terminal (--no-progress: none)', group: 'Registry:' })
+    .option('source', { type: 'string', choices: ['registry', 'daemon'], describe: 'for a bare NAME: read the registry, or the local Docker/Podman engine', group: 'Registry:' }) as unknown as Argv<
     T & CommonOptions
   >;
 }
@@ -159,6 +161,14 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+function openOptions(options: CommonOptions): Pick<OpenOptions, 'debug' | 'note' | 'source'> {
+  return {
+    debug: options.debug ? (line: string) => process.stderr.write(`layerlens: ${line}\n`) : undefined,
+    note: options.quiet ? undefined : (line: string) => process.stderr.write(`layerlens: ${line}\n`),
+    source: options.source,
+  };
+}
+
 async function registryOptions(options: CommonOptions): Promise<OpenOptions['registry']> {
   let credentials: Credentials | null = null;
   if (options.passwordStdin) {
@@ -187,8 +197,7 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   const platform = options.platform ? parsePlatform(options.platform) : null;
   if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
   if (options.depth !== undefined && (!Number.isInteger(options.depth) || options.depth < 1)) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
-  const debug = options.debug ? (line: string) => process.stderr.write(`layerlens: ${line}\n`) : undefined;
-  const handle = await openHandle(options.image, { platform, allPlatforms: false, debug, registry: await registryOptions(options) });
+  const handle = await openHandle(options.image, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions(options) });
   // verify checks every image of an index unless one platform is asked for.
   const allPlatforms = options.allPlatforms === true || (command === 'verify' && !platform && handle.root.kind === 'index');
   const source = await resolveHandle(handle, { platform, allPlatforms });
@@ -222,8 +231,7 @@ export async function runPlatformsCommand(rawOptions: CommonOptions): Promise<nu
     .map((text) => text.trim())
     .filter(Boolean)
     .map(parsePlatform);
-  const debug = options.debug ? (line: string) => process.stderr.write(`layerlens: ${line}\n`) : undefined;
-  const handle = await openHandle(options.image, { platform: null, allPlatforms: true, debug, registry: await registryOptions(options) });
+  const handle = await openHandle(options.image, { platform: null, allPlatforms: true, ...openOptions(options), registry: await registryOptions(options) });
   try {
     const result = await listPlatforms(handle, { sizes: options.sizes ?? false, require: required });
     const report = platformsReport(handle.info, result);

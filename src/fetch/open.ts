@@ -14,6 +14,7 @@ import { createDecompressor, sniffOuterCompression, type OuterCompression } from
 import { resolveDockerArchive } from './docker-archive.js';
 import { layoutRoot, LayoutBlobStore } from './oci-layout.js';
 import { resolveRoot, type ResolveContext } from './resolve.js';
+import { connectEngine, openFromEngine } from './daemon.js';
 import { openRegistry, type RegistryOptions } from './registry/source.js';
 import type { OpenedSource, Selection, SourceHandle, SourceInfo, SourceKind } from './source.js';
 import { makeTempDir, removeTempDir } from './tempfiles.js';
@@ -26,6 +27,10 @@ export interface OpenOptions {
   debug?: (line: string) => void;
   /** Registry access (defaults: verified TLS, docker's credentials, no cache). */
   registry?: Partial<Omit<RegistryOptions, 'debug'>>;
+  /** For a bare NAME: force the registry or the local engine (default: the engine when it holds the name). */
+  source?: 'registry' | 'daemon';
+  /** One-line notes on stderr (which source was used); silent with --quiet. */
+  note?: (line: string) => void;
 }
 
 async function readHead(file: string, length: number): Promise<Buffer> {
@@ -115,7 +120,11 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
   const ref = 'ref' in transport ? transport.ref : null;
   const selection: Selection = { ref, platform: options.platform, allPlatforms: options.allPlatforms };
   switch (transport.kind) {
-    case 'registry':
+    case 'registry': {
+      if (!transport.forced && options.source !== 'registry') {
+        const fromEngine = await openBareNameFromEngine(argument, selection, options);
+        if (fromEngine) return fromEngine;
+      }
       return openRegistry(argument, transport.reference, {
         plainHttp: options.registry?.plainHttp ?? false,
         insecure: options.registry?.insecure ?? false,
@@ -125,8 +134,13 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
         progress: options.registry?.progress ?? null,
         debug: options.debug,
       });
-    case 'daemon':
-      throw new ImageReadError(`${argument}: reading from a local Docker/Podman engine is not available yet; use docker save -o image.tar ${transport.name}`);
+    }
+    case 'daemon': {
+      const tried: string[] = [];
+      const client = await connectEngine(transport.engine, tried);
+      if (!client) throw new ImageReadError(`no ${transport.engine} engine is reachable (tried ${tried.join('; ')}); start it or set ${transport.engine === 'docker' ? 'DOCKER_HOST' : 'CONTAINER_HOST'}`);
+      return openFromEngine(argument, client, transport.name, selection, options.debug);
+    }
     case 'oci-layout': {
       const info = await stat(transport.path).catch(() => null);
       if (!info) throw new ImageReadError(`no such directory: ${transport.path}`);
@@ -146,6 +160,32 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
       return withArchive(argument, await openArchive(transport.path, transport.path, options.debug), selection, null);
     }
   }
+}
+
+/**
+ * A bare NAME is read from a local engine when one is reachable and resolves that name itself (as docker and
+ * dive users expect right after a build); otherwise null, and the registry is used.
+ */
+async function openBareNameFromEngine(argument: string, selection: Selection, options: OpenOptions): Promise<SourceHandle | null> {
+  const tried: string[] = [];
+  for (const engine of ['docker', 'podman'] as const) {
+    const client = await connectEngine(engine, tried);
+    if (!client) continue;
+    try {
+      if (await client.inspect(argument)) {
+        const handle = await openFromEngine(argument, client, argument, selection, options.debug);
+        options.note?.(`reading ${argument} from the local ${handle.info.engine?.name ?? engine} engine at ${client.endpoint.address} (docker://${argument} reads the registry)`);
+        return handle;
+      }
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+    await client.close();
+  }
+  if (options.source === 'daemon') throw new ImageReadError(`no local engine holds "${argument}" (tried ${tried.join('; ') || 'docker and podman'})`);
+  options.debug?.(`no local engine holds ${argument}${tried.length ? ` (${tried.join('; ')})` : ''}; using the registry`);
+  return null;
 }
 
 /** Open an argument and resolve the images the options select. */

@@ -14,6 +14,10 @@ export interface SourceInfo {
   /** The normalised reference (registry) or the REF used inside an archive/layout; null when none. */
   reference: string | null;
   engine?: { name: string; version: string } | null;
+  /** For an engine's image: the registry digests it knows for it (to compare with the registry's copy). */
+  repoDigests?: string[];
+  /** For an engine's image: the engine's image ID. */
+  imageId?: string;
 }
 
 export type CheckKind = 'index' | 'manifest' | 'config' | 'layer' | 'diffId' | 'mediaType' | 'platform' | 'layout' | 'reference';

@@ -102,6 +102,7 @@ export interface SourceReport {
   kind: SourceInfo['kind'];
   reference: string | null;
   engine?: { name: string; version: string } | null;
+  repoDigests?: string[];
 }
 
 /** One image: the image's keys at the top level. */
@@ -194,6 +195,7 @@ export function imageReport(image: ResolvedImage, scan: ImageScan | null, extras
 export function buildReport(command: string, source: SourceInfo, images: ImageReport[], multi: boolean): Report {
   const sourceReport: SourceReport = { input: source.input, kind: source.kind, reference: source.reference };
   if (source.engine !== undefined) sourceReport.engine = source.engine;
+  if (source.repoDigests !== undefined) sourceReport.repoDigests = source.repoDigests;
   if (!multi && images.length === 1) return { schemaVersion: SCHEMA_VERSION, command, source: sourceReport, ...images[0]! };
   // Checks of shared blobs (the index, the layout) appear in each image's list; the union names each once.
   const seen = new Set<string>();

@@ -1,0 +1,187 @@
+/**
+ * Local engines over the Docker Engine API (which Podman serves too), on undici: find the endpoint the way the
+ * docker and podman CLIs do, ask the engine whether it holds the name as typed (`GET /images/{name}/json`), and
+ * stream `GET /images/{name}/get` — a docker save tarball — into a temporary file (the archive reader needs random
+ * access; the file is always removed) for the existing docker-archive reader.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Agent, request, type Dispatcher } from 'undici';
+import { ImageReadError } from '../errors.js';
+import { resolveDockerArchive } from './docker-archive.js';
+import { errorCode } from './registry/transport.js';
+import type { Selection, SourceHandle } from './source.js';
+import { makeTempDir, removeTempDir } from './tempfiles.js';
+import { TarTree } from './tree.js';
+
+export type EngineKind = 'docker' | 'podman';
+
+export interface Endpoint {
+  /** As a user would write it: unix:///var/run/docker.sock, tcp://host:2376. */
+  address: string;
+  /** Where it came from, for messages: $DOCKER_HOST, docker context "x", default. */
+  origin: string;
+}
+
+function dockerConfigDir(): string {
+  return process.env.DOCKER_CONFIG || path.join(os.homedir(), '.docker');
+}
+
+/** The current docker context's endpoint, if one other than "default" is selected. */
+function contextEndpoint(): Endpoint | null {
+  const name = process.env.DOCKER_CONTEXT || readCurrentContext();
+  if (!name || name === 'default') return null;
+  const metaFile = path.join(dockerConfigDir(), 'contexts', 'meta', createHash('sha256').update(name).digest('hex'), 'meta.json');
+  try {
+    const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as { Endpoints?: { docker?: { Host?: string } } };
+    const host = meta.Endpoints?.docker?.Host;
+    return host ? { address: host, origin: `docker context "${name}"` } : null;
+  } catch {
+    return null;
+  }
+}
+
+function readCurrentContext(): string | null {
+  try {
+    const config = JSON.parse(readFileSync(path.join(dockerConfigDir(), 'config.json'), 'utf8')) as { currentContext?: string };
+    return config.currentContext ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Endpoints to try, in the order the docker or podman CLI would use them. */
+export function engineEndpoints(engine: EngineKind): Endpoint[] {
+  if (engine === 'docker') {
+    if (process.env.DOCKER_HOST) return [{ address: process.env.DOCKER_HOST, origin: '$DOCKER_HOST' }];
+    const context = contextEndpoint();
+    if (context) return [context];
+    return [{ address: 'unix:///var/run/docker.sock', origin: 'the default docker socket' }];
+  }
+  if (process.env.CONTAINER_HOST) return [{ address: process.env.CONTAINER_HOST, origin: '$CONTAINER_HOST' }];
+  const endpoints: Endpoint[] = [];
+  if (process.env.XDG_RUNTIME_DIR) endpoints.push({ address: `unix://${path.join(process.env.XDG_RUNTIME_DIR, 'podman', 'podman.sock')}`, origin: 'the rootless podman socket' });
+  endpoints.push({ address: 'unix:///run/podman/podman.sock', origin: 'the podman socket' });
+  return endpoints;
+}
+
+export class EngineClient {
+  private readonly agent: Agent;
+  private readonly base: string;
+
+  constructor(readonly endpoint: Endpoint) {
+    const address = endpoint.address;
+    if (address.startsWith('unix://')) {
+      this.agent = new Agent({ connect: { socketPath: address.slice('unix://'.length) }, headersTimeout: 60_000, bodyTimeout: 0 });
+      this.base = 'http://engine';
+    } else if (address.startsWith('tcp://') || address.startsWith('http://') || address.startsWith('https://')) {
+      const url = new URL(address.replace(/^tcp:/, 'http:'));
+      const certPath = process.env.DOCKER_CERT_PATH || dockerConfigDir();
+      const tls = (process.env.DOCKER_TLS_VERIFY ?? '') !== '' || address.startsWith('https://');
+      if (tls) {
+        const read = (file: string) => (existsSync(path.join(certPath, file)) ? readFileSync(path.join(certPath, file)) : undefined);
+        this.agent = new Agent({ connect: { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem'), rejectUnauthorized: true }, bodyTimeout: 0 });
+        this.base = `https://${url.host}`;
+      } else {
+        this.agent = new Agent({ bodyTimeout: 0 });
+        this.base = `http://${url.host}`;
+      }
+    } else {
+      throw new ImageReadError(`${endpoint.origin} is "${address}": expected unix://PATH or tcp://HOST:PORT`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  describeFailure(error: unknown): string {
+    const code = errorCode(error);
+    if (code === 'EACCES') return `permission denied on ${this.endpoint.address} (add yourself to the docker group, or run with access to the socket)`;
+    if (code === 'ENOENT' || code === 'ECONNREFUSED') return `no engine at ${this.endpoint.address} (${this.endpoint.origin})`;
+    return `${this.endpoint.address}: ${code ?? String(error)}`;
+  }
+
+  async get(pathname: string): Promise<Dispatcher.ResponseData> {
+    return request(`${this.base}${pathname}`, { dispatcher: this.agent, method: 'GET', headers: { 'user-agent': 'layerlens' } });
+  }
+
+  async version(): Promise<{ name: string; version: string }> {
+    const response = await this.get('/version');
+    const body = (await response.body.json()) as { Version?: string; Components?: { Name?: string; Version?: string }[] };
+    const podman = body.Components?.find((component) => /podman/i.test(component.Name ?? ''));
+    return podman ? { name: 'podman', version: podman.Version ?? body.Version ?? 'unknown' } : { name: 'docker', version: body.Version ?? 'unknown' };
+  }
+
+  /** The engine's record of an image, or null when it does not hold that name. */
+  async inspect(name: string): Promise<{ Id: string; RepoTags: string[] | null; RepoDigests: string[] | null; Size: number } | null> {
+    const response = await this.get(`/images/${encodeURI(name)}/json`);
+    if (response.statusCode === 404) {
+      await response.body.dump();
+      return null;
+    }
+    if (response.statusCode !== 200) {
+      const text = await response.body.text();
+      throw new ImageReadError(`${this.endpoint.address}: the engine answered ${response.statusCode} for ${name} (${text.trim().slice(0, 200)})`);
+    }
+    return (await response.body.json()) as { Id: string; RepoTags: string[] | null; RepoDigests: string[] | null; Size: number };
+  }
+}
+
+/** The first engine endpoint that answers, or null; `tried` lists every endpoint and why it failed. */
+export async function connectEngine(engine: EngineKind, tried: string[]): Promise<EngineClient | null> {
+  for (const endpoint of engineEndpoints(engine)) {
+    const client = new EngineClient(endpoint);
+    try {
+      const response = await client.get('/_ping');
+      await response.body.dump();
+      if (response.statusCode === 200) return client;
+      tried.push(`${endpoint.address}: answered ${response.statusCode}`);
+    } catch (error) {
+      tried.push(client.describeFailure(error));
+    }
+    await client.close();
+  }
+  return null;
+}
+
+/** Read an image the engine holds: its metadata, then `docker save` of it through a temporary file. */
+export async function openFromEngine(input: string, client: EngineClient, name: string, selection: Selection, debug?: (line: string) => void): Promise<SourceHandle> {
+  const engine = await client.version();
+  const record = await client.inspect(name);
+  if (!record) {
+    throw new ImageReadError(`${engine.name} at ${client.endpoint.address} has no image "${name}"; pull it first (${engine.name} pull ${name}) or read the registry with docker://${name}`);
+  }
+  const dir = makeTempDir('engine');
+  const file = path.join(dir, 'image.tar');
+  debug?.(`streaming ${name} from ${engine.name} ${engine.version} into a temporary file (removed when done)`);
+  try {
+    const response = await client.get(`/images/${encodeURI(name)}/get`);
+    if (response.statusCode !== 200) {
+      const text = await response.body.text();
+      throw new ImageReadError(`${engine.name} could not export ${name}: ${response.statusCode} ${text.trim().slice(0, 200)}`);
+    }
+    await pipeline(response.body, createWriteStream(file));
+    const tree = await TarTree.open(file, `${engine.name}:${name}`);
+    const images = await resolveDockerArchive(tree, { ...selection, ref: null });
+    const reference = record.RepoTags?.[0] ?? name;
+    return {
+      info: { input, kind: 'daemon', reference, engine, repoDigests: record.RepoDigests ?? [], imageId: record.Id },
+      store: null,
+      label: `${engine.name}:${name}`,
+      root: { kind: 'images', images },
+      close: async () => {
+        removeTempDir(dir);
+        await client.close();
+      },
+    };
+  } catch (error) {
+    removeTempDir(dir);
+    await client.close();
+    throw error;
+  }
+}
