@@ -43,6 +43,16 @@ export class BlobCache {
     await unlink(this.path(digest)).catch(() => {});
   }
 
+  /** Store a small blob already in memory (it is verified against its digest before it is kept). */
+  async put(digest: string, bytes: Buffer): Promise<void> {
+    const tee = await this.tee(digest);
+    await new Promise<void>((resolve) => {
+      tee.on('finish', resolve).on('error', () => resolve());
+      tee.resume();
+      tee.end(bytes);
+    });
+  }
+
   /** A pass-through that also writes the stream into the cache, committing it only if the digest matches. */
   async tee(digest: string): Promise<Transform> {
     const final = this.path(digest);

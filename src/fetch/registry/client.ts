@@ -68,10 +68,10 @@ export class RegistryClient {
   }
 
   /** GET with the registry's auth dance: on 401, answer the challenge and try again (twice at most). */
-  private async get(path: string, headers: Record<string, string>, range?: number): Promise<HttpResponse> {
+  private async get(path: string, headers: Record<string, string>, range?: number, method: 'GET' | 'HEAD' = 'GET'): Promise<HttpResponse> {
     const url = `${await this.transport.baseUrl()}/v2/${this.reference.repository}/${path}`;
     for (let round = 0; ; round++) {
-      const response = await this.transport.send(url, { headers, range, authorize: () => this.auth.header(this.scope) });
+      const response = await this.transport.send(url, { method, headers, range, authorize: () => this.auth.header(this.scope) });
       if (response.status !== 401 || round >= 2) return response;
       const challenge = response.headers['www-authenticate'];
       await response.body.dump();
@@ -103,6 +103,15 @@ export class RegistryClient {
       default:
         throw new ImageReadError(`${name}: the registry answered ${response.status} for ${what}${codes.length ? ` (${codes.join(', ')})` : ''}`);
     }
+  }
+
+  /** The digest a tag points to now (HEAD, no body), or null when the registry does not say. */
+  async manifestDigest(tag: string): Promise<string | null> {
+    const response = await this.get(`manifests/${tag}`, { accept: MANIFEST_ACCEPT }, undefined, 'HEAD');
+    await response.body.dump();
+    if (response.status !== 200) return null;
+    const header = response.headers['docker-content-digest'];
+    return (Array.isArray(header) ? header[0] : header) ?? null;
   }
 
   /** A manifest or index by tag or digest; at most `maxBytes`, checked before it is parsed. */

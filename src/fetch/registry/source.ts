@@ -56,12 +56,7 @@ class RegistryBlobStore implements BlobStore {
       }
       bytes = Buffer.concat(chunks);
     }
-    if (this.cache && digestOf(bytes, digest.slice(0, digest.indexOf(':'))) === digest) {
-      const tee = await this.cache.tee(digest);
-      await pipeline(async function* () {
-        yield bytes;
-      }, tee, new PassThrough().resume());
-    }
+    await this.cache?.put(digest, bytes);
     return bytes;
   }
 
@@ -87,13 +82,36 @@ class RegistryBlobStore implements BlobStore {
   }
 }
 
+/**
+ * A tag's manifest from the cache: a HEAD asks the registry which digest the tag points to now (tags move), and
+ * a cached blob of that digest (verified) saves the download. A registry that gives no digest gets a GET.
+ */
+async function cachedManifest(client: RegistryClient, cache: BlobCache | null, reference: RegistryReference): Promise<{ bytes: Buffer; mediaType: string | null; digestHeader: string | null } | null> {
+  if (!cache) return null;
+  const digest = reference.digest ?? (reference.tag ? await client.manifestDigest(reference.tag).catch(() => null) : null);
+  if (!digest || (await cache.size(digest)) === null) return null;
+  const chunks: Buffer[] = [];
+  for await (const chunk of cache.open(digest)) chunks.push(chunk as Buffer);
+  const bytes = Buffer.concat(chunks);
+  if (digestOf(bytes, digest.slice(0, digest.indexOf(':'))) !== digest) {
+    await cache.remove(digest);
+    return null;
+  }
+  return { bytes, mediaType: null, digestHeader: digest };
+}
+
 /** Open a registry reference: fetch the manifest or index behind the tag or digest and check its digest. */
 export async function openRegistry(input: string, reference: RegistryReference, options: RegistryOptions): Promise<SourceHandle> {
   const client = new RegistryClient(reference, options);
   try {
     const checks: VerifyCheck[] = [];
     const target = reference.digest ?? reference.tag ?? 'latest';
-    const fetched = await client.manifest(target, MAX_MANIFEST_BYTES);
+    let fetched = await cachedManifest(client, options.cache, reference);
+    if (!fetched) {
+      fetched = await client.manifest(target, MAX_MANIFEST_BYTES);
+      const fetchedDigest = digestOf(fetched.bytes, 'sha256');
+      if (fetchedDigest) await options.cache?.put(fetchedDigest, fetched.bytes);
+    }
     const algorithm = reference.digest ? reference.digest.slice(0, reference.digest.indexOf(':')) : 'sha256';
     const digest = digestOf(fetched.bytes, algorithm) ?? digestOf(fetched.bytes, 'sha256')!;
     if (reference.digest) {
