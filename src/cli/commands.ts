@@ -62,10 +62,10 @@ export interface CommonOptions {
   source?: 'registry' | 'daemon';
 }
 
-const FORMATS = ['table', 'json'] as const;
-type Format = (typeof FORMATS)[number];
+const FORMATS = ['table', 'json', 'markdown', 'junit'] as const;
+export type Format = (typeof FORMATS)[number];
 
-function commonOptions<T>(command: Argv<T>): Argv<T & CommonOptions> {
+export function commonOptions<T>(command: Argv<T>): Argv<T & CommonOptions> {
   return command
     .positional('image', { type: 'string', describe: 'the image to read (see "Images" below)', demandOption: true })
     .option('json', { type: 'boolean', describe: 'print the JSON report (same as --format json)' })
@@ -89,13 +89,14 @@ function commonOptions<T>(command: Argv<T>): Argv<T & CommonOptions> {
   >;
 }
 
-function chooseFormat(options: CommonOptions): Format {
+export function chooseFormat(options: CommonOptions, allowed: readonly Format[] = ['table', 'json']): Format {
   if (options.json && options.format && options.format !== 'json') throw new UsageError(`--json and --format ${options.format} disagree; give one`);
-  if (options.json) return 'json';
-  return (options.format as Format | undefined) ?? 'table';
+  const format = options.json ? 'json' : ((options.format as Format | undefined) ?? 'table');
+  if (!allowed.includes(format)) throw new UsageError(`--format ${format} is not available for this command (use ${allowed.join(', ')})`);
+  return format;
 }
 
-async function emit(text: string, options: CommonOptions): Promise<void> {
+export async function emit(text: string, options: CommonOptions): Promise<void> {
   if (options.output) {
     try {
       await writeFile(options.output, text);
@@ -119,7 +120,7 @@ function checkLayerOption(options: CommonOptions, image: ResolvedImage): number 
 }
 
 /** Everything a command computes for one image, beyond the manifests and config. */
-async function analyzeImage(command: CommandName, image: ResolvedImage, options: CommonOptions): Promise<{ report: ImageReport; union: UnionFs | null }> {
+export async function analyzeImage(command: CommandName, image: ResolvedImage, options: CommonOptions): Promise<{ report: ImageReport; union: UnionFs | null }> {
   if (command === 'inspect' || (command === 'verify' && options.fast)) return { report: imageReport(image, null), union: null };
   const scan: ImageScan = await scanImage(image, { requireAllBlobs: options.requireAllBlobs ?? false });
   if (command === 'verify') return { report: imageReport(image, scan), union: null };
@@ -161,7 +162,7 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function openOptions(options: CommonOptions): Pick<OpenOptions, 'debug' | 'note' | 'source'> {
+export function openOptions(options: CommonOptions): Pick<OpenOptions, 'debug' | 'note' | 'source'> {
   return {
     debug: options.debug ? (line: string) => process.stderr.write(`layerlens: ${line}\n`) : undefined,
     note: options.quiet ? undefined : (line: string) => process.stderr.write(`layerlens: ${line}\n`),
@@ -169,7 +170,7 @@ function openOptions(options: CommonOptions): Pick<OpenOptions, 'debug' | 'note'
   };
 }
 
-async function registryOptions(options: CommonOptions): Promise<OpenOptions['registry']> {
+export async function registryOptions(options: CommonOptions): Promise<OpenOptions['registry']> {
   let credentials: Credentials | null = null;
   if (options.passwordStdin) {
     if (!options.username) throw new UsageError('--password-stdin needs --username');

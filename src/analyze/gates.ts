@@ -1,0 +1,181 @@
+/**
+ * CI gate rules: small objects with a name, a threshold and an evaluation (as dive's CI rules are), each
+ * `pass`, `fail` or `skip`. Sizes and ratios are parsed as CONTRACT.md defines them; dive's three rules keep
+ * dive's strict comparisons so a `.dive-ci` gives the same verdict here.
+ */
+import picomatch from 'picomatch';
+import { UsageError } from '../errors.js';
+
+/** `kB`, `MB`, `GB`, `TB` decimal; `KiB`, `MiB`, `GiB`, `TiB` binary; case-insensitive (`20Mb` = 20,000,000); bare = bytes. */
+export function parseSize(value: unknown, name: string): number {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.floor(value);
+  const text = String(value ?? '').trim();
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text);
+  const units: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+  const factor = match ? units[match[2]!.toLowerCase()] : undefined;
+  if (!match || factor === undefined) throw new UsageError(`${name}: "${text}" is not a size (e.g. 150MB, 1.5GiB, 20000000)`);
+  return Math.round(Number(match[1]) * factor);
+}
+
+/** `0.9` or `90%`, within [0, 1]. */
+export function parseRatio(value: unknown, name: string): number {
+  const text = String(value ?? '').trim();
+  const percent = /^(-?\d+(?:\.\d+)?)\s*%$/.exec(text);
+  const ratio = percent ? Number(percent[1]) / 100 : /^-?\d+(?:\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isFinite(ratio)) throw new UsageError(`${name}: "${text}" is not a ratio (e.g. 0.9 or 90%)`);
+  if (ratio < 0 || ratio > 1) throw new UsageError(`${name}: ${text} is outside 0…1 (0 %…100 %)`);
+  return ratio;
+}
+
+/** Bytes, or a percentage of the baseline (`5%`). */
+export function parseGrowth(value: unknown, name: string): { bytes: number } | { ratio: number } {
+  const text = String(value ?? '').trim();
+  if (text.endsWith('%')) {
+    const ratio = Number(text.slice(0, -1)) / 100;
+    if (!Number.isFinite(ratio) || ratio < 0) throw new UsageError(`${name}: "${text}" is not a percentage`);
+    return { ratio };
+  }
+  return { bytes: parseSize(text, name) };
+}
+
+export interface RuleResult {
+  name: string;
+  status: 'pass' | 'fail' | 'skip';
+  threshold: number | string | string[] | null;
+  actual: number | string | string[] | boolean | null;
+  /** One sentence for people and CI annotations. */
+  message: string;
+}
+
+/** What the rules look at, gathered from the report (and the platform listing, the baseline). */
+export interface GateFacts {
+  compressedSize: number | null;
+  uncompressedSize: number | null;
+  contentSize: number | null;
+  layerSizes: (number | null)[];
+  largestFile: { path: string; size: number } | null;
+  files: number;
+  paths: string[];
+  efficiency: number;
+  wastedBytes: number;
+  userWastedPercent: number | null;
+  reclaimableBytes: number;
+  verified: boolean;
+  failedChecks: number;
+  platforms: string[] | null;
+  missingPlatforms: string[] | null;
+  baseline: { compressedSize: number | null; uncompressedSize: number | null; input: string } | null;
+}
+
+export interface GateConfig {
+  maxSize?: number;
+  maxUncompressedSize?: number;
+  maxLayerSize?: number;
+  maxLayers?: number;
+  maxFileSize?: number;
+  maxFiles?: number;
+  lowestEfficiency?: number;
+  highestWastedBytes?: number;
+  highestUserWastedPercent?: number;
+  maxReclaimableBytes?: number;
+  minSizeForRatio?: number;
+  requireVerified?: boolean;
+  requirePlatforms?: string[];
+  forbidPaths?: string[];
+  maxGrowth?: { bytes: number } | { ratio: number };
+  maxUncompressedGrowth?: { bytes: number } | { ratio: number };
+}
+
+export const RULE_NAMES = [
+  'maxSize',
+  'maxUncompressedSize',
+  'maxLayerSize',
+  'maxLayers',
+  'maxFileSize',
+  'maxFiles',
+  'lowestEfficiency',
+  'highestWastedBytes',
+  'highestUserWastedPercent',
+  'maxReclaimableBytes',
+  'requireVerified',
+  'requirePlatforms',
+  'forbidPaths',
+  'maxGrowth',
+  'maxUncompressedGrowth',
+] as const;
+
+function sizeRule(name: string, threshold: number | undefined, actual: number | null, what: string): RuleResult {
+  if (threshold === undefined) return { name, status: 'skip', threshold: null, actual, message: `${name} not set` };
+  if (actual === null) return { name, status: 'skip', threshold, actual, message: `${what} is not known for this image` };
+  const ok = actual <= threshold;
+  return { name, status: ok ? 'pass' : 'fail', threshold, actual, message: `${what} is ${actual}${ok ? ', within' : ', more than'} ${threshold}` };
+}
+
+function growthRule(name: string, limit: GateConfig['maxGrowth'], base: number | null | undefined, now: number | null, what: string): RuleResult {
+  if (!limit) return { name, status: 'skip', threshold: null, actual: null, message: `${name} not set` };
+  const threshold = 'ratio' in limit ? `${(limit.ratio * 100).toFixed(2).replace(/\.?0+$/, '')}%` : limit.bytes;
+  if (base === undefined) return { name, status: 'skip', threshold, actual: null, message: `${name} needs --baseline` };
+  if (base === null || now === null) return { name, status: 'skip', threshold, actual: null, message: `${what} is not known for the image or the baseline` };
+  const growth = now - base;
+  const allowed = 'ratio' in limit ? base * limit.ratio : limit.bytes;
+  const ok = growth <= allowed;
+  const shown = 'ratio' in limit ? `${base === 0 ? 0 : ((growth / base) * 100).toFixed(2)}%` : growth;
+  return { name, status: ok ? 'pass' : 'fail', threshold, actual: shown, message: `${what} grew by ${growth} bytes (${base} → ${now})${ok ? '' : `, more than the ${threshold} allowed`}` };
+}
+
+export function evaluateGates(config: GateConfig, facts: GateFacts): RuleResult[] {
+  const results: RuleResult[] = [];
+  results.push(sizeRule('maxSize', config.maxSize, facts.compressedSize, 'the compressed size (pull cost)'));
+  results.push(sizeRule('maxUncompressedSize', config.maxUncompressedSize, facts.uncompressedSize, 'the uncompressed size'));
+  const largestLayer = facts.layerSizes.every((size) => size !== null) ? Math.max(0, ...(facts.layerSizes as number[])) : null;
+  results.push(sizeRule('maxLayerSize', config.maxLayerSize, largestLayer, 'the largest layer (compressed)'));
+  results.push(sizeRule('maxLayers', config.maxLayers, facts.layerSizes.length, 'the layer count'));
+  const fileRule = sizeRule('maxFileSize', config.maxFileSize, facts.largestFile?.size ?? 0, `the largest file${facts.largestFile ? ` (${facts.largestFile.path})` : ''}`);
+  results.push(fileRule);
+  results.push(sizeRule('maxFiles', config.maxFiles, facts.files, 'the number of files'));
+
+  // Ratio rules (dive's) can be limited to images above a size, so tiny images don't fail on a few bytes.
+  const small = config.minSizeForRatio !== undefined && (facts.contentSize ?? 0) < config.minSizeForRatio;
+  const ratioSkip = (name: string, threshold: number) => ({ name, status: 'skip' as const, threshold, actual: null, message: `the image is smaller than minSizeForRatio (${config.minSizeForRatio} bytes)` });
+  if (config.lowestEfficiency === undefined) results.push({ name: 'lowestEfficiency', status: 'skip', threshold: null, actual: facts.efficiency, message: 'lowestEfficiency not set' });
+  else if (small) results.push(ratioSkip('lowestEfficiency', config.lowestEfficiency));
+  else {
+    const ok = !(facts.efficiency < config.lowestEfficiency); // dive: fail when efficiency < threshold
+    results.push({ name: 'lowestEfficiency', status: ok ? 'pass' : 'fail', threshold: config.lowestEfficiency, actual: facts.efficiency, message: `efficiency is ${facts.efficiency}${ok ? '' : `, below ${config.lowestEfficiency}`}` });
+  }
+  if (config.highestWastedBytes === undefined) results.push({ name: 'highestWastedBytes', status: 'skip', threshold: null, actual: facts.wastedBytes, message: 'highestWastedBytes not set' });
+  else {
+    const ok = !(facts.wastedBytes > config.highestWastedBytes); // dive: fail when wasted > threshold
+    results.push({ name: 'highestWastedBytes', status: ok ? 'pass' : 'fail', threshold: config.highestWastedBytes, actual: facts.wastedBytes, message: `wasted bytes are ${facts.wastedBytes}${ok ? '' : `, more than ${config.highestWastedBytes}`}` });
+  }
+  if (config.highestUserWastedPercent === undefined) {
+    results.push({ name: 'highestUserWastedPercent', status: 'skip', threshold: null, actual: facts.userWastedPercent, message: 'highestUserWastedPercent not set' });
+  } else if (small) results.push(ratioSkip('highestUserWastedPercent', config.highestUserWastedPercent));
+  else if (facts.userWastedPercent === null) {
+    results.push({ name: 'highestUserWastedPercent', status: 'skip', threshold: config.highestUserWastedPercent, actual: null, message: 'the image has no bytes above its base layer' });
+  } else {
+    const ok = !(facts.userWastedPercent > config.highestUserWastedPercent);
+    results.push({ name: 'highestUserWastedPercent', status: ok ? 'pass' : 'fail', threshold: config.highestUserWastedPercent, actual: facts.userWastedPercent, message: `user wasted percent is ${facts.userWastedPercent}${ok ? '' : `, more than ${config.highestUserWastedPercent}`}` });
+  }
+  results.push(sizeRule('maxReclaimableBytes', config.maxReclaimableBytes, facts.reclaimableBytes, 'reclaimable bytes'));
+
+  if (!config.requireVerified) results.push({ name: 'requireVerified', status: 'skip', threshold: null, actual: facts.verified, message: 'requireVerified not set' });
+  else results.push({ name: 'requireVerified', status: facts.verified ? 'pass' : 'fail', threshold: 'all checks pass', actual: facts.verified ? 'all checks pass' : `${facts.failedChecks} failed`, message: facts.verified ? 'every digest, size and diff_id matches' : `${facts.failedChecks} digest/size/diff_id check(s) failed` });
+
+  if (!config.requirePlatforms?.length) results.push({ name: 'requirePlatforms', status: 'skip', threshold: null, actual: facts.platforms, message: 'requirePlatforms not set' });
+  else {
+    const missing = facts.missingPlatforms ?? [];
+    results.push({ name: 'requirePlatforms', status: missing.length ? 'fail' : 'pass', threshold: config.requirePlatforms, actual: facts.platforms, message: missing.length ? `missing platform(s): ${missing.join(', ')}` : 'every required platform is present' });
+  }
+
+  if (!config.forbidPaths?.length) results.push({ name: 'forbidPaths', status: 'skip', threshold: null, actual: null, message: 'forbidPaths not set' });
+  else {
+    const matchers = config.forbidPaths.map((glob) => picomatch(glob.replace(/^\/+/, ''), { dot: true }));
+    const found = facts.paths.filter((path) => matchers.some((match) => match(path.replace(/^\/+/, ''))));
+    results.push({ name: 'forbidPaths', status: found.length ? 'fail' : 'pass', threshold: config.forbidPaths, actual: found.slice(0, 50), message: found.length ? `forbidden path(s): ${found.slice(0, 5).join(', ')}${found.length > 5 ? ` and ${found.length - 5} more` : ''}` : 'no forbidden path' });
+  }
+
+  results.push(growthRule('maxGrowth', config.maxGrowth, facts.baseline ? facts.baseline.compressedSize : undefined, facts.compressedSize, 'the compressed size'));
+  results.push(growthRule('maxUncompressedGrowth', config.maxUncompressedGrowth, facts.baseline ? facts.baseline.uncompressedSize : undefined, facts.uncompressedSize, 'the uncompressed size'));
+  return results;
+}

@@ -1,0 +1,140 @@
+/**
+ * Gate configuration: `.layerlens.yml`/`.layerlens.yaml`/`.layerlens.json` (or `--config FILE`), else dive's
+ * `.dive-ci`, then flags on top. Unknown keys in a `.layerlens.*` file are errors naming the file and key;
+ * dive's file keeps dive's leniency (other keys such as `plugins` are ignored with a note).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { parseGrowth, parseRatio, parseSize, type GateConfig } from '../analyze/gates.js';
+import { UsageError } from '../errors.js';
+import { formatPlatform, parsePlatform } from '../image/platform.js';
+
+type Kind = 'size' | 'count' | 'ratio' | 'boolean' | 'platforms' | 'globs' | 'growth';
+
+export const CONFIG_KEYS: Record<keyof GateConfig, Kind> = {
+  maxSize: 'size',
+  maxUncompressedSize: 'size',
+  maxLayerSize: 'size',
+  maxLayers: 'count',
+  maxFileSize: 'size',
+  maxFiles: 'count',
+  lowestEfficiency: 'ratio',
+  highestWastedBytes: 'size',
+  highestUserWastedPercent: 'ratio',
+  maxReclaimableBytes: 'size',
+  minSizeForRatio: 'size',
+  requireVerified: 'boolean',
+  requirePlatforms: 'platforms',
+  forbidPaths: 'globs',
+  maxGrowth: 'growth',
+  maxUncompressedGrowth: 'growth',
+};
+
+const DIVE_RULES = ['lowestEfficiency', 'highestWastedBytes', 'highestUserWastedPercent'] as const;
+
+/** dive's way of turning a rule off. */
+function isDisabled(value: unknown): boolean {
+  if (value === null || value === undefined || value === false) return true;
+  return typeof value === 'string' && ['', 'disabled', 'off', 'false'].includes(value.trim().toLowerCase());
+}
+
+function list(value: unknown, name: string): string[] {
+  if (Array.isArray(value)) return value.map((item) => String(item).trim()).filter(Boolean);
+  if (typeof value === 'string') return value.split(',').map((item) => item.trim()).filter(Boolean);
+  throw new UsageError(`${name}: expected a list or a comma-separated string`);
+}
+
+/** Parse one rule value; `name` says where it came from (file and key, or flag). */
+export function parseRuleValue(key: keyof GateConfig, value: unknown, name: string): GateConfig[keyof GateConfig] {
+  switch (CONFIG_KEYS[key]) {
+    case 'size':
+      return parseSize(value, name);
+    case 'count': {
+      const count = Number(value);
+      if (!Number.isInteger(count) || count < 0) throw new UsageError(`${name}: "${String(value)}" is not a whole number`);
+      return count;
+    }
+    case 'ratio':
+      return parseRatio(value, name);
+    case 'boolean':
+      if (value === true || value === 'true') return true;
+      if (value === false || value === 'false') return false;
+      throw new UsageError(`${name}: expected true or false`);
+    case 'platforms':
+      return list(value, name).map((text) => formatPlatform(parsePlatform(text)));
+    case 'globs':
+      return list(value, name);
+    case 'growth':
+      return parseGrowth(value, name);
+  }
+}
+
+export interface LoadedConfig {
+  config: GateConfig;
+  /** The file read, or null. */
+  file: string | null;
+  notes: string[];
+}
+
+function readStructured(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  try {
+    return file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new UsageError(`${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
+function isDiveFile(file: string): boolean {
+  return path.basename(file) === '.dive-ci' || path.basename(file).startsWith('.dive-ci.');
+}
+
+/** Find and read the config: --config, else .layerlens.{yml,yaml,json} in the working directory, else .dive-ci. */
+export function loadGateConfig(explicit: string | undefined, cwd = process.cwd()): LoadedConfig {
+  const candidates = ['.layerlens.yml', '.layerlens.yaml', '.layerlens.json', '.dive-ci'].map((name) => path.join(cwd, name));
+  const file = explicit ?? candidates.find((candidate) => existsSync(candidate)) ?? null;
+  if (!file) return { config: {}, file: null, notes: [] };
+  if (explicit && !existsSync(explicit)) throw new UsageError(`--config ${explicit}: no such file`);
+  const data = readStructured(file);
+  const notes: string[] = [];
+  const config: GateConfig = {};
+  if (data === null || data === undefined) return { config, file, notes };
+  if (typeof data !== 'object' || Array.isArray(data)) throw new UsageError(`${file}: expected a mapping of rules`);
+  const entries = data as Record<string, unknown>;
+
+  if (isDiveFile(file)) {
+    for (const key of Object.keys(entries)) if (key !== 'rules') notes.push(`${file}: dive's "${key}" is not used by layerlens; ignored`);
+    const rules = entries.rules;
+    if (rules !== undefined && rules !== null && (typeof rules !== 'object' || Array.isArray(rules))) throw new UsageError(`${file}: "rules" must be a mapping`);
+    for (const [key, value] of Object.entries((rules as Record<string, unknown>) ?? {})) {
+      if (!(DIVE_RULES as readonly string[]).includes(key)) {
+        notes.push(`${file}: rule "${key}" is not one of dive's (${DIVE_RULES.join(', ')}); ignored`);
+        continue;
+      }
+      if (isDisabled(value)) continue;
+      Object.assign(config, { [key]: parseRuleValue(key as keyof GateConfig, value, `${file}: rules.${key}`) });
+    }
+    return { config, file, notes };
+  }
+
+  const body = 'rules' in entries && typeof entries.rules === 'object' && entries.rules !== null && Object.keys(entries).length === 1 ? (entries.rules as Record<string, unknown>) : entries;
+  for (const [key, value] of Object.entries(body)) {
+    if (!(key in CONFIG_KEYS)) {
+      throw new UsageError(`${file}: unknown key "${key}" (known: ${Object.keys(CONFIG_KEYS).join(', ')})`);
+    }
+    if (isDisabled(value) && CONFIG_KEYS[key as keyof GateConfig] !== 'boolean') continue;
+    Object.assign(config, { [key]: parseRuleValue(key as keyof GateConfig, value, `${file}: ${key}`) });
+  }
+  return { config, file, notes };
+}
+
+/** `maxSize` ↔ `--max-size`. */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}

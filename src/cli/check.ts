@@ -1,0 +1,193 @@
+/**
+ * `layerlens check`: analyse the image, evaluate the gate rules (config file, then flags), print them for the
+ * audience asked for, exit 0 when every rule passes (and every digest matches), 1 otherwise.
+ */
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import type { Argv } from 'yargs';
+import { evaluateGates, type GateConfig, type GateFacts } from '../analyze/gates.js';
+import { listPlatforms } from '../analyze/platforms.js';
+import { UsageError, ImageReadError } from '../errors.js';
+import { openHandle, openImage, resolveHandle } from '../fetch/open.js';
+import { parsePlatform } from '../image/platform.js';
+import { renderCheckJunit, renderCheckMarkdown, renderCheckTable, githubAnnotations } from '../report/check-render.js';
+import { makeStyle } from '../report/format.js';
+import { buildReport, type ImageReport } from '../report/report.js';
+import { scanImage } from '../analyze/image-scan.js';
+import { CONFIG_KEYS, flagName, loadGateConfig, parseRuleValue } from './check-config.js';
+import { analyzeImage, chooseFormat, commonOptions, emit, openOptions, registryOptions, type CommonOptions } from './commands.js';
+import { STDIN_TOKEN } from './stdin.js';
+
+export interface CheckOptions extends CommonOptions {
+  config?: string;
+  baseline?: string;
+  [rule: string]: unknown;
+}
+
+interface BaselineTotals {
+  compressedSize: number | null;
+  uncompressedSize: number | null;
+  input: string;
+}
+
+/** A saved JSON report (from --json of any command) or an image to scan. */
+async function loadBaseline(baseline: string, options: CheckOptions): Promise<BaselineTotals> {
+  if (existsSync(baseline) && statSync(baseline).isFile()) {
+    const head = readFileSync(baseline, { encoding: 'utf8', flag: 'r' }).slice(0, 1).trim();
+    if (head === '{') {
+      let report: { totals?: { compressedSize: number | null; uncompressedSize: number | null }; images?: { totals: { compressedSize: number | null; uncompressedSize: number | null } }[] };
+      try {
+        report = JSON.parse(readFileSync(baseline, 'utf8')) as typeof report;
+      } catch (error) {
+        throw new UsageError(`--baseline ${baseline} is not valid JSON (${(error as Error).message})`);
+      }
+      const totals = report.totals ?? report.images?.[0]?.totals;
+      if (!totals) throw new UsageError(`--baseline ${baseline}: a JSON report with "totals" was expected (save one with layerlens analyze IMAGE --json -o FILE)`);
+      return { compressedSize: totals.compressedSize, uncompressedSize: totals.uncompressedSize, input: baseline };
+    }
+  }
+  const platform = options.platform ? parsePlatform(options.platform) : null;
+  const source = await openImage(baseline, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions({ ...options, passwordStdin: false, username: undefined }) });
+  try {
+    const image = source.images[0];
+    if (!image) throw new ImageReadError(`--baseline ${baseline}: no image found`);
+    const scan = await scanImage(image);
+    const compressed = scan.layers.reduce((sum, layer) => sum + (layer?.compressedSize ?? 0), 0);
+    const uncompressed = scan.layers.reduce((sum, layer) => sum + (layer?.uncompressedSize ?? 0), 0);
+    return { compressedSize: compressed, uncompressedSize: uncompressed, input: baseline };
+  } finally {
+    await source.close();
+  }
+}
+
+function gateConfig(options: CheckOptions): { config: GateConfig; file: string | null } {
+  const loaded = loadGateConfig(options.config);
+  if (!options.quiet) for (const note of loaded.notes) process.stderr.write(`layerlens: ${note}\n`);
+  const config: GateConfig = { ...loaded.config };
+  for (const key of Object.keys(CONFIG_KEYS) as (keyof GateConfig)[]) {
+    const value = options[key];
+    if (value === undefined) continue;
+    const flag = `--${flagName(key)}`;
+    if (typeof value === 'string' && ['disabled', 'off'].includes(value.toLowerCase())) {
+      delete config[key];
+      continue;
+    }
+    Object.assign(config, { [key]: parseRuleValue(key, value, flag) });
+  }
+  return { config, file: loaded.file };
+}
+
+function facts(report: ImageReport, platformList: { present: string[]; missing: string[] } | null, baseline: BaselineTotals | null): GateFacts {
+  const files = report.files ?? [];
+  const regular = files.filter((file) => file.type !== 'dir');
+  const largest = regular.reduce<{ path: string; size: number } | null>((best, file) => (file.type === 'file' && (!best || file.size > best.size) ? { path: file.path, size: file.size } : best), null);
+  const failed = report.verify.checks.filter((check) => !check.ok).length;
+  const waste = report.waste!;
+  return {
+    compressedSize: report.totals.compressedSize,
+    uncompressedSize: report.totals.uncompressedSize,
+    contentSize: report.totals.contentSize,
+    layerSizes: report.layers.map((layer) => layer.compressedSize),
+    largestFile: largest,
+    files: regular.length,
+    paths: files.map((file) => file.path),
+    efficiency: waste.efficiency,
+    wastedBytes: waste.wastedBytes,
+    userWastedPercent: waste.userWastedPercent,
+    reclaimableBytes: waste.reclaimableBytes,
+    verified: failed === 0,
+    failedChecks: failed,
+    platforms: platformList?.present ?? null,
+    missingPlatforms: platformList?.missing ?? null,
+    baseline,
+  };
+}
+
+export async function runCheck(rawOptions: CheckOptions): Promise<number> {
+  const started = Date.now();
+  const options: CheckOptions = { ...rawOptions, image: rawOptions.image === STDIN_TOKEN ? '-' : rawOptions.image };
+  if (options.output === STDIN_TOKEN) delete options.output;
+  const format = chooseFormat(options, ['table', 'json', 'markdown', 'junit']);
+  const { config, file } = gateConfig(options);
+  const platform = options.platform ? parsePlatform(options.platform) : null;
+  const baseline = options.baseline ? await loadBaseline(options.baseline, options) : null;
+  const handle = await openHandle(options.image, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions(options) });
+  let platformList: { present: string[]; missing: string[] } | null = null;
+  if (config.requirePlatforms?.length) {
+    const listed = await listPlatforms(handle, { sizes: false, require: config.requirePlatforms.map(parsePlatform) });
+    platformList = {
+      present: listed.platforms.filter((entry) => entry.available).map((entry) => [entry.os, entry.architecture, entry.variant].filter(Boolean).join('/')),
+      missing: listed.checks.filter((check) => check.kind === 'platform' && check.expected === 'present' && !check.ok).map((check) => check.subject),
+    };
+  }
+  const source = await resolveHandle(handle, { platform, allPlatforms: false });
+  try {
+    const image = source.images[0];
+    if (!image) throw new ImageReadError(`${options.image}: no image found`);
+    const { report: imageReport } = await analyzeImage('analyze', image, options);
+    const rules = evaluateGates(config, facts(imageReport, platformList, baseline));
+    const passed = rules.every((rule) => rule.status !== 'fail');
+    const exitCode = passed && imageReport.verify.ok ? 0 : 1;
+    if (process.env.GITHUB_ACTIONS === 'true') process.stderr.write(githubAnnotations(rules));
+    const report = buildReport('check', source.info, [imageReport], false);
+    const check = { passed, config: file, baseline: baseline?.input ?? null, rules: rules.map(({ name, status, threshold, actual, message }) => ({ name, status, threshold, actual, message })) };
+    let text: string;
+    switch (format) {
+      case 'json':
+        text = JSON.stringify({ ...report, check }, null, 2) + '\n';
+        break;
+      case 'junit':
+        text = renderCheckJunit(options.image, rules, (Date.now() - started) / 1000);
+        break;
+      case 'markdown':
+        text = renderCheckMarkdown(options.image, rules, passed, { compressedSize: imageReport.totals.compressedSize, uncompressedSize: imageReport.totals.uncompressedSize, efficiency: imageReport.waste!.efficiency });
+        break;
+      default:
+        text = renderCheckTable(options.image, rules, passed, makeStyle({ noColor: options.color === false || options.output !== undefined }));
+    }
+    await emit(text, options);
+    return exitCode;
+  } finally {
+    await source.close();
+  }
+}
+
+export function registerCheckCommand(parser: Argv, setExit: (code: number) => void): void {
+  parser.command(
+    'check <image>',
+    'CI gate: size, waste, integrity, platform and content rules; exit 0 pass, 1 fail',
+    (command) => {
+      let built = commonOptions(command)
+        .option('config', { type: 'string', describe: 'a .layerlens.yml/.layerlens.json or a dive .dive-ci (default: found in the working directory)', group: 'Rules:' })
+        .option('baseline', { type: 'string', describe: 'an image or a saved JSON report to measure growth against', group: 'Rules:' });
+      for (const key of Object.keys(CONFIG_KEYS)) {
+        built = built.option(flagName(key), { type: 'string', describe: RULE_HELP[key] ?? key, group: 'Rules:' });
+      }
+      return built
+        .example('$0 check app.tar --max-size 150MB --lowest-efficiency 0.95', 'size and waste gates')
+        .example('$0 check app.tar --config .dive-ci', "a dive user's existing gate")
+        .example('$0 check ghcr.io/org/app:pr --baseline ghcr.io/org/app:main --max-growth 5%', 'no more than 5 % bigger')
+        .example('$0 check app.tar --format junit -o layerlens.xml', 'a test report for GitLab/Jenkins');
+    },
+    async (argv) => setExit(await runCheck(argv as unknown as CheckOptions)),
+  );
+}
+
+const RULE_HELP: Record<string, string> = {
+  maxSize: 'largest compressed size (the pull cost), e.g. 150MB',
+  maxUncompressedSize: 'largest uncompressed size',
+  maxLayerSize: 'largest compressed layer',
+  maxLayers: 'most layers',
+  maxFileSize: 'largest single file',
+  maxFiles: 'most files (non-directories)',
+  lowestEfficiency: "dive's efficiency floor: 0.95 or 95%",
+  highestWastedBytes: "dive's wasted-bytes ceiling, e.g. 20MB",
+  highestUserWastedPercent: "dive's user-wasted ceiling: 0.1 or 10%",
+  maxReclaimableBytes: 'most bytes squashing would reclaim',
+  minSizeForRatio: 'apply ratio rules only to images at least this big',
+  requireVerified: 'true: every digest, size and diff_id must match',
+  requirePlatforms: 'platforms that must be present: linux/amd64,linux/arm64',
+  forbidPaths: "globs that must not exist: '**/.env,**/id_rsa'",
+  maxGrowth: 'compressed growth over --baseline: bytes or 5%',
+  maxUncompressedGrowth: 'uncompressed growth over --baseline',
+};
+
