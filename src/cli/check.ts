@@ -3,6 +3,7 @@
  * audience asked for, exit 0 when every rule passes (and every digest matches), 1 otherwise.
  */
 import { readFileSync, existsSync, statSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { evaluateGates, type GateConfig, type GateFacts } from '../analyze/gates.js';
 import { listPlatforms } from '../analyze/platforms.js';
@@ -127,7 +128,12 @@ export async function runCheck(rawOptions: CheckOptions): Promise<number> {
     const rules = evaluateGates(config, facts(imageReport, platformList, baseline));
     const passed = rules.every((rule) => rule.status !== 'fail');
     const exitCode = passed && imageReport.verify.ok ? 0 : 1;
-    if (process.env.GITHUB_ACTIONS === 'true') process.stderr.write(githubAnnotations(rules));
+    const markdown = () => renderCheckMarkdown(options.image, rules, passed, { compressedSize: imageReport.totals.compressedSize, uncompressedSize: imageReport.totals.uncompressedSize, efficiency: imageReport.waste!.efficiency });
+    if (process.env.GITHUB_ACTIONS === 'true') {
+      // In GitHub Actions: an annotation per failed rule, and the markdown table in the job summary.
+      process.stderr.write(githubAnnotations(rules));
+      if (process.env.GITHUB_STEP_SUMMARY) await appendFile(process.env.GITHUB_STEP_SUMMARY, markdown()).catch(() => {});
+    }
     const report = buildReport('check', source.info, [imageReport], false);
     const check = { passed, config: file, baseline: baseline?.input ?? null, rules: rules.map(({ name, status, threshold, actual, message }) => ({ name, status, threshold, actual, message })) };
     let text: string;
@@ -139,7 +145,7 @@ export async function runCheck(rawOptions: CheckOptions): Promise<number> {
         text = renderCheckJunit(options.image, rules, (Date.now() - started) / 1000);
         break;
       case 'markdown':
-        text = renderCheckMarkdown(options.image, rules, passed, { compressedSize: imageReport.totals.compressedSize, uncompressedSize: imageReport.totals.uncompressedSize, efficiency: imageReport.waste!.efficiency });
+        text = markdown();
         break;
       default:
         text = renderCheckTable(options.image, rules, passed, makeStyle({ noColor: options.color === false || options.output !== undefined }));
