@@ -79,6 +79,8 @@ export interface ScanOptions {
   concurrency?: number;
   /** Non-distributable layers are normally skipped when absent; with this they are required like any other. */
   requireAllBlobs?: boolean;
+  /** Scans by blob digest, shared between images (diff, all platforms): a layer two images share is read once. */
+  memo?: Map<string, Promise<LayerScan>>;
 }
 
 export async function scanImage(image: ResolvedImage, options: ScanOptions = {}): Promise<ImageScan> {
@@ -93,9 +95,16 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
     }
     throw new ImageReadError(`${layerLabel(layer)}: the blob is missing`);
   }
-  const layers = await mapLimit(image.layers, concurrency, async (layer) =>
-    layer.available ? scanLayer(layer.open(), { label: layerLabel(layer) }) : null,
-  );
+  const layers = await mapLimit(image.layers, concurrency, async (layer) => {
+    if (!layer.available) return null;
+    if (!options.memo || !layer.digest) return scanLayer(layer.open(), { label: layerLabel(layer) });
+    let scan = options.memo.get(layer.digest);
+    if (!scan) {
+      scan = scanLayer(layer.open(), { label: layerLabel(layer) });
+      options.memo.set(layer.digest, scan);
+    }
+    return scan;
+  });
   image.layers.forEach((layer, i) => {
     const scan = layers[i];
     if (scan) checks.push(...layerChecks(layer, scan, image.manifestDigest));

@@ -65,9 +65,9 @@ export interface CommonOptions {
 const FORMATS = ['table', 'json', 'markdown', 'junit'] as const;
 export type Format = (typeof FORMATS)[number];
 
-export function commonOptions<T>(command: Argv<T>): Argv<T & CommonOptions> {
-  return command
-    .positional('image', { type: 'string', describe: 'the image to read (see "Images" below)', demandOption: true })
+export function commonOptions<T>(command: Argv<T>, withImage = true): Argv<T & CommonOptions> {
+  const base = withImage ? command.positional('image', { type: 'string', describe: 'the image to read (see "Images" below)', demandOption: true }) : command;
+  return base
     .option('json', { type: 'boolean', describe: 'print the JSON report (same as --format json)' })
     .option('format', { type: 'string', choices: FORMATS as unknown as string[], describe: 'output format' })
     .option('output', { alias: 'o', type: 'string', describe: 'write the report to FILE instead of stdout' })

@@ -5,6 +5,7 @@
 import yargs, { type Argv } from 'yargs';
 import { EXIT_UNREADABLE, EXIT_USAGE, LayerlensError, UsageError, errorMessage } from '../errors.js';
 import { registerCheckCommand } from './check.js';
+import { registerDiffCommand } from './diff.js';
 import { registerImageCommands } from './commands.js';
 import { STDIN_TOKEN } from './stdin.js';
 
@@ -16,7 +17,7 @@ export function buildParser(args: string[], setExit: (code: number) => void): Ar
     .usage('$0 <command> <image> [options]\n\nOpen a container image and see what is inside it and what it costs.')
     .strict()
     .recommendCommands()
-    .demandCommand(1, 'name a command: inspect, layers, files, waste, analyze, verify, platforms or check (see --help)')
+    .demandCommand(1, 'name a command: inspect, layers, files, waste, analyze, verify, platforms, diff or check (see --help)')
     .version(VERSION)
     .alias('h', 'help')
     .wrap(Math.min(100, process.stdout.columns || 100))
@@ -31,6 +32,7 @@ export function buildParser(args: string[], setExit: (code: number) => void): Ar
     })
     .exitProcess(false);
   registerImageCommands(parser, setExit);
+  registerDiffCommand(parser, setExit);
   registerCheckCommand(parser, setExit);
   return parser;
 }

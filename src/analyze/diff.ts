@@ -1,0 +1,176 @@
+/**
+ * What changed between two images: files (added, removed, changed — content, size, mode, owner, type, link
+ * target) in the final filesystems, layers (shared by digest or by diffId, only in A, only in B, the common base
+ * = the longest shared prefix of diff_ids), totals, and config changes.
+ */
+import type { LayerRef, ResolvedImage } from '../fetch/source.js';
+import { nodePath, walk, type FsNode, type UnionFs } from './union.js';
+
+export type ChangeKind = 'content' | 'size' | 'mode' | 'owner' | 'type' | 'linkTarget';
+
+export interface FileDelta {
+  path: string;
+  size: number;
+  type: FsNode['type'];
+}
+
+export interface ChangedFile {
+  path: string;
+  sizeDelta: number;
+  sizeA: number;
+  sizeB: number;
+  what: ChangeKind[];
+}
+
+export interface LayerMatch {
+  digest: string | null;
+  diffId: string | null;
+  by?: 'digest' | 'diffId';
+  index?: number;
+  size?: number | null;
+}
+
+export interface ConfigChange {
+  field: string;
+  a: unknown;
+  b: unknown;
+}
+
+export interface ImageDiff {
+  files: { added: FileDelta[]; removed: FileDelta[]; changed: ChangedFile[] };
+  layers: { shared: LayerMatch[]; onlyA: LayerMatch[]; onlyB: LayerMatch[]; commonBase: number };
+  totals: { compressedSizeDelta: number | null; uncompressedSizeDelta: number | null; filesDelta: number; layersDelta: number };
+  config: ConfigChange[];
+}
+
+function index(union: UnionFs): Map<string, FsNode> {
+  const map = new Map<string, FsNode>();
+  for (const node of walk(union.root)) map.set(nodePath(node), node);
+  return map;
+}
+
+/** Bytes a path adds to the image: a hardlink shares its target's content, so it adds none. */
+function contentSize(node: FsNode): number {
+  return node.type === 'file' ? node.size : 0;
+}
+
+export function compareNodes(a: FsNode, b: FsNode): ChangeKind[] {
+  const what: ChangeKind[] = [];
+  const typeA = a.type === 'hardlink' ? 'file' : a.type;
+  const typeB = b.type === 'hardlink' ? 'file' : b.type;
+  if (typeA !== typeB) what.push('type');
+  if ((typeA === 'file' || typeB === 'file') && (a.contentHash !== b.contentHash || a.size !== b.size)) what.push('content');
+  if (a.size !== b.size && (typeA === 'file' || typeB === 'file')) what.push('size');
+  if ((a.mode & 0o7777) !== (b.mode & 0o7777) && typeA !== 'symlink') what.push('mode');
+  if (a.uid !== b.uid || a.gid !== b.gid) what.push('owner');
+  if (typeA === 'symlink' && typeB === 'symlink' && a.linkTarget !== b.linkTarget) what.push('linkTarget');
+  return what;
+}
+
+export function diffFiles(a: UnionFs, b: UnionFs): ImageDiff['files'] {
+  const left = index(a);
+  const right = index(b);
+  const added: FileDelta[] = [];
+  const removed: FileDelta[] = [];
+  const changed: ChangedFile[] = [];
+  for (const [path, node] of right) if (!left.has(path)) added.push({ path, size: contentSize(node), type: node.type });
+  for (const [path, node] of left) {
+    const other = right.get(path);
+    if (!other) {
+      removed.push({ path, size: contentSize(node), type: node.type });
+      continue;
+    }
+    const what = compareNodes(node, other);
+    if (what.length) changed.push({ path, sizeDelta: contentSize(other) - contentSize(node), sizeA: contentSize(node), sizeB: contentSize(other), what });
+  }
+  const bySize = <T extends { path: string }>(size: (item: T) => number) => (x: T, y: T) => size(y) - size(x) || (x.path < y.path ? -1 : 1);
+  added.sort(bySize((item) => item.size));
+  removed.sort(bySize((item) => item.size));
+  changed.sort(bySize((item) => Math.abs(item.sizeDelta)));
+  return { added, removed, changed };
+}
+
+function describe(layer: LayerRef): LayerMatch {
+  return { digest: layer.digest, diffId: layer.diffId, index: layer.index, size: layer.size ?? layer.storedSize };
+}
+
+export function diffLayers(a: ResolvedImage, b: ResolvedImage): ImageDiff['layers'] {
+  const shared: LayerMatch[] = [];
+  const onlyA: LayerMatch[] = [];
+  const matchedB = new Set<number>();
+  for (const layer of a.layers) {
+    let match = b.layers.findIndex((other, i) => !matchedB.has(i) && layer.digest !== null && other.digest === layer.digest);
+    let by: 'digest' | 'diffId' = 'digest';
+    if (match === -1) {
+      match = b.layers.findIndex((other, i) => !matchedB.has(i) && layer.diffId !== null && other.diffId === layer.diffId);
+      by = 'diffId';
+    }
+    if (match === -1) onlyA.push(describe(layer));
+    else {
+      matchedB.add(match);
+      shared.push({ digest: layer.digest, diffId: layer.diffId, by });
+    }
+  }
+  const onlyB = b.layers.filter((_, i) => !matchedB.has(i)).map(describe);
+  let commonBase = 0;
+  while (commonBase < a.layers.length && commonBase < b.layers.length && a.layers[commonBase]!.diffId !== null && a.layers[commonBase]!.diffId === b.layers[commonBase]!.diffId) commonBase++;
+  return { shared, onlyA, onlyB, commonBase };
+}
+
+export function diffConfig(a: ResolvedImage, b: ResolvedImage): ConfigChange[] {
+  const run = (image: ResolvedImage) => image.config.config ?? {};
+  const fields: [string, (image: ResolvedImage) => unknown][] = [
+    ['platform', (image) => [image.config.os, image.config.architecture, image.config.variant].filter(Boolean).join('/')],
+    ['entrypoint', (image) => run(image).Entrypoint ?? null],
+    ['cmd', (image) => run(image).Cmd ?? null],
+    ['env', (image) => run(image).Env ?? []],
+    ['user', (image) => run(image).User || null],
+    ['workingDir', (image) => run(image).WorkingDir || null],
+    ['exposedPorts', (image) => Object.keys(run(image).ExposedPorts ?? {}).sort()],
+    ['labels', (image) => run(image).Labels ?? {}],
+  ];
+  const changes: ConfigChange[] = [];
+  for (const [field, get] of fields) {
+    const valueA = get(a);
+    const valueB = get(b);
+    if (JSON.stringify(valueA) !== JSON.stringify(valueB)) changes.push({ field, a: valueA, b: valueB });
+  }
+  return changes;
+}
+
+export interface DirectoryDelta {
+  path: string;
+  added: number;
+  removed: number;
+  changed: number;
+  /** Bytes B has minus bytes A has below this directory, from the changed paths. */
+  sizeDelta: number;
+}
+
+/** Roll file changes up to directories `depth` levels deep, largest absolute size change first. */
+export function rollUp(files: ImageDiff['files'], depth: number): DirectoryDelta[] {
+  const dirs = new Map<string, DirectoryDelta>();
+  const bucket = (path: string) => {
+    const parts = path.split('/').filter(Boolean);
+    const key = '/' + parts.slice(0, Math.min(depth, parts.length - 1)).join('/');
+    let entry = dirs.get(key);
+    if (!entry) dirs.set(key, (entry = { path: key, added: 0, removed: 0, changed: 0, sizeDelta: 0 }));
+    return entry;
+  };
+  for (const file of files.added) {
+    const entry = bucket(file.path);
+    entry.added++;
+    entry.sizeDelta += file.size;
+  }
+  for (const file of files.removed) {
+    const entry = bucket(file.path);
+    entry.removed++;
+    entry.sizeDelta -= file.size;
+  }
+  for (const file of files.changed) {
+    const entry = bucket(file.path);
+    entry.changed++;
+    entry.sizeDelta += file.sizeDelta;
+  }
+  return [...dirs.values()].sort((x, y) => Math.abs(y.sizeDelta) - Math.abs(x.sizeDelta) || (x.path < y.path ? -1 : 1));
+}

@@ -1,0 +1,149 @@
+/** `layerlens diff A B`: two images of any kind, compared by files, layers, sizes and config. */
+import type { Argv } from 'yargs';
+import { diffConfig, diffFiles, diffLayers, rollUp, type ImageDiff } from '../analyze/diff.js';
+import { globMatcher } from '../analyze/files.js';
+import { layerHistory } from '../analyze/history.js';
+import { scanImage, type ImageScan } from '../analyze/image-scan.js';
+import type { LayerScan } from '../analyze/scan.js';
+import { buildUnion, type UnionFs } from '../analyze/union.js';
+import { analyzeWaste } from '../analyze/waste.js';
+import { ImageReadError, UsageError } from '../errors.js';
+import { openImage } from '../fetch/open.js';
+import type { OpenedSource, ResolvedImage } from '../fetch/source.js';
+import { parsePlatform } from '../image/platform.js';
+import { renderDiffMarkdown, renderDiffTable } from '../report/diff-render.js';
+import { makeStyle } from '../report/format.js';
+import { imageReport, SCHEMA_VERSION, type ImageReport, type SourceReport } from '../report/report.js';
+import { chooseFormat, commonOptions, emit, openOptions, registryOptions, type CommonOptions } from './commands.js';
+import { STDIN_TOKEN } from './stdin.js';
+
+interface DiffOptions extends CommonOptions {
+  imageA: string;
+  imageB: string;
+}
+
+export interface DiffSide {
+  source: SourceReport;
+  configDigest: string;
+  manifestDigest: string | null;
+  platform: ImageReport['platform'];
+  totals: ImageReport['totals'];
+  efficiency: number;
+  wastedBytes: number;
+  hiddenBytes: number;
+}
+
+export interface DiffReport {
+  schemaVersion: number;
+  command: 'diff';
+  a: DiffSide;
+  b: DiffSide;
+  diff: ImageDiff & { directories: ReturnType<typeof rollUp> };
+  verify: ImageReport['verify'];
+}
+
+async function load(argument: string, options: DiffOptions, memo: Map<string, Promise<LayerScan>>): Promise<{ source: OpenedSource; image: ResolvedImage; scan: ImageScan; union: UnionFs; report: ImageReport }> {
+  const platform = options.platform ? parsePlatform(options.platform) : null;
+  const source = await openImage(argument, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions({ ...options, image: argument }) });
+  const image = source.images[0];
+  if (!image) throw new ImageReadError(`${argument}: no image found`);
+  const scan = await scanImage(image, { memo });
+  const entries = scan.layers.map((layer) => layer?.entries ?? []);
+  const union = buildUnion(entries);
+  const waste = analyzeWaste(entries, union, layerHistory(image.config, image.layers.length));
+  return { source, image, scan, union, report: imageReport(image, scan, { union, waste }) };
+}
+
+function side(loaded: Awaited<ReturnType<typeof load>>): DiffSide {
+  const { report } = loaded;
+  return {
+    source: { input: loaded.source.info.input, kind: loaded.source.info.kind, reference: loaded.source.info.reference },
+    configDigest: report.configDigest,
+    manifestDigest: report.manifestDigest,
+    platform: report.platform,
+    totals: report.totals,
+    efficiency: report.waste!.efficiency,
+    wastedBytes: report.waste!.wastedBytes,
+    hiddenBytes: report.waste!.hiddenBytes,
+  };
+}
+
+export async function runDiff(raw: DiffOptions): Promise<number> {
+  const options: DiffOptions = { ...raw, imageA: raw.imageA === STDIN_TOKEN ? '-' : raw.imageA, imageB: raw.imageB === STDIN_TOKEN ? '-' : raw.imageB };
+  if (options.imageA === '-' && options.imageB === '-') throw new UsageError('only one side of a diff can be read from stdin');
+  if (options.output === STDIN_TOKEN) delete options.output;
+  if (options.passwordStdin) throw new UsageError('diff reads credentials from docker config.json; --password-stdin is not available here');
+  const format = chooseFormat(options, ['table', 'json', 'markdown']);
+  const depth = options.depth ?? 2;
+  if (!Number.isInteger(depth) || depth < 1) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
+  const memo = new Map<string, Promise<LayerScan>>();
+  const a = await load(options.imageA, options, memo);
+  try {
+    const b = await load(options.imageB, options, memo);
+    try {
+      let files = diffFiles(a.union, b.union);
+      const match = globMatcher(options.glob);
+      const under = options.path ? options.path.replace(/\/+$/, '') : null;
+      if (match || under) {
+        const keep = (path: string) => (!under || path === under || path.startsWith(`${under}/`)) && (!match || match(path));
+        files = { added: files.added.filter((f) => keep(f.path)), removed: files.removed.filter((f) => keep(f.path)), changed: files.changed.filter((f) => keep(f.path)) };
+      }
+      const delta = (pick: (report: ImageReport) => number | null) => {
+        const x = pick(a.report);
+        const y = pick(b.report);
+        return x === null || y === null ? null : y - x;
+      };
+      const diff: DiffReport['diff'] = {
+        files,
+        layers: diffLayers(a.image, b.image),
+        totals: {
+          compressedSizeDelta: delta((report) => report.totals.compressedSize),
+          uncompressedSizeDelta: delta((report) => report.totals.uncompressedSize),
+          filesDelta: (b.report.totals.files ?? 0) - (a.report.totals.files ?? 0),
+          layersDelta: b.image.layers.length - a.image.layers.length,
+        },
+        config: diffConfig(a.image, b.image),
+        directories: rollUp(files, depth),
+      };
+      const checks = [...a.report.verify.checks, ...b.report.verify.checks];
+      const report: DiffReport = {
+        schemaVersion: SCHEMA_VERSION,
+        command: 'diff',
+        a: side(a),
+        b: side(b),
+        diff,
+        verify: { ok: checks.every((check) => check.ok), checks, skipped: [...a.report.verify.skipped, ...b.report.verify.skipped] },
+      };
+      const top = options.top ?? 20;
+      const text =
+        format === 'json'
+          ? JSON.stringify(report, null, 2) + '\n'
+          : format === 'markdown'
+            ? renderDiffMarkdown(report, top)
+            : renderDiffTable(report, makeStyle({ noColor: options.color === false || options.output !== undefined }), top);
+      await emit(text, options);
+      return report.verify.ok ? 0 : 1;
+    } finally {
+      await b.source.close();
+    }
+  } finally {
+    await a.source.close();
+  }
+}
+
+export function registerDiffCommand(parser: Argv, setExit: (code: number) => void): void {
+  parser.command(
+    'diff <imageA> <imageB>',
+    'what changed between two images: files, layers, sizes, config',
+    (command) =>
+      (commonOptions(command.positional('imageA', { type: 'string', demandOption: true, describe: 'the old image' }), false) as unknown as Argv)
+        .positional('imageB', { type: 'string', demandOption: true, describe: 'the new image' })
+        .option('depth', { type: 'number', describe: 'directory depth for the rolled-up table (default 2)' })
+        .option('path', { type: 'string', describe: 'only paths under this directory' })
+        .option('glob', { type: 'string', describe: 'only paths matching a glob' })
+        .option('top', { type: 'number', describe: 'rows per table (default 20)' })
+        .example('$0 diff app:1.0 app:1.1', 'two tags of one image')
+        .example('$0 diff ghcr.io/org/app:main app.tar --format markdown', 'a registry tag against a fresh docker save, for a PR comment'),
+    async (argv) => setExit(await runDiff(argv as unknown as DiffOptions)),
+  );
+}

@@ -1,0 +1,92 @@
+/** diff for people (table) and for pull requests (markdown). */
+import type { DiffReport } from '../cli/diff.js';
+import { formatPlatform } from '../image/platform.js';
+import { humanSize, truncate, type Style } from './format.js';
+import { table } from './table.js';
+
+function signed(bytes: number | null): string {
+  if (bytes === null) return '-';
+  if (bytes === 0) return '0 B';
+  return `${bytes > 0 ? '+' : '−'}${humanSize(Math.abs(bytes))}`;
+}
+
+function platformText(platform: DiffReport['a']['platform']): string {
+  return formatPlatform({ os: platform.os, architecture: platform.architecture, ...(platform.variant ? { variant: platform.variant } : {}) });
+}
+
+function summaryRows(report: DiffReport): [string, string, string, string][] {
+  const { a, b, diff } = report;
+  return [
+    ['Compressed', humanSize(a.totals.compressedSize), humanSize(b.totals.compressedSize), signed(diff.totals.compressedSizeDelta)],
+    ['Uncompressed', humanSize(a.totals.uncompressedSize), humanSize(b.totals.uncompressedSize), signed(diff.totals.uncompressedSizeDelta)],
+    ['Layers', String(a.totals.layers), String(b.totals.layers), `${diff.totals.layersDelta >= 0 ? '+' : ''}${diff.totals.layersDelta}`],
+    ['Files', String(a.totals.files ?? '-'), String(b.totals.files ?? '-'), `${diff.totals.filesDelta >= 0 ? '+' : ''}${diff.totals.filesDelta}`],
+    ['Efficiency', `${(a.efficiency * 100).toFixed(2)} %`, `${(b.efficiency * 100).toFixed(2)} %`, `${((b.efficiency - a.efficiency) * 100).toFixed(2)} pt`],
+    ['Hidden bytes', humanSize(a.hiddenBytes), humanSize(b.hiddenBytes), signed(b.hiddenBytes - a.hiddenBytes)],
+    ['Platform', platformText(a.platform), platformText(b.platform), a.platform.architecture === b.platform.architecture && a.platform.os === b.platform.os ? '' : 'changed'],
+  ];
+}
+
+export function renderDiffTable(report: DiffReport, style: Style, top: number): string {
+  const { color } = style;
+  const { diff } = report;
+  const out: string[] = [color.bold(`A: ${report.a.source.input}`), color.bold(`B: ${report.b.source.input}`), ''];
+  const summary = table(['', 'A', 'B', 'Δ'], style, ['left', 'right', 'right', 'right']);
+  for (const row of summaryRows(report)) summary.push(row);
+  out.push(summary.toString(), '');
+  const layers = diff.layers;
+  const byDiffId = layers.shared.filter((layer) => layer.by === 'diffId').length;
+  out.push(
+    `${color.bold('Layers')}: ${layers.shared.length} shared${byDiffId ? ` (${byDiffId} by diffId only: same content, different compression)` : ''}, ${layers.onlyA.length} only in A, ${layers.onlyB.length} only in B; common base: the first ${layers.commonBase} layer(s)`,
+  );
+  if (diff.config.length) {
+    out.push('', color.bold('Config changes'));
+    for (const change of diff.config) out.push(`  ${change.field}: ${truncate(JSON.stringify(change.a), 40)} → ${truncate(JSON.stringify(change.b), 40)}`);
+  }
+  const { added, removed, changed } = diff.files;
+  out.push('', `${color.bold('Files')}: ${color.green(`+${added.length} added`)}, ${color.red(`-${removed.length} removed`)}, ${color.yellow(`~${changed.length} changed`)}`);
+  if (diff.directories.length) {
+    const dirs = table(['Δ size', 'Added', 'Removed', 'Changed', 'Directory'], style, ['right', 'right', 'right', 'right', 'left']);
+    for (const dir of diff.directories.slice(0, top)) dirs.push([signed(dir.sizeDelta), String(dir.added), String(dir.removed), String(dir.changed), truncate(dir.path, style.width - 45)]);
+    out.push(dirs.toString());
+  }
+  const files = table(['', 'Δ size', 'Path', 'What'], style, ['left', 'right', 'left', 'left']);
+  const rows: [string, number, string, string][] = [
+    ...added.map((file): [string, number, string, string] => ['+', file.size, file.path, file.type]),
+    ...removed.map((file): [string, number, string, string] => ['-', -file.size, file.path, file.type]),
+    ...changed.map((file): [string, number, string, string] => ['~', file.sizeDelta, file.path, file.what.join(',')]),
+  ].sort((x, y) => Math.abs(y[1]) - Math.abs(x[1]) || (x[2] < y[2] ? -1 : 1));
+  if (rows.length) {
+    for (const [mark, size, path, what] of rows.slice(0, top)) {
+      const paint = mark === '+' ? color.green : mark === '-' ? color.red : color.yellow;
+      files.push([paint(mark), signed(size), truncate(path, style.width - 40), truncate(what, 20)]);
+    }
+    out.push('', color.bold(`Largest file changes (top ${Math.min(top, rows.length)} of ${rows.length})`), files.toString());
+  }
+  return out.join('\n') + '\n';
+}
+
+export function renderDiffMarkdown(report: DiffReport, top: number): string {
+  const { diff } = report;
+  const escape = (text: string) => text.replace(/\|/g, '\\|');
+  const lines = [
+    `### Image diff: \`${escape(report.a.source.input)}\` → \`${escape(report.b.source.input)}\``,
+    '',
+    '| | A | B | Δ |',
+    '| --- | ---: | ---: | ---: |',
+    ...summaryRows(report).map((row) => `| ${row.map(escape).join(' | ')} |`),
+    '',
+    `**Layers**: ${diff.layers.shared.length} shared, ${diff.layers.onlyA.length} only in A, ${diff.layers.onlyB.length} only in B (common base: ${diff.layers.commonBase}).`,
+    `**Files**: +${diff.files.added.length} added, -${diff.files.removed.length} removed, ~${diff.files.changed.length} changed.`,
+  ];
+  if (diff.directories.length) {
+    lines.push('', '| Δ size | + | - | ~ | Directory |', '| ---: | ---: | ---: | ---: | --- |');
+    for (const dir of diff.directories.slice(0, top)) lines.push(`| ${signed(dir.sizeDelta)} | ${dir.added} | ${dir.removed} | ${dir.changed} | \`${escape(dir.path)}\` |`);
+  }
+  if (diff.config.length) {
+    lines.push('', '<details><summary>Config changes</summary>', '');
+    for (const change of diff.config) lines.push(`- \`${change.field}\`: \`${escape(JSON.stringify(change.a))}\` → \`${escape(JSON.stringify(change.b))}\``);
+    lines.push('', '</details>');
+  }
+  return lines.join('\n') + '\n';
+}
