@@ -17,6 +17,8 @@ const cases: [string, string[]][] = [
   ['verify of every platform of a layout', ['verify', `oci:${path.join(SAMPLES, 'busybox-oci')}`]],
   ['platforms of an index with missing blobs and windows entries', ['platforms', fixture('oras-go', 'content', 'oci', 'testdata', 'hello-world.tar')]],
   ['platforms with an attestation manifest', ['platforms', fixture('snyk-docker-plugin', 'test', 'fixtures', 'containerd-archives', 'busybox-single-arch-with-attestation-manifest.tar')]],
+  ['diff of two formats of one image', ['diff', `oci:${path.join(SAMPLES, 'busybox-oci')}`, path.join(SAMPLES, 'busybox-amd64.tar'), '--platform', 'linux/amd64']],
+  ['check with a baseline image (the diff is included)', ['check', path.join(SAMPLES, 'busybox-amd64.tar'), '--baseline', fixture('dive', '.data', 'test-docker-image.tar'), '--max-growth', '50%', '--config', '/dev/null']],
   ['analyze of a corrupted archive (checks fail)', ['analyze', fixture('snyk-docker-plugin', 'test', 'fixtures', 'oci-archives', 'alpine-3.12.0.tar')]],
 ];
 

@@ -8,12 +8,13 @@ import type { Argv } from 'yargs';
 import { evaluateGates, type GateConfig, type GateFacts } from '../analyze/gates.js';
 import { listPlatforms } from '../analyze/platforms.js';
 import { UsageError, ImageReadError } from '../errors.js';
-import { openHandle, openImage, resolveHandle } from '../fetch/open.js';
+import { openHandle, resolveHandle } from '../fetch/open.js';
 import { parsePlatform } from '../image/platform.js';
 import { renderCheckJunit, renderCheckMarkdown, renderCheckTable, githubAnnotations } from '../report/check-render.js';
 import { makeStyle } from '../report/format.js';
 import { buildReport, type ImageReport } from '../report/report.js';
-import { scanImage } from '../analyze/image-scan.js';
+import type { LayerScan } from '../analyze/scan.js';
+import { compareImages, loadForDiff, type LoadedImage } from './diff.js';
 import { CONFIG_KEYS, flagName, loadGateConfig, parseRuleValue } from './check-config.js';
 import { analyzeImage, chooseFormat, commonOptions, emit, openOptions, registryOptions, type CommonOptions } from './commands.js';
 import { STDIN_TOKEN } from './stdin.js';
@@ -28,10 +29,12 @@ interface BaselineTotals {
   compressedSize: number | null;
   uncompressedSize: number | null;
   input: string;
+  /** When the baseline is an image (not a saved report): the image itself, for the diff engine. */
+  loaded?: LoadedImage;
 }
 
 /** A saved JSON report (from --json of any command) or an image to scan. */
-async function loadBaseline(baseline: string, options: CheckOptions): Promise<BaselineTotals> {
+async function loadBaseline(baseline: string, options: CheckOptions, memo: Map<string, Promise<LayerScan>>): Promise<BaselineTotals> {
   if (existsSync(baseline) && statSync(baseline).isFile()) {
     const head = readFileSync(baseline, { encoding: 'utf8', flag: 'r' }).slice(0, 1).trim();
     if (head === '{') {
@@ -46,18 +49,8 @@ async function loadBaseline(baseline: string, options: CheckOptions): Promise<Ba
       return { compressedSize: totals.compressedSize, uncompressedSize: totals.uncompressedSize, input: baseline };
     }
   }
-  const platform = options.platform ? parsePlatform(options.platform) : null;
-  const source = await openImage(baseline, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions({ ...options, passwordStdin: false, username: undefined }) });
-  try {
-    const image = source.images[0];
-    if (!image) throw new ImageReadError(`--baseline ${baseline}: no image found`);
-    const scan = await scanImage(image);
-    const compressed = scan.layers.reduce((sum, layer) => sum + (layer?.compressedSize ?? 0), 0);
-    const uncompressed = scan.layers.reduce((sum, layer) => sum + (layer?.uncompressedSize ?? 0), 0);
-    return { compressedSize: compressed, uncompressedSize: uncompressed, input: baseline };
-  } finally {
-    await source.close();
-  }
+  const loaded = await loadForDiff(baseline, { ...options, passwordStdin: false, username: undefined }, memo);
+  return { compressedSize: loaded.report.totals.compressedSize, uncompressedSize: loaded.report.totals.uncompressedSize, input: baseline, loaded };
 }
 
 function gateConfig(options: CheckOptions): { config: GateConfig; file: string | null } {
@@ -110,7 +103,8 @@ export async function runCheck(rawOptions: CheckOptions): Promise<number> {
   const format = chooseFormat(options, ['table', 'json', 'markdown', 'junit']);
   const { config, file } = gateConfig(options);
   const platform = options.platform ? parsePlatform(options.platform) : null;
-  const baseline = options.baseline ? await loadBaseline(options.baseline, options) : null;
+  const memo = new Map<string, Promise<LayerScan>>();
+  const baseline = options.baseline ? await loadBaseline(options.baseline, options, memo) : null;
   const handle = await openHandle(options.image, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions(options) });
   let platformList: { present: string[]; missing: string[] } | null = null;
   if (config.requirePlatforms?.length) {
@@ -124,7 +118,9 @@ export async function runCheck(rawOptions: CheckOptions): Promise<number> {
   try {
     const image = source.images[0];
     if (!image) throw new ImageReadError(`${options.image}: no image found`);
-    const { report: imageReport } = await analyzeImage('analyze', image, options);
+    const { report: imageReport, union } = await analyzeImage('analyze', image, options, memo);
+    // Against a baseline image, the diff engine says where the growth is.
+    const diff = baseline?.loaded && union ? compareImages(baseline.loaded, { image, union, report: imageReport }, { depth: 2 }) : null;
     const rules = evaluateGates(config, facts(imageReport, platformList, baseline));
     const passed = rules.every((rule) => rule.status !== 'fail');
     const exitCode = passed && imageReport.verify.ok ? 0 : 1;
@@ -139,7 +135,7 @@ export async function runCheck(rawOptions: CheckOptions): Promise<number> {
     let text: string;
     switch (format) {
       case 'json':
-        text = JSON.stringify({ ...report, check }, null, 2) + '\n';
+        text = JSON.stringify({ ...report, check, ...(diff ? { diff } : {}) }, null, 2) + '\n';
         break;
       case 'junit':
         text = renderCheckJunit(options.image, rules, (Date.now() - started) / 1000);
@@ -154,6 +150,7 @@ export async function runCheck(rawOptions: CheckOptions): Promise<number> {
     return exitCode;
   } finally {
     await source.close();
+    await baseline?.loaded?.source.close();
   }
 }
 

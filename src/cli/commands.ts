@@ -7,6 +7,7 @@ import type { Argv } from 'yargs';
 import { selectFiles, fileReport } from '../analyze/files.js';
 import { layerHistory } from '../analyze/history.js';
 import { scanImage, type ImageScan } from '../analyze/image-scan.js';
+import type { LayerScan } from '../analyze/scan.js';
 import { buildUnion, type UnionFs } from '../analyze/union.js';
 import { analyzeWaste } from '../analyze/waste.js';
 import { ImageReadError, UsageError } from '../errors.js';
@@ -120,9 +121,9 @@ function checkLayerOption(options: CommonOptions, image: ResolvedImage): number 
 }
 
 /** Everything a command computes for one image, beyond the manifests and config. */
-export async function analyzeImage(command: CommandName, image: ResolvedImage, options: CommonOptions): Promise<{ report: ImageReport; union: UnionFs | null }> {
+export async function analyzeImage(command: CommandName, image: ResolvedImage, options: CommonOptions, memo?: Map<string, Promise<LayerScan>>): Promise<{ report: ImageReport; union: UnionFs | null }> {
   if (command === 'inspect' || (command === 'verify' && options.fast)) return { report: imageReport(image, null), union: null };
-  const scan: ImageScan = await scanImage(image, { requireAllBlobs: options.requireAllBlobs ?? false });
+  const scan: ImageScan = await scanImage(image, { requireAllBlobs: options.requireAllBlobs ?? false, memo });
   if (command === 'verify') return { report: imageReport(image, scan), union: null };
   const entries = scan.layers.map((layer) => layer?.entries ?? []);
   const asOf = command === 'files' ? checkLayerOption(options, image) : undefined;

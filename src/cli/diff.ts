@@ -42,7 +42,16 @@ export interface DiffReport {
   verify: ImageReport['verify'];
 }
 
-async function load(argument: string, options: DiffOptions, memo: Map<string, Promise<LayerScan>>): Promise<{ source: OpenedSource; image: ResolvedImage; scan: ImageScan; union: UnionFs; report: ImageReport }> {
+export interface LoadedImage {
+  source: OpenedSource;
+  image: ResolvedImage;
+  scan: ImageScan;
+  union: UnionFs;
+  report: ImageReport;
+}
+
+/** Open, scan and analyse one side of a comparison (layers already scanned for the other side are reused). */
+export async function loadForDiff(argument: string, options: CommonOptions, memo: Map<string, Promise<LayerScan>>): Promise<LoadedImage> {
   const platform = options.platform ? parsePlatform(options.platform) : null;
   const source = await openImage(argument, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions({ ...options, image: argument }) });
   const image = source.images[0];
@@ -54,7 +63,7 @@ async function load(argument: string, options: DiffOptions, memo: Map<string, Pr
   return { source, image, scan, union, report: imageReport(image, scan, { union, waste }) };
 }
 
-function side(loaded: Awaited<ReturnType<typeof load>>): DiffSide {
+function side(loaded: LoadedImage): DiffSide {
   const { report } = loaded;
   return {
     source: { input: loaded.source.info.input, kind: loaded.source.info.kind, reference: loaded.source.info.reference },
@@ -68,6 +77,34 @@ function side(loaded: Awaited<ReturnType<typeof load>>): DiffSide {
   };
 }
 
+/** The diff engine: files, layers, totals and config of B against A. */
+export function compareImages(a: Pick<LoadedImage, 'image' | 'union' | 'report'>, b: Pick<LoadedImage, 'image' | 'union' | 'report'>, filter: { path?: string; glob?: string; depth: number }): DiffReport['diff'] {
+  let files = diffFiles(a.union, b.union);
+  const match = globMatcher(filter.glob);
+  const under = filter.path ? filter.path.replace(/\/+$/, '') : null;
+  if (match || under) {
+    const keep = (path: string) => (!under || path === under || path.startsWith(`${under}/`)) && (!match || match(path));
+    files = { added: files.added.filter((f) => keep(f.path)), removed: files.removed.filter((f) => keep(f.path)), changed: files.changed.filter((f) => keep(f.path)) };
+  }
+  const delta = (pick: (report: ImageReport) => number | null) => {
+    const x = pick(a.report);
+    const y = pick(b.report);
+    return x === null || y === null ? null : y - x;
+  };
+  return {
+    files,
+    layers: diffLayers(a.image, b.image),
+    totals: {
+      compressedSizeDelta: delta((report) => report.totals.compressedSize),
+      uncompressedSizeDelta: delta((report) => report.totals.uncompressedSize),
+      filesDelta: (b.report.totals.files ?? 0) - (a.report.totals.files ?? 0),
+      layersDelta: b.image.layers.length - a.image.layers.length,
+    },
+    config: diffConfig(a.image, b.image),
+    directories: rollUp(files, filter.depth),
+  };
+}
+
 export async function runDiff(raw: DiffOptions): Promise<number> {
   const options: DiffOptions = { ...raw, imageA: raw.imageA === STDIN_TOKEN ? '-' : raw.imageA, imageB: raw.imageB === STDIN_TOKEN ? '-' : raw.imageB };
   if (options.imageA === '-' && options.imageB === '-') throw new UsageError('only one side of a diff can be read from stdin');
@@ -77,34 +114,11 @@ export async function runDiff(raw: DiffOptions): Promise<number> {
   const depth = options.depth ?? 2;
   if (!Number.isInteger(depth) || depth < 1) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
   const memo = new Map<string, Promise<LayerScan>>();
-  const a = await load(options.imageA, options, memo);
+  const a = await loadForDiff(options.imageA, options, memo);
   try {
-    const b = await load(options.imageB, options, memo);
+    const b = await loadForDiff(options.imageB, options, memo);
     try {
-      let files = diffFiles(a.union, b.union);
-      const match = globMatcher(options.glob);
-      const under = options.path ? options.path.replace(/\/+$/, '') : null;
-      if (match || under) {
-        const keep = (path: string) => (!under || path === under || path.startsWith(`${under}/`)) && (!match || match(path));
-        files = { added: files.added.filter((f) => keep(f.path)), removed: files.removed.filter((f) => keep(f.path)), changed: files.changed.filter((f) => keep(f.path)) };
-      }
-      const delta = (pick: (report: ImageReport) => number | null) => {
-        const x = pick(a.report);
-        const y = pick(b.report);
-        return x === null || y === null ? null : y - x;
-      };
-      const diff: DiffReport['diff'] = {
-        files,
-        layers: diffLayers(a.image, b.image),
-        totals: {
-          compressedSizeDelta: delta((report) => report.totals.compressedSize),
-          uncompressedSizeDelta: delta((report) => report.totals.uncompressedSize),
-          filesDelta: (b.report.totals.files ?? 0) - (a.report.totals.files ?? 0),
-          layersDelta: b.image.layers.length - a.image.layers.length,
-        },
-        config: diffConfig(a.image, b.image),
-        directories: rollUp(files, depth),
-      };
+      const diff = compareImages(a, b, { path: options.path, glob: options.glob, depth });
       const checks = [...a.report.verify.checks, ...b.report.verify.checks];
       const report: DiffReport = {
         schemaVersion: SCHEMA_VERSION,
