@@ -94,6 +94,21 @@ class Tap extends Transform {
   }
 }
 
+/**
+ * An asynchronous hop after the decompressor. Node's zlib pushes each inflated chunk synchronously down the pipe
+ * and only then starts inflating the next one, so hashing and tar parsing on the main thread would alternate with
+ * inflation on the thread pool instead of overlapping. Deferring the hand-over lets the next inflate start first.
+ */
+class Overlap extends Transform {
+  constructor() {
+    super({ highWaterMark: 8 << 20 });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    setImmediate(callback, null, chunk);
+  }
+}
+
 /** Wait for the stream's first bytes without consuming them (they are pushed back). */
 async function peek(stream: Readable): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -198,7 +213,7 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
   });
 
   try {
-    if (diffTap && decompressor) await pipeline(input, blobTap, decompressor, diffTap, extract);
+    if (diffTap && decompressor) await pipeline(input, blobTap, decompressor, new Overlap(), diffTap, extract);
     else await pipeline(input, blobTap, extract);
   } catch (error) {
     const detail = errorMessage(error);
