@@ -178,7 +178,8 @@ export class UnionFs {
       else if (!unchanged || previous === 'modified') next = 'modified';
       if (next) {
         status.set(path, next);
-        changedBytes.set(path, entry.type === 'dir' ? 0 : size);
+        // A hardlink adds a name, not content: its bytes are the target's, counted where the target was written.
+        changedBytes.set(path, entry.type === 'dir' || entry.type === 'hardlink' ? 0 : size);
       }
     }
 

@@ -23,6 +23,7 @@ import { makeStyle, type Style } from '../report/format.js';
 import { buildReport, imageReport, platformsReport, type Extras, type ImageReport, type Report } from '../report/report.js';
 import { renderImageTable } from '../report/table.js';
 import { renderWasteTable } from '../report/waste-table.js';
+import { platformsHtml, renderHtml } from '../report/html.js';
 import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.js';
 import { STDIN_TOKEN } from './stdin.js';
 
@@ -63,7 +64,7 @@ export interface CommonOptions {
   source?: 'registry' | 'daemon';
 }
 
-const FORMATS = ['table', 'json', 'markdown', 'junit'] as const;
+const FORMATS = ['table', 'json', 'markdown', 'junit', 'html'] as const;
 export type Format = (typeof FORMATS)[number];
 
 export function commonOptions<T>(command: Argv<T>, withImage = true): Argv<T & CommonOptions> {
@@ -195,13 +196,15 @@ export async function registryOptions(options: CommonOptions): Promise<OpenOptio
 export async function runImageCommand(command: CommandName, rawOptions: CommonOptions): Promise<number> {
   const options = { ...rawOptions, image: rawOptions.image === STDIN_TOKEN ? '-' : rawOptions.image };
   if (options.output === STDIN_TOKEN) delete options.output; // `-o -` means stdout
-  const format = chooseFormat(options);
+  const format = chooseFormat(options, command === 'analyze' ? ['table', 'json', 'html'] : ['table', 'json']);
   const platform = options.platform ? parsePlatform(options.platform) : null;
   if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
   if (options.depth !== undefined && (!Number.isInteger(options.depth) || options.depth < 1)) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
   const handle = await openHandle(options.image, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions(options) });
   // verify checks every image of an index unless one platform is asked for.
   const allPlatforms = options.allPlatforms === true || (command === 'verify' && !platform && handle.root.kind === 'index');
+  // analyze also lists the platforms an index covers (from manifests only: no layer download).
+  const coverage = command === 'analyze' && (handle.platformRoot?.root ?? handle.root).kind === 'index' ? await listPlatforms(handle, { sizes: false, require: [] }).catch(() => null) : null;
   const source = await resolveHandle(handle, { platform, allPlatforms });
   try {
     if (source.images.length === 0) throw new ImageReadError(`${options.image}: no image found`);
@@ -213,10 +216,11 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
       unions.push(union);
     }
     const report = buildReport(command, source.info, reports, allPlatforms);
-    const text =
-      format === 'json'
-        ? JSON.stringify(report, null, 2) + '\n'
-        : render(command, report, unions, makeStyle({ noColor: options.color === false || options.output !== undefined }), options);
+    const document = coverage ? { ...report, platforms: coverage.platforms, platformsTotal: coverage.platformsTotal, attestations: coverage.attestations } : report;
+    let text: string;
+    if (format === 'json') text = JSON.stringify(document, null, 2) + '\n';
+    else if (format === 'html') text = renderHtml(report, unions, coverage ? platformsHtml(coverage.platforms) : null);
+    else text = render(command, report, unions, makeStyle({ noColor: options.color === false || options.output !== undefined }), options);
     await emit(text, options);
     return report.verify.ok ? 0 : 1;
   } finally {
@@ -300,7 +304,8 @@ export function registerImageCommands(parser: Argv, setExit: (code: number) => v
         commonOptions(command)
           .option('top', { type: 'number', describe: 'entries to show in each table (default 10)' })
           .example('$0 analyze samples/busybox-amd64.tar', 'the full report')
-          .example('$0 analyze image.tar --json -o report.json', 'save the JSON report'),
+          .example('$0 analyze image.tar --json -o report.json', 'save the JSON report')
+          .example('$0 analyze image.tar --format html -o report.html', 'a report to open in a browser'),
       run('analyze'),
     )
     .command(

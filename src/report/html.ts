@@ -1,0 +1,249 @@
+/**
+ * One self-contained HTML file (inline CSS and JS, no network when opened): a zoomable treemap of the final
+ * filesystem (area = bytes, colour = the layer that wrote it) with breadcrumb and hover details, a per-layer bar
+ * chart linked to each layer's change list, waste with explanations, digest checks and platforms. The treemap
+ * layout is d3-hierarchy's, inlined from node_modules when the report is written. Small files are aggregated per
+ * directory so a 200k-file image stays responsive.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { formatPlatform } from '../image/platform.js';
+import type { FsNode, UnionFs } from '../analyze/union.js';
+import { humanSize } from './format.js';
+import { isMultiReport, type ImageReport, type Report } from './report.js';
+
+/** [name, bytes, layer (-1 for aggregated), children?] */
+type TreeNode = [string, number, number, TreeNode[]?];
+
+const MAX_NODES = 25_000;
+
+function bytesOf(node: FsNode, cache: Map<FsNode, number>): number {
+  let value = cache.get(node);
+  if (value !== undefined) return value;
+  if (!node.children) value = node.type === 'file' ? node.size : 0;
+  else {
+    value = 0;
+    for (const child of node.children.values()) value += bytesOf(child, cache);
+  }
+  cache.set(node, value);
+  return value;
+}
+
+/** The filesystem as nested arrays; paths smaller than `minBytes` are merged into one entry per directory. */
+export function compactTree(union: UnionFs): { tree: TreeNode; nodes: number } {
+  const sizes = new Map<FsNode, number>();
+  const total = bytesOf(union.root, sizes);
+  const minBytes = Math.max(1, Math.floor(total / MAX_NODES));
+  let nodes = 0;
+  const build = (node: FsNode): TreeNode => {
+    nodes++;
+    const size = bytesOf(node, sizes);
+    if (!node.children) return [node.name, size, node.layer];
+    const kept: TreeNode[] = [];
+    let smallBytes = 0;
+    let smallCount = 0;
+    for (const child of [...node.children.values()].sort((a, b) => bytesOf(b, sizes) - bytesOf(a, sizes))) {
+      const childSize = bytesOf(child, sizes);
+      if (childSize === 0) continue;
+      if (childSize < minBytes) {
+        smallBytes += childSize;
+        smallCount++;
+      } else kept.push(build(child));
+    }
+    if (smallCount === 1 && smallBytes > 0) {
+      const only = [...node.children.values()].find((child) => bytesOf(child, sizes) === smallBytes && smallBytes < minBytes);
+      if (only) kept.push(build(only));
+    } else if (smallCount > 0) {
+      kept.push([`(${smallCount} smaller items)`, smallBytes, -1]);
+      nodes++;
+    }
+    return [node.name || '/', size, node.layer, kept];
+  };
+  return { tree: build(union.root), nodes };
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function d3HierarchySource(): string {
+  // The package's exports map hides dist/; find the package root from its main entry instead.
+  const require = createRequire(import.meta.url);
+  const main = require.resolve('d3-hierarchy');
+  const root = main.slice(0, main.lastIndexOf(`${path.sep}node_modules${path.sep}d3-hierarchy${path.sep}`) + `${path.sep}node_modules${path.sep}d3-hierarchy`.length);
+  return readFileSync(path.join(root, 'dist', 'd3-hierarchy.min.js'), 'utf8');
+}
+
+function imageSection(image: ImageReport, union: UnionFs | null, index: number, title: string): string {
+  const layers = image.layers;
+  const maxBytes = Math.max(1, ...layers.map((layer) => Math.max(layer.compressedSize ?? 0, layer.uncompressedSize ?? 0)));
+  const pct = (value: number | null | undefined) => `${(((value ?? 0) / maxBytes) * 100).toFixed(2)}%`;
+  const bars = layers
+    .map((layer) => {
+      const c = layer.changes;
+      return `<a class="bar" href="#img${index}-layer${layer.index}" title="${escapeHtml(layer.createdBy ?? '')}">
+  <span class="label">L${layer.index}</span>
+  <span class="track"><span class="compressed" style="width:${pct(layer.compressedSize)}"></span><span class="uncompressed" style="width:${pct(layer.uncompressedSize)}"></span></span>
+  <span class="nums">${humanSize(layer.compressedSize)} / ${humanSize(layer.uncompressedSize)} · <b class="add">+${humanSize(c?.addedBytes ?? 0)}</b> <b class="mod">~${humanSize(c?.modifiedBytes ?? 0)}</b> <b class="del">-${humanSize(c?.removedBytes ?? 0)}</b></span>
+  <span class="step">${escapeHtml(layer.createdBy ?? '')}</span></a>`;
+    })
+    .join('\n');
+  const changeLists = layers
+    .map((layer) => {
+      const c = layer.changes;
+      const list = (kind: string, paths: string[] | undefined) =>
+        paths && paths.length
+          ? `<h4>${kind} (${paths.length})</h4><ul>${paths.slice(0, 500).map((path) => `<li>${escapeHtml(path)}</li>`).join('')}${paths.length > 500 ? `<li>… ${paths.length - 500} more</li>` : ''}</ul>`
+          : '';
+      return `<details id="img${index}-layer${layer.index}"><summary>Layer ${layer.index}: ${escapeHtml(layer.createdBy ?? '(no history)')}</summary>
+<p class="mono">${escapeHtml(layer.digest ?? '')} · ${escapeHtml(layer.mediaType)}</p>${list('Added', c?.added)}${list('Modified', c?.modified)}${list('Removed', c?.removed)}</details>`;
+    })
+    .join('\n');
+  const waste = image.waste;
+  const wasteRows = (waste?.hidden ?? [])
+    .slice(0, 50)
+    .map(
+      (entry) =>
+        `<tr><td class="num">${humanSize(entry.bytes)}</td><td class="mono">${escapeHtml(entry.path)}</td><td>${entry.how} by layer ${entry.removedBy.layer}</td><td>${escapeHtml(entry.hint)}</td></tr>`,
+    )
+    .join('');
+  const diveRows = (waste?.entries ?? [])
+    .slice(0, 50)
+    .map(
+      (entry) =>
+        `<tr><td class="num">${humanSize(entry.cumulativeSize)}</td><td class="num">${humanSize(entry.reclaimableBytes)}</td><td class="mono">${escapeHtml(entry.path)}</td><td>${entry.layers.join(', ')}</td><td>${escapeHtml(entry.explanation.hint)}</td></tr>`,
+    )
+    .join('');
+  const checks = image.verify.checks
+    .map((check) => `<tr class="${check.ok ? 'ok' : 'bad'}"><td>${check.ok ? '✓' : '✗'}</td><td>${escapeHtml(check.what)}</td><td class="mono">${escapeHtml(String(check.expected ?? ''))}</td><td class="mono">${escapeHtml(String(check.actual ?? ''))}</td></tr>`)
+    .join('');
+  const tree = union ? compactTree(union).tree : null;
+  const platform = formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined });
+  return `<section class="image" data-index="${index}">
+<h2>${escapeHtml(title)} <small>${escapeHtml(platform)}</small></h2>
+<p class="mono small">Image ID ${escapeHtml(image.configDigest)}${image.manifestDigest ? ` · manifest ${escapeHtml(image.manifestDigest)}` : ''}</p>
+<div class="cards">
+  <div><b>${humanSize(image.totals.compressedSize)}</b><span>compressed</span></div>
+  <div><b>${humanSize(image.totals.uncompressedSize)}</b><span>uncompressed</span></div>
+  <div><b>${image.totals.layers}</b><span>layers</span></div>
+  <div><b>${image.totals.files ?? '-'}</b><span>files</span></div>
+  ${waste ? `<div><b>${(waste.efficiency * 100).toFixed(2)} %</b><span>efficiency (dive)</span></div><div><b>${humanSize(waste.hiddenBytes)}</b><span>hidden by later layers</span></div>` : ''}
+  <div class="${image.verify.ok ? 'good' : 'alert'}"><b>${image.verify.ok ? '✓' : '✗'}</b><span>${image.verify.checks.length} digest checks</span></div>
+</div>
+<h3>Filesystem</h3>
+<nav class="crumbs" id="crumbs${index}"></nav>
+<div class="treemap" id="treemap${index}"></div>
+<script type="application/json" id="tree${index}">${JSON.stringify(tree).replace(/</g, '\\u003c')}</script>
+<script type="application/json" id="steps${index}">${JSON.stringify(layers.map((layer) => layer.createdBy ?? '')).replace(/</g, '\\u003c')}</script>
+<h3>Layers</h3>
+<div class="legend"><span class="compressed"></span> compressed <span class="uncompressed"></span> uncompressed</div>
+<div class="bars">${bars}</div>
+<div class="changes">${changeLists}</div>
+${waste ? `<h3>Waste</h3>
+<p>dive's numbers: efficiency ${(waste.efficiency * 100).toFixed(2)} %, wasted ${humanSize(waste.wastedBytes)}, user wasted ${waste.userWastedPercent === null ? 'n/a' : `${(waste.userWastedPercent * 100).toFixed(2)} %`}, reclaimable ${humanSize(waste.reclaimableBytes)}. Bytes hidden by later layers (what squashing saves): <b>${humanSize(waste.hiddenBytes)}</b>.</p>
+${wasteRows ? `<table><thead><tr><th>Bytes</th><th>Path</th><th>Hidden</th><th>Hint</th></tr></thead><tbody>${wasteRows}</tbody></table>` : ''}
+${diveRows ? `<h4>Paths in more than one layer</h4><table><thead><tr><th>Total</th><th>Reclaimable</th><th>Path</th><th>Layers</th><th>Hint</th></tr></thead><tbody>${diveRows}</tbody></table>` : ''}` : ''}
+<h3>Digest checks</h3>
+<table class="checks"><thead><tr><th></th><th>Check</th><th>Expected</th><th>Actual</th></tr></thead><tbody>${checks}</tbody></table>
+</section>`;
+}
+
+const CSS = `
+:root{--fg:#1d2330;--muted:#6b7385;--bg:#fff;--card:#f4f6fa;--add:#2e9d5b;--mod:#c98a12;--del:#c8443b}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--fg);background:var(--bg);margin:0 auto;max-width:1200px;padding:16px 24px}
+h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:24px 0 4px}h2 small{color:var(--muted);font-weight:normal}h3{margin:20px 0 8px;font-size:16px}
+.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;word-break:break-all}.small{color:var(--muted)}
+.cards{display:flex;flex-wrap:wrap;gap:8px}.cards div{background:var(--card);border-radius:8px;padding:8px 12px;min-width:110px}.cards b{display:block;font-size:18px}.cards span{color:var(--muted);font-size:12px}
+.cards .good b{color:var(--add)}.cards .alert b{color:var(--del)}
+.crumbs{margin:4px 0 6px;font-size:13px}.crumbs a{cursor:pointer;color:#2456c8;text-decoration:none}.crumbs a:hover{text-decoration:underline}
+.treemap{position:relative;height:460px;border:1px solid #d5dae3;border-radius:6px;overflow:hidden;background:#eef1f6}
+.cell{position:absolute;box-sizing:border-box;border:1px solid rgba(255,255,255,.75);overflow:hidden;font-size:11px;color:#111;padding:2px 3px;white-space:nowrap;text-overflow:ellipsis}
+.cell.dir{cursor:zoom-in;font-weight:600}.cell.group{background-image:repeating-linear-gradient(45deg,rgba(255,255,255,.35) 0 4px,transparent 4px 8px)}
+.tip{position:fixed;pointer-events:none;word-break:break-all;background:#1d2330;color:#fff;padding:6px 8px;border-radius:6px;font-size:12px;max-width:420px;display:none;z-index:10}
+.bars{display:flex;flex-direction:column;gap:4px}.bar{display:grid;grid-template-columns:40px 260px 280px 1fr;gap:8px;align-items:center;color:inherit;text-decoration:none;font-size:12px}
+.bar:hover{background:var(--card)}.track{position:relative;height:14px;background:var(--card);border-radius:3px}.track span{position:absolute;left:0;height:7px;border-radius:3px}
+.track .compressed,.legend .compressed{background:#4d7cf0;top:0}.track .uncompressed,.legend .uncompressed{background:#9ab3f5;top:7px}
+.legend span{display:inline-block;width:12px;height:8px;margin:0 4px 0 10px}.step{color:var(--muted);overflow:hidden;white-space:nowrap;text-overflow:ellipsis}
+.add{color:var(--add)}.mod{color:var(--mod)}.del{color:var(--del)}
+details{margin:4px 0}summary{cursor:pointer}details ul{columns:2;font-family:ui-monospace,monospace;font-size:12px}
+table{border-collapse:collapse;width:100%;font-size:12px}th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #e3e7ee;vertical-align:top}td.num{text-align:right;white-space:nowrap}
+tr.bad td{color:var(--del)}tr.ok td:first-child{color:var(--add)}
+`;
+
+const SCRIPT = `
+(function(){
+  var tip=document.createElement('div');tip.className='tip';document.body.appendChild(tip);
+  function size(b){if(b<1000)return b+' B';var u=['kB','MB','GB','TB'],i=-1;do{b/=1000;i++}while(b>=1000&&i<3);return (b>=100?b.toFixed(0):b>=10?b.toFixed(1):b.toFixed(2))+' '+u[i]}
+  function colour(layer){if(layer<0)return '#c9ced8';var h=(layer*47)%360;return 'hsl('+h+',62%,72%)'}
+  document.querySelectorAll('section.image').forEach(function(section){
+    var i=section.getAttribute('data-index');var raw=JSON.parse(document.getElementById('tree'+i).textContent);
+    var steps=JSON.parse(document.getElementById('steps'+i).textContent);
+    if(!raw){document.getElementById('treemap'+i).textContent='(no filesystem: the layers were not scanned)';return}
+    function toObj(n){return {name:n[0],size:n[1],layer:n[2],children:n[3]?n[3].map(toObj):undefined}}
+    var root=d3.hierarchy(toObj(raw),function(d){return d.children}).sum(function(d){return d.children?0:d.size}).sort(function(a,b){return b.value-a.value});
+    var box=document.getElementById('treemap'+i),crumbs=document.getElementById('crumbs'+i);
+    function pathOf(n){return n.ancestors().reverse().slice(1).map(function(a){return a.data.name}).join('/')}
+    function show(focus){
+      box.innerHTML='';crumbs.innerHTML='';
+      focus.ancestors().reverse().forEach(function(a,k,all){var el=document.createElement('a');el.textContent=k===0?'/':a.data.name;el.onclick=function(){show(a)};crumbs.appendChild(el);if(k<all.length-1)crumbs.appendChild(document.createTextNode(k===0?' ':' / '))});
+      var w=box.clientWidth,h=box.clientHeight;
+      var sub=d3.hierarchy(focus.data,function(d){return d.children}).sum(function(d){return d.children?0:d.size}).sort(function(a,b){return b.value-a.value});
+      d3.treemap().size([w,h]).paddingInner(1).paddingTop(function(n){return n.depth===1&&n.children?14:0}).round(true)(sub);
+      sub.descendants().forEach(function(n){
+        if(n.depth===0||n.depth>2)return;if(n.depth===2&&!n.parent.children)return;
+        var ww=n.x1-n.x0,hh=n.y1-n.y0;if(ww<2||hh<2)return;
+        var el=document.createElement('div');el.className='cell'+(n.data.children?' dir':'')+(n.data.layer<0?' group':'');
+        el.style.left=n.x0+'px';el.style.top=n.y0+'px';el.style.width=ww+'px';el.style.height=hh+'px';
+        el.style.background=n.data.children&&n.depth===1?'rgba(255,255,255,.25)':colour(n.data.layer);
+        if(ww>30&&hh>12)el.textContent=n.data.name;
+        var full=(pathOf(focus)?'/'+pathOf(focus):'')+'/'+n.ancestors().reverse().slice(1).map(function(a){return a.data.name}).join('/');
+        el.onmousemove=function(e){e.stopPropagation();
+          tip.innerHTML='<b>'+full.replace(/</g,'&lt;')+'</b><br>'+size(n.value)+(n.data.layer>=0?' · layer '+n.data.layer+'<br>'+(steps[n.data.layer]||'').replace(/</g,'&lt;').slice(0,200):'');
+          tip.style.display='block';var tw=tip.offsetWidth,th=tip.offsetHeight;
+          tip.style.left=Math.max(4,Math.min(e.clientX+14,window.innerWidth-tw-8))+'px';tip.style.top=(e.clientY+th+24>window.innerHeight?e.clientY-th-10:e.clientY+14)+'px'};
+        el.onmouseleave=function(){tip.style.display='none'};
+        // Clicking a directory, or anything drawn inside one, zooms into that directory.
+        var zoomTo=n.data.children?n:(n.depth===2?n.parent:null);
+        if(zoomTo){el.style.cursor='zoom-in';el.onclick=function(e){e.stopPropagation();var target=focus;zoomTo.ancestors().reverse().slice(1).forEach(function(a){target=(target.children||[]).find(function(c){return c.data===a.data})||target});tip.style.display='none';show(target)}}
+        box.appendChild(el);
+      });
+    }
+    show(root);
+    window.addEventListener('resize',function(){show(root)});
+  });
+})();
+`;
+
+export function renderHtml(report: Report, unions: (UnionFs | null)[], platformsTable: string | null): string {
+  const images = isMultiReport(report) ? report.images : [report];
+  const title = report.source.kind === 'registry' || report.source.kind === 'daemon' ? (report.source.reference ?? report.source.input) : report.source.input;
+  const sections = images
+    .map((image, i) => imageSection(image, unions[i] ?? null, i, images.length > 1 ? formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined }) : title))
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>layerlens: ${escapeHtml(title)}</title>
+<style>${CSS}</style></head>
+<body>
+<h1>layerlens report: ${escapeHtml(title)}</h1>
+<p class="small">${escapeHtml(report.source.input)} · ${escapeHtml(report.source.kind)} · ${new Date().toISOString().slice(0, 19).replace('T', ' ')} UTC</p>
+${platformsTable ?? ''}
+${sections}
+<script>${d3HierarchySource()}</script>
+<script>${SCRIPT}</script>
+</body></html>
+`;
+}
+
+export function platformsHtml(platforms: { os: string; architecture: string; variant: string | null; digest: string | null; compressedSize: number | null; available: boolean; sharedLayers: number; layers: number | null }[]): string {
+  if (platforms.length === 0) return '';
+  const rows = platforms
+    .map(
+      (entry) =>
+        `<tr><td>${escapeHtml([entry.os, entry.architecture, entry.variant].filter(Boolean).join('/'))}</td><td class="mono">${escapeHtml(entry.digest ?? '')}</td><td class="num">${humanSize(entry.compressedSize)}</td><td>${entry.layers === null ? '-' : `${entry.sharedLayers}/${entry.layers} shared`}</td><td>${entry.available ? '' : 'not in this source'}</td></tr>`,
+    )
+    .join('');
+  return `<h3>Platforms</h3><table><thead><tr><th>Platform</th><th>Manifest</th><th>Compressed</th><th>Layers</th><th></th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
