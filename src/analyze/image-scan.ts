@@ -95,12 +95,20 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
     }
     throw new ImageReadError(`${layerLabel(layer)}: the blob is missing`);
   }
+  const scanOnce = async (layer: LayerRef): Promise<LayerScan> => {
+    const cached = layer.digest && layer.scans ? await layer.scans.load(layer.digest) : null;
+    if (cached) return cached;
+    const scan = await scanLayer(layer.open(), { label: layerLabel(layer) });
+    // Only a scan of bytes that matched their digest is worth keeping.
+    if (layer.digest && layer.scans && scan.digest === layer.digest) await layer.scans.save(layer.digest, scan);
+    return scan;
+  };
   const layers = await mapLimit(image.layers, concurrency, async (layer) => {
     if (!layer.available) return null;
-    if (!options.memo || !layer.digest) return scanLayer(layer.open(), { label: layerLabel(layer) });
+    if (!options.memo || !layer.digest) return scanOnce(layer);
     let scan = options.memo.get(layer.digest);
     if (!scan) {
-      scan = scanLayer(layer.open(), { label: layerLabel(layer) });
+      scan = scanOnce(layer);
       options.memo.set(layer.digest, scan);
     }
     return scan;

@@ -214,6 +214,7 @@ export async function resolveImage(
         available: stored.available && !(isNonDistributable(layer.mediaType) && stored.size === null),
         location: ctx.store.locate(layer.digest),
         open: () => ctx.store.open(layer.digest),
+        ...(ctx.store.scans ? { scans: ctx.store.scans } : {}),
       };
     }),
   );

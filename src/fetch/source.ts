@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
+import type { LayerScan } from '../analyze/scan.js';
 
 export type SourceKind = 'registry' | 'docker-archive' | 'oci-layout' | 'oci-archive' | 'daemon';
 
@@ -53,6 +54,7 @@ export interface LayerRef {
   /** Where a message should say the blob lives. */
   location: string;
   open(): Readable;
+  scans?: ScanCache;
 }
 
 export interface ResolvedImage {
@@ -94,6 +96,16 @@ export interface BlobStore {
   open(digest: string): Readable;
   /** Where a message should say this blob lives. */
   locate(digest: string): string;
+  /**
+   * Scan results kept by blob digest (the registry's cache): a layer whose verified scan is cached is not read
+   * again. Local archives have none: they are re-read and re-verified on every run.
+   */
+  scans?: ScanCache;
+}
+
+export interface ScanCache {
+  load(digest: string): Promise<LayerScan | null>;
+  save(digest: string, scan: LayerScan): Promise<void>;
 }
 
 /** What an image argument names, before any platform is chosen. */

@@ -6,7 +6,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { LayerScan } from '../../analyze/scan.js';
+import type { ScanCache } from '../source.js';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
@@ -17,8 +20,49 @@ export function defaultCacheDir(): string {
   return path.join(base, 'layerlens');
 }
 
+const SCAN_FORMAT = 1;
+
 export class BlobCache {
   constructor(readonly dir: string) {}
+
+  private scanPath(digest: string): string {
+    const [algorithm, hex] = digest.split(':') as [string, string];
+    return path.join(this.dir, 'scans', `v${SCAN_FORMAT}`, algorithm, `${hex}.json.gz`);
+  }
+
+  /** A layer's scan, if one was saved and its checksum still matches; otherwise null (and the entry is dropped). */
+  async loadScan(digest: string): Promise<LayerScan | null> {
+    if (!isDigest(digest)) return null;
+    const file = this.scanPath(digest);
+    try {
+      const { checksum, payload } = JSON.parse(gunzipSync(await readFile(file)).toString('utf8')) as { checksum: string; payload: string };
+      if (createHash('sha256').update(payload).digest('hex') !== checksum) throw new Error('checksum');
+      const scan = JSON.parse(payload) as LayerScan;
+      return scan.digest === digest ? scan : null;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') await unlink(file).catch(() => {});
+      return null;
+    }
+  }
+
+  async saveScan(digest: string, scan: LayerScan): Promise<void> {
+    const file = this.scanPath(digest);
+    const payload = JSON.stringify(scan);
+    const body = gzipSync(JSON.stringify({ checksum: createHash('sha256').update(payload).digest('hex'), payload }), { level: 1 });
+    const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(temp, body);
+      await rename(temp, file);
+    } catch {
+      await unlink(temp).catch(() => {}); // a cache that cannot be written is only slower, never wrong
+    }
+  }
+
+  /** This cache as the scan store a BlobStore offers the scanner. */
+  get scans(): ScanCache {
+    return { load: (digest) => this.loadScan(digest), save: (digest, scan) => this.saveScan(digest, scan) };
+  }
 
   path(digest: string): string {
     if (!isDigest(digest)) throw new Error(`not a digest: ${digest}`);

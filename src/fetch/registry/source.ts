@@ -9,7 +9,7 @@ import { ImageReadError } from '../../errors.js';
 import { parseManifestOrIndex } from '../../image/parse.js';
 import type { RegistryReference } from '../../reference.js';
 import { digestOf } from '../resolve.js';
-import { MAX_MANIFEST_BYTES, type BlobStore, type Root, type SourceHandle, type VerifyCheck } from '../source.js';
+import { MAX_MANIFEST_BYTES, type BlobStore, type Root, type ScanCache, type SourceHandle, type VerifyCheck } from '../source.js';
 import type { BlobCache } from './cache.js';
 import { RegistryClient, type RegistryClientOptions } from './client.js';
 import type { Progress } from '../../report/progress.js';
@@ -20,11 +20,15 @@ export interface RegistryOptions extends RegistryClientOptions {
 }
 
 class RegistryBlobStore implements BlobStore {
+  readonly scans: ScanCache | undefined;
+
   constructor(
     private readonly client: RegistryClient,
     private readonly cache: BlobCache | null,
     private readonly progress: Progress | null,
-  ) {}
+  ) {
+    this.scans = cache?.scans;
+  }
 
   get label(): string {
     return this.client.name;
