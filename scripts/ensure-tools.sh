@@ -6,7 +6,7 @@ set -euo pipefail
 declare -A package_for=(
   [skopeo]=skopeo [umoci]=umoci [pigz]=pigz [xz]=xz-utils [zstd]=zstd [sha256sum]=coreutils
   [/usr/bin/time]=time [docker-registry]=docker-registry [podman]=podman [openssl]=openssl [busybox]=busybox-static
-  [chromium]=chromium [diff]=diffutils
+  [chromium]=chromium [diff]=diffutils [htpasswd]=apache2-utils
 )
 missing=()
 for tool in "${!package_for[@]}"; do

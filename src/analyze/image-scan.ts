@@ -6,7 +6,7 @@ import os from 'node:os';
 import { ImageReadError } from '../errors.js';
 import { layerCompression } from '../image/mediatypes.js';
 import type { LayerRef, ResolvedImage, VerifyCheck } from '../fetch/source.js';
-import { scanLayer, type LayerScan } from './scan.js';
+import { hashBlob, scanLayer, type LayerScan } from './scan.js';
 
 export interface SkippedBlob {
   subject: string;
@@ -60,7 +60,11 @@ export function layerChecks(layer: LayerRef, scan: LayerScan, manifest: string |
     ok: layer.diffId !== null && scan.diffId === layer.diffId,
     expected: layer.diffId,
     actual: scan.diffId,
-    what: layer.diffId ? `layer ${layer.index} uncompressed sha256 equals config diff_ids[${layer.index}]` : `config lists no diff_id for layer ${layer.index}`,
+    what: scan.unreadable
+      ? `layer ${layer.index} content could not be read: ${scan.unreadable}`
+      : layer.diffId
+        ? `layer ${layer.index} uncompressed sha256 equals config diff_ids[${layer.index}]`
+        : `config lists no diff_id for layer ${layer.index}`,
   });
   const declared = layerCompression(layer.mediaType);
   checks.push({
@@ -98,7 +102,17 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
   const scanOnce = async (layer: LayerRef): Promise<LayerScan> => {
     const cached = layer.digest && layer.scans ? await layer.scans.load(layer.digest) : null;
     if (cached) return cached;
-    const scan = await scanLayer(layer.open(), { label: layerLabel(layer) });
+    let scan: LayerScan;
+    try {
+      scan = await scanLayer(layer.open(), { label: layerLabel(layer) });
+    } catch (error) {
+      // Corrupt content in a blob that is not what its manifest names is first of all a digest mismatch (exit 1,
+      // a verify finding), not an unreadable image: hash the blob once more to tell which it is.
+      if (!(error instanceof ImageReadError) || !layer.digest) throw error;
+      const blob = await hashBlob(layer.open()).catch(() => null);
+      if (!blob || blob.digest === layer.digest) throw error;
+      return { digest: blob.digest, compressedSize: blob.size, compression: blob.compression, diffId: null, uncompressedSize: 0, contentSize: 0, entries: [], unreadable: error.message };
+    }
     // Only a scan of bytes that matched their digest is worth keeping.
     if (layer.digest && layer.scans && scan.digest === layer.digest) await layer.scans.save(layer.digest, scan);
     return scan;

@@ -35,12 +35,14 @@ export interface LayerScan {
   digest: string;
   compressedSize: number;
   compression: Compression;
-  /** sha256 of the uncompressed tar stream. */
-  diffId: string;
+  /** sha256 of the uncompressed tar stream; null when the blob failed its digest check and could not be read. */
+  diffId: string | null;
   uncompressedSize: number;
   /** Σ of tar header sizes (a hardlink counts 0): dive's layer size. */
   contentSize: number;
   entries: LayerEntry[];
+  /** Why the layer's content could not be read, when its blob also failed its digest check (see image-scan). */
+  unreadable?: string;
 }
 
 let hasher: Promise<XXHashAPI> | null = null;
@@ -107,6 +109,75 @@ class Overlap extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     setImmediate(callback, null, chunk);
   }
+}
+
+/**
+ * Passes a tar stream through up to and including its end-of-archive marker (two zero blocks) and drops what
+ * follows, as GNU tar and Go's archive/tar (umoci, containerd) do: eStargz layers, for one, keep their table of
+ * contents after the marker, and it is not part of the filesystem. The bytes after the marker still count for the
+ * diffId, because the hashing tap sits before this stage. Only header positions are parsed (the size field), so
+ * the cost is one 512-byte look per entry.
+ */
+class TarEnd extends Transform {
+  private skip = 0; // bytes of entry data (and padding) before the next header
+  private header: Buffer = Buffer.alloc(0); // a header block split across chunks
+  private zeroBlocks = 0;
+  private ended = false;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.ended) return callback();
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.skip > 0) {
+        const step = Math.min(this.skip, chunk.length - at);
+        this.skip -= step;
+        at += step;
+        continue;
+      }
+      const need = 512 - this.header.length;
+      const take = Math.min(need, chunk.length - at);
+      const block = this.header.length === 0 && take === 512 ? chunk.subarray(at, at + 512) : Buffer.concat([this.header, chunk.subarray(at, at + take)]);
+      at += take;
+      if (block.length < 512) {
+        this.header = block;
+        break;
+      }
+      this.header = Buffer.alloc(0);
+      if (isZeroBlock(block)) {
+        if (++this.zeroBlocks === 2) {
+          this.ended = true;
+          return callback(null, chunk.subarray(0, at));
+        }
+        continue;
+      }
+      this.zeroBlocks = 0;
+      this.skip = headerOnly(block[156]!) ? 0 : Math.ceil(tarSize(block) / 512) * 512;
+    }
+    callback(null, chunk);
+  }
+}
+
+function isZeroBlock(block: Buffer): boolean {
+  for (let i = 0; i < 512; i += 8) if (block.readBigUInt64LE(i) !== 0n) return false;
+  return true;
+}
+
+/** Entry types whose size field does not announce data blocks (as Go's archive/tar reads them). */
+function headerOnly(typeflag: number): boolean {
+  return typeflag >= 0x31 && typeflag <= 0x36; // '1' hardlink … '6' fifo
+}
+
+/** The size field: octal digits, or base-256 when the high bit of the first byte is set. */
+function tarSize(block: Buffer): number {
+  const field = block.subarray(124, 136);
+  if (field[0]! & 0x80) {
+    let value = field[0]! & 0x7f;
+    for (let i = 1; i < field.length; i++) value = value * 256 + field[i]!;
+    return value;
+  }
+  const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
+  const value = parseInt(text || '0', 8);
+  return Number.isFinite(value) && value > 0 ? value : 0;
 }
 
 /** Wait for the stream's first bytes without consuming them (they are pushed back). */
@@ -213,8 +284,8 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
   });
 
   try {
-    if (diffTap && decompressor) await pipeline(input, blobTap, decompressor, new Overlap(), diffTap, extract);
-    else await pipeline(input, blobTap, extract);
+    if (diffTap && decompressor) await pipeline(input, blobTap, decompressor, new Overlap(), diffTap, new TarEnd(), extract);
+    else await pipeline(input, blobTap, new TarEnd(), extract);
   } catch (error) {
     const detail = errorMessage(error);
     if (error instanceof ImageReadError) throw error;
@@ -234,4 +305,18 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
     contentSize,
     entries,
   };
+}
+
+/** sha256 and length of a blob, nothing else: the second look at a blob whose content could not be read. */
+export async function hashBlob(input: Readable): Promise<{ digest: string; size: number; compression: Compression }> {
+  const tap = new Tap();
+  let head: Buffer | null = null;
+  const sniff = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      head ??= chunk.subarray(0, 8);
+      callback();
+    },
+  });
+  await pipeline(input, tap, sniff);
+  return { digest: `sha256:${tap.hash.digest('hex')}`, size: tap.bytes, compression: sniffCompression(head ?? Buffer.alloc(0)) };
 }

@@ -130,7 +130,12 @@ export async function resolveDockerArchive(tree: FileTree, selection: Selection)
     entry.Layers.map(async (name, index): Promise<LayerRef> => {
       const storedSize = await tree.size(name);
       const diffId = config.rootfs.diff_ids[index] ?? null;
-      const described = manifest?.layers[index] ?? (diffId ? entry.LayerSources?.[diffId] : undefined);
+      // LayerSources (legacy docker save) describes the registry blob of a foreign layer: its digest and size
+      // are those of the compressed blob, not of the layer.tar stored here. Trust it only when the stored file
+      // is that blob (named by its digest) or when nothing is stored (the layer was not saved).
+      const source = diffId ? entry.LayerSources?.[diffId] : undefined;
+      const sourceFits = source !== undefined && (storedSize === null || digestFromName(name, 'layer') === source.digest);
+      const described = manifest?.layers[index] ?? (sourceFits ? source : undefined);
       let mediaType = described?.mediaType;
       if (!mediaType) mediaType = dockerLayerMediaType(storedSize ? sniffCompression(await tree.head(name, 8)) : 'none');
       return {

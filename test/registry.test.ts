@@ -1,0 +1,259 @@
+/**
+ * Against real registries (Debian's docker-registry): plain HTTP, TLS + htpasswd, TLS + token auth. Results must
+ * equal the same image read from its OCI layout and `skopeo inspect --raw`; faults (a cut connection, 429, a
+ * redirect to another host, a registry that dies, a corrupted blob on disk) are injected by a proxy or on disk.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCli, runJson, SAMPLES } from './helpers/cli.js';
+import { pushImage, startFaultProxy, startRegistry, type RunningRegistry } from './helpers/registry.js';
+
+interface LayersJson {
+  indexDigest: string | null;
+  manifestDigest: string | null;
+  configDigest: string;
+  source: { kind: string; reference: string };
+  layers: { digest: string; diffId: string; compressedSize: number; uncompressedSize: number; files: number }[];
+  verify: { ok: boolean; checks: { ok: boolean; kind: string; what: string; subject: string }[] };
+}
+
+const LAYOUT = `oci:${path.join(SAMPLES, 'busybox-oci')}`;
+let work: string;
+let emptyDockerConfig: string;
+
+function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { DOCKER_CONFIG: emptyDockerConfig, XDG_CACHE_HOME: path.join(work, 'xdg-cache'), LAYERLENS_HTTP_BACKOFF_MS: '50', DOCKER_HOST: 'unix:///nonexistent.sock', ...extra };
+}
+
+function sha256(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'layerlens-registry-test-'));
+  emptyDockerConfig = path.join(work, 'docker-empty');
+  execFileSync('mkdir', ['-p', emptyDockerConfig]);
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('a plain-HTTP registry on loopback', () => {
+  let registry: RunningRegistry;
+  let indexDigest: string;
+  beforeAll(async () => {
+    registry = await startRegistry('plain');
+    indexDigest = await pushImage(registry, `${LAYOUT}:latest`, 'sample/busybox:1', { all: true });
+    await pushImage(registry, `docker-archive:${path.join(SAMPLES, 'busybox-amd64.tar')}`, 'sample/amd64:1');
+  });
+  afterAll(async () => registry.stop());
+
+  test('every platform reads as it does from the OCI layout, and digests equal skopeo inspect --raw', async () => {
+    for (const platform of ['linux/amd64', 'linux/arm64']) {
+      const fromRegistry = await runJson<LayersJson>(['layers', `${registry.host}/sample/busybox:1`, '--platform', platform, '--no-cache'], { env: env() });
+      const fromLayout = await runJson<LayersJson>(['layers', LAYOUT, '--platform', platform]);
+      expect(fromRegistry.code).toBe(0);
+      expect(fromRegistry.json.source).toMatchObject({ kind: 'registry', reference: `${registry.host}/sample/busybox:1` });
+      expect(fromRegistry.json.indexDigest).toBe(indexDigest);
+      for (const key of ['manifestDigest', 'configDigest', 'layers'] as const) expect(fromRegistry.json[key]).toEqual(fromLayout.json[key]);
+      const arch = platform.split('/')[1]!;
+      const raw = execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', '--override-arch', arch, `docker://${registry.host}/sample/busybox:1`]);
+      expect(sha256(raw)).toBe(indexDigest);
+      const manifest = execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/sample/busybox@${fromRegistry.json.manifestDigest}`]);
+      expect(sha256(manifest)).toBe(fromRegistry.json.manifestDigest);
+      const config = execFileSync('skopeo', ['inspect', '--config', '--raw', '--tls-verify=false', `docker://${registry.host}/sample/busybox@${fromRegistry.json.manifestDigest}`]);
+      expect(sha256(config)).toBe(fromRegistry.json.configDigest);
+    }
+  });
+
+  test('a digest reference is checked against the bytes received', async () => {
+    const { code, json } = await runJson<LayersJson>(['inspect', `${registry.host}/sample/busybox@${indexDigest}`, '--platform', 'linux/amd64', '--no-cache'], { env: env() });
+    expect(code).toBe(0);
+    expect(json.verify.checks.find((check) => check.kind === 'reference')).toMatchObject({ ok: true, subject: indexDigest });
+  });
+
+  test('every command works against the registry', async () => {
+    for (const command of ['inspect', 'layers', 'files', 'waste', 'analyze', 'verify', 'platforms']) {
+      const result = await runCli([command, `${registry.host}/sample/amd64:1`, '--no-cache', '--json'], { env: env() });
+      expect([command, result.code, result.stderr]).toEqual([command, 0, '']);
+    }
+    const platforms = await runJson<{ platforms: { architecture: string }[] }>(['platforms', `${registry.host}/sample/busybox:1`, '--no-cache'], { env: env() });
+    expect(platforms.json.platforms.map((entry) => entry.architecture)).toEqual(['amd64', 'arm64']);
+  });
+
+  test('unknown repositories and tags exit 3 with one line', async () => {
+    const repo = await runCli(['inspect', `${registry.host}/no/such:1`, '--no-cache'], { env: env() });
+    expect(repo.code).toBe(3);
+    expect(repo.stderr.trim().split('\n')).toHaveLength(1);
+    expect(repo.stderr).toMatch(/not found|repository/);
+    const tag = await runCli(['inspect', `${registry.host}/sample/busybox:nope`, '--no-cache'], { env: env() });
+    expect(tag.code).toBe(3);
+    expect(tag.stderr).toMatch(/tag "nope" not found/);
+  });
+
+  test('a second run with the cache downloads no blob and re-scans nothing', async () => {
+    const proxy = await startFaultProxy(registry.host, {});
+    try {
+      const cache = path.join(work, 'cache-second-run');
+      const first = await runCli(['layers', `${proxy.host}/sample/amd64:1`, '--cache-dir', cache, '--json'], { env: env() });
+      expect(first.code).toBe(0);
+      const blobGetsFirst = proxy.requests.filter((request) => request.method === 'GET' && request.url.includes('/blobs/')).length;
+      expect(blobGetsFirst).toBe(4); // config + 3 layers
+      proxy.requests.length = 0;
+      const second = await runCli(['layers', `${proxy.host}/sample/amd64:1`, '--cache-dir', cache, '--json'], { env: env() });
+      expect(second.code).toBe(0);
+      expect(JSON.parse(second.stdout).layers).toEqual(JSON.parse(first.stdout).layers);
+      expect(proxy.requests.filter((request) => request.method === 'GET')).toEqual([]);
+      expect(proxy.requests.map((request) => request.method)).toEqual(['GET', 'HEAD'].filter((method) => proxy.requests.some((request) => request.method === method)));
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('a connection cut mid-blob resumes with Range and the blob still verifies', async () => {
+    const proxy = await startFaultProxy(registry.host, { cutBlobAfterBytes: 1 << 20 });
+    try {
+      const { code, json } = await runJson<LayersJson>(['layers', `${proxy.host}/sample/busybox:1`, '--platform', 'linux/amd64', '--no-cache'], { env: env() });
+      expect(code).toBe(0);
+      expect(json.verify.ok).toBe(true);
+      // The resumed request starts where the client's bytes stopped: after some data, at most at the cut (bytes
+      // written just before the socket was destroyed may never arrive), and it names the blob that was cut.
+      const resumed = proxy.requests.filter((request) => request.range !== undefined);
+      expect(resumed).toHaveLength(1);
+      const from = Number(/^bytes=(\d+)-$/.exec(resumed[0]!.range!)![1]);
+      expect(from).toBeGreaterThan(0);
+      expect(from).toBeLessThanOrEqual(1 << 20);
+      expect(proxy.requests.filter((request) => request.url === resumed[0]!.url)).toHaveLength(2);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('429 with Retry-After is waited for and retried', async () => {
+    const proxy = await startFaultProxy(registry.host, { tooManyRequests: { match: /\/manifests\//, times: 2, retryAfterSeconds: 1 } });
+    try {
+      const started = Date.now();
+      const result = await runCli(['inspect', `${proxy.host}/sample/amd64:1`, '--no-cache'], { env: env() });
+      expect(result.code).toBe(0);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2000); // two Retry-After: 1 honoured
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('rate limiting that never ends exits 3 saying so', async () => {
+    const proxy = await startFaultProxy(registry.host, { tooManyRequests: { match: /\/manifests\//, times: 100, retryAfterSeconds: 0 } });
+    try {
+      const result = await runCli(['inspect', `${proxy.host}/sample/amd64:1`, '--no-cache'], { env: env() });
+      expect(result.code).toBe(3);
+      expect(result.stderr).toMatch(/rate limited/);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('Authorization is never sent to another host after a redirect', async () => {
+    const storage = await startFaultProxy(registry.host, {}, '127.0.0.2');
+    const front = await startFaultProxy(registry.host, { requireBasicAuth: true, redirectBlobsTo: storage.host });
+    try {
+      const { code, json } = await runJson<LayersJson>(['layers', `${front.host}/sample/amd64:1`, '--no-cache', '--username', 'someone', '--password-stdin'], { env: env(), input: 's3cret-password\n' });
+      expect(code).toBe(0);
+      expect(json.verify.ok).toBe(true);
+      expect(front.requests.some((request) => request.authorization)).toBe(true);
+      expect(storage.requests.length).toBeGreaterThan(0);
+      expect(storage.requests.every((request) => !request.authorization)).toBe(true);
+    } finally {
+      await front.stop();
+      await storage.stop();
+    }
+  });
+
+  test('a registry that dies during a blob and does not come back: exit 3, one line', async () => {
+    const proxy = await startFaultProxy(registry.host, { cutBlobAfterBytes: 100_000, dieAfterCut: true });
+    const result = await runCli(['layers', `${proxy.host}/sample/amd64:1`, '--no-cache'], { env: env() });
+    expect(result.code).toBe(3);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/connection refused|request failed/);
+    await proxy.stop();
+  });
+
+  test('a layer blob corrupted on the registry disk is reported (exit 1), and the cache does not keep it', async () => {
+    await pushImage(registry, `docker-archive:${path.join(SAMPLES, 'busybox-amd64.tar')}`, 'sample/corrupt:1');
+    const good = await runJson<LayersJson>(['layers', `${registry.host}/sample/corrupt:1`, '--no-cache'], { env: env() });
+    const victim = good.json.layers[1]!.digest;
+    const file = registry.blobPath(victim);
+    const bytes = readFileSync(file);
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(file, bytes);
+    const cache = path.join(work, 'cache-corrupt');
+    const bad = await runJson<LayersJson>(['layers', `${registry.host}/sample/corrupt:1`, '--cache-dir', cache], { env: env() });
+    expect(bad.code).toBe(1);
+    const failed = bad.json.verify.checks.filter((check) => !check.ok);
+    expect(failed.map((check) => check.subject)).toContain(victim);
+    const again = await runJson<LayersJson>(['layers', `${registry.host}/sample/corrupt:1`, '--cache-dir', cache], { env: env() });
+    expect(again.code).toBe(1); // never accepted, even on a second run
+  });
+});
+
+describe('TLS with a private CA and htpasswd basic auth', () => {
+  let registry: RunningRegistry;
+  beforeAll(async () => {
+    registry = await startRegistry('tls-basic');
+    await pushImage(registry, `docker-archive:${path.join(SAMPLES, 'busybox-amd64.tar')}`, 'private/app:1');
+  });
+  afterAll(async () => registry.stop());
+
+  test('with --ca-file and credentials from docker config.json: works', async () => {
+    const { code, json } = await runJson<LayersJson>(['layers', `${registry.host}/private/app:1`, '--ca-file', registry.caFile!, '--no-cache'], { env: env({ DOCKER_CONFIG: registry.dockerConfigDir! }) });
+    expect(code).toBe(0);
+    expect(json.verify.ok).toBe(true);
+  });
+
+  test('an untrusted certificate is an error with a hint, never silently accepted; --insecure skips verification', async () => {
+    const result = await runCli(['inspect', `${registry.host}/private/app:1`, '--no-cache'], { env: env({ DOCKER_CONFIG: registry.dockerConfigDir! }) });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/not trusted.*--ca-file.*--insecure/);
+    const insecure = await runCli(['inspect', `${registry.host}/private/app:1`, '--insecure', '--no-cache'], { env: env({ DOCKER_CONFIG: registry.dockerConfigDir! }) });
+    expect(insecure.code).toBe(0);
+  });
+
+  test('--username with --password-stdin works; a wrong password says so without echoing it', async () => {
+    const ok = await runCli(['inspect', `${registry.host}/private/app:1`, '--ca-file', registry.caFile!, '--username', registry.username!, '--password-stdin', '--no-cache'], { env: env(), input: `${registry.password}\n` });
+    expect(ok.code).toBe(0);
+    const wrong = await runCli(['inspect', `${registry.host}/private/app:1`, '--ca-file', registry.caFile!, '--username', registry.username!, '--password-stdin', '--no-cache', '--debug'], { env: env(), input: 'not-the-password\n' });
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toMatch(/unauthorized.*(wrong|rejected)/);
+    expect(wrong.stderr + wrong.stdout).not.toContain('not-the-password');
+    expect(ok.stderr + ok.stdout).not.toContain(registry.password!);
+  });
+
+  test('no credentials: unauthorized, exit 3', async () => {
+    const result = await runCli(['inspect', `${registry.host}/private/app:1`, '--ca-file', registry.caFile!, '--no-cache'], { env: env() });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/unauthorized/);
+  });
+});
+
+describe('token auth (the Docker Hub flow)', () => {
+  let registry: RunningRegistry;
+  beforeAll(async () => {
+    registry = await startRegistry('token');
+    await pushImage(registry, `${LAYOUT}:latest`, 'team/busybox:1', { all: true });
+  });
+  afterAll(async () => registry.stop());
+
+  test('credentials from config.json get a token, reused for every request of the run', async () => {
+    const before = registry.tokenRequests();
+    const { code, json } = await runJson<LayersJson>(['layers', `${registry.host}/team/busybox:1`, '--platform', 'linux/arm64', '--ca-file', registry.caFile!, '--no-cache'], { env: env({ DOCKER_CONFIG: registry.dockerConfigDir! }) });
+    expect(code).toBe(0);
+    expect(json.verify.ok).toBe(true);
+    expect(registry.tokenRequests() - before).toBe(1);
+  });
+
+  test('a wrong password is rejected by the token service: exit 3', async () => {
+    const result = await runCli(['inspect', `${registry.host}/team/busybox:1`, '--ca-file', registry.caFile!, '--username', 'tester', '--password-stdin', '--no-cache'], { env: env(), input: 'wrong\n' });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/unauthorized: the token service rejected the credentials for user "tester"/);
+  });
+});
