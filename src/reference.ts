@@ -56,9 +56,9 @@ export function parseImageArgument(argument: string): Transport {
       case 'oci-archive':
         return { kind: 'oci-archive', ...splitPathRef(rest) };
       case 'docker-daemon':
-        return { kind: 'daemon', engine: 'docker', name: rest };
       case 'podman':
-        return { kind: 'daemon', engine: 'podman', name: rest };
+        if (rest.trim() === '') throw new UsageError(`"${argument}" names no image: write ${transport}:NAME[:TAG] or ${transport}:IMAGE-ID`);
+        return { kind: 'daemon', engine: transport === 'podman' ? 'podman' : 'docker', name: rest };
       default:
         break; // `localhost:5000/app` and `./dir:ref` are not transports
     }

@@ -178,7 +178,7 @@ describe('a plain-HTTP registry on loopback', () => {
     await proxy.stop();
   });
 
-  test('a layer blob corrupted on the registry disk is reported (exit 1), and the cache does not keep it', async () => {
+  test('a layer blob corrupted on the registry disk: exit 3 saying the blob is not what the manifest names; never cached', async () => {
     await pushImage(registry, `docker-archive:${path.join(SAMPLES, 'busybox-amd64.tar')}`, 'sample/corrupt:1');
     const good = await runJson<LayersJson>(['layers', `${registry.host}/sample/corrupt:1`, '--no-cache'], { env: env() });
     const victim = good.json.layers[1]!.digest;
@@ -186,14 +186,17 @@ describe('a plain-HTTP registry on loopback', () => {
     const bytes = readFileSync(file);
     bytes[bytes.length >> 1] ^= 0xff;
     writeFileSync(file, bytes);
+    const actual = sha256(bytes);
     const cache = path.join(work, 'cache-corrupt');
-    const bad = await runJson<LayersJson>(['layers', `${registry.host}/sample/corrupt:1`, '--cache-dir', cache], { env: env() });
-    expect(bad.code).toBe(1);
-    const failed = bad.json.verify.checks.filter((check) => !check.ok);
-    expect(failed.map((check) => check.subject)).toContain(victim);
-    const again = await runJson<LayersJson>(['layers', `${registry.host}/sample/corrupt:1`, '--cache-dir', cache], { env: env() });
-    expect(again.code).toBe(1); // never accepted, even on a second run
+    for (const run of ['first', 'second']) {
+      const bad = await runCli(['layers', `${registry.host}/sample/corrupt:1`, '--cache-dir', cache, '--json'], { env: env() });
+      expect({ run, code: bad.code }).toEqual({ run, code: 3 }); // the content cannot be read: no report
+      expect(bad.stdout).toBe('');
+      expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+      expect(bad.stderr).toContain(`the blob's sha256 is ${actual}, not ${victim} as its manifest says`);
+    }
   });
+
 });
 
 describe('TLS with a private CA and htpasswd basic auth', () => {

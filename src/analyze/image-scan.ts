@@ -60,11 +60,7 @@ export function layerChecks(layer: LayerRef, scan: LayerScan, manifest: string |
     ok: layer.diffId !== null && scan.diffId === layer.diffId,
     expected: layer.diffId,
     actual: scan.diffId,
-    what: scan.unreadable
-      ? `layer ${layer.index} content could not be read: ${scan.unreadable}`
-      : layer.diffId
-        ? `layer ${layer.index} uncompressed sha256 equals config diff_ids[${layer.index}]`
-        : `config lists no diff_id for layer ${layer.index}`,
+    what: layer.diffId ? `layer ${layer.index} uncompressed sha256 equals config diff_ids[${layer.index}]` : `config lists no diff_id for layer ${layer.index}`,
   });
   const declared = layerCompression(layer.mediaType);
   checks.push({
@@ -106,12 +102,12 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
     try {
       scan = await scanLayer(layer.open(), { label: layerLabel(layer) });
     } catch (error) {
-      // Corrupt content in a blob that is not what its manifest names is first of all a digest mismatch (exit 1,
-      // a verify finding), not an unreadable image: hash the blob once more to tell which it is.
+      // Unreadable content (exit 3) may also be a blob that is not what its manifest names: hash it once more so
+      // the message says so, which tells a damaged download or registry from a bad image.
       if (!(error instanceof ImageReadError) || !layer.digest) throw error;
       const blob = await hashBlob(layer.open()).catch(() => null);
       if (!blob || blob.digest === layer.digest) throw error;
-      return { digest: blob.digest, compressedSize: blob.size, compression: blob.compression, diffId: null, uncompressedSize: 0, contentSize: 0, entries: [], unreadable: error.message };
+      throw new ImageReadError(`${error.message}; the blob's sha256 is ${blob.digest}, not ${layer.digest} as its manifest says`, { cause: error });
     }
     // Only a scan of bytes that matched their digest is worth keeping.
     if (layer.digest && layer.scans && scan.digest === layer.digest) await layer.scans.save(layer.digest, scan);

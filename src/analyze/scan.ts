@@ -35,14 +35,12 @@ export interface LayerScan {
   digest: string;
   compressedSize: number;
   compression: Compression;
-  /** sha256 of the uncompressed tar stream; null when the blob failed its digest check and could not be read. */
-  diffId: string | null;
+  /** sha256 of the uncompressed tar stream. */
+  diffId: string;
   uncompressedSize: number;
   /** Σ of tar header sizes (a hardlink counts 0): dive's layer size. */
   contentSize: number;
   entries: LayerEntry[];
-  /** Why the layer's content could not be read, when its blob also failed its digest check (see image-scan). */
-  unreadable?: string;
 }
 
 let hasher: Promise<XXHashAPI> | null = null;
@@ -308,15 +306,9 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
 }
 
 /** sha256 and length of a blob, nothing else: the second look at a blob whose content could not be read. */
-export async function hashBlob(input: Readable): Promise<{ digest: string; size: number; compression: Compression }> {
+export async function hashBlob(input: Readable): Promise<{ digest: string; size: number }> {
   const tap = new Tap();
-  let head: Buffer | null = null;
-  const sniff = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      head ??= chunk.subarray(0, 8);
-      callback();
-    },
-  });
-  await pipeline(input, tap, sniff);
-  return { digest: `sha256:${tap.hash.digest('hex')}`, size: tap.bytes, compression: sniffCompression(head ?? Buffer.alloc(0)) };
+  const sink = new Transform({ transform: (_chunk, _encoding, callback) => callback() });
+  await pipeline(input, tap, sink);
+  return { digest: `sha256:${tap.hash.digest('hex')}`, size: tap.bytes };
 }

@@ -152,26 +152,33 @@ export class UnionFs {
       let size = entry.size;
       let contentHash = entry.contentHash;
       let linkTarget = entry.linkTarget;
+      let { mode, uid, gid } = entry;
       if (entry.type === 'hardlink') {
+        // A hardlink is another name for its target's inode: content and metadata are the target's (as umoci
+        // extracts it; the link's own header normally says the same).
         const target = this.get(entry.linkTarget ?? '');
         size = target?.size ?? 0;
         contentHash = target?.contentHash ?? null;
+        if (target) ({ mode, uid, gid } = target);
         linkTarget = '/' + pathParts(entry.linkTarget ?? '').join('/');
       }
-      const incoming = { type: entry.type, size, mode: entry.mode, uid: entry.uid, gid: entry.gid, linkTarget, contentHash };
+      const incoming = { type: entry.type, size, mode, uid, gid, linkTarget, contentHash };
       const existing = parent.children!.get(name);
       const parentPath = nodePath(parent);
       const path = parentPath === '/' ? `/${name}` : `${parentPath}/${name}`;
       const bothDirs = existing?.type === 'dir' && entry.type === 'dir';
+      // Compared before the node is updated below.
+      const unchanged = existing !== undefined && (bothDirs ? existing.mode === entry.mode && existing.uid === entry.uid && existing.gid === entry.gid : sameContent(existing, incoming));
       if (bothDirs) {
         // Re-listing a directory keeps what is in it; only its own metadata can change.
         Object.assign(existing!, { mode: entry.mode, uid: entry.uid, gid: entry.gid, layer, implicit: false });
       } else {
         if (existing) this.recordHidden(existing, layer, 'overwritten');
+        // A directory replaced by a file takes everything below it away.
+        if (existing?.children) for (const child of [...existing.children.values()]) this.remove(child, status, removedBytesByPath);
         parent.children!.set(name, { name, parent, children: entry.type === 'dir' ? new Map() : null, ...incoming, layer, implicit: false });
       }
       const previous = status.get(path);
-      const unchanged = existing !== undefined && (bothDirs ? existing.mode === entry.mode && existing.uid === entry.uid && existing.gid === entry.gid : sameContent(existing, incoming));
       let next: 'added' | 'modified' | undefined;
       if (previous === 'removed') next = 'modified'; // whited out and re-created by the same layer: replaced
       else if (previous === 'added' || !existing) next = 'added';
@@ -217,11 +224,16 @@ export class UnionFs {
     if (bytes > 0) this.hidden.push({ path: nodePath(node), layer, how, bytes, writtenBy: [...writers].sort((a, b) => a - b) });
   }
 
+  /** Remove a node; the layer's change list names it and everything below it (each with its own bytes). */
   private remove(node: FsNode, status: Map<string, string>, removedBytes: Map<string, number>): void {
     const path = nodePath(node);
     node.parent?.children?.delete(node.name);
-    status.set(path, 'removed');
-    removedBytes.set(path, subtreeBytes(node));
+    const mark = (current: FsNode, currentPath: string) => {
+      status.set(currentPath, 'removed');
+      removedBytes.set(currentPath, current.children || current.type === 'hardlink' ? 0 : current.size);
+      if (current.children) for (const [name, child] of current.children) mark(child, `${currentPath}/${name}`);
+    };
+    mark(node, path);
   }
 
   /** Walk to a directory, creating missing parents (and replacing a non-directory in the way). */

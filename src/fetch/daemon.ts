@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Agent, request, type Dispatcher } from 'undici';
-import { ImageReadError } from '../errors.js';
+import { errorMessage, ImageReadError } from '../errors.js';
 import { resolveDockerArchive } from './docker-archive.js';
 import { errorCode } from './registry/transport.js';
 import type { Selection, SourceHandle } from './source.js';
@@ -135,7 +135,13 @@ export class EngineClient {
 /** The first engine endpoint that answers, or null; `tried` lists every endpoint and why it failed. */
 export async function connectEngine(engine: EngineKind, tried: string[]): Promise<EngineClient | null> {
   for (const endpoint of engineEndpoints(engine)) {
-    const client = new EngineClient(endpoint);
+    let client: EngineClient;
+    try {
+      client = new EngineClient(endpoint);
+    } catch (error) {
+      tried.push(errorMessage(error)); // e.g. an ssh:// DOCKER_HOST: skip it, try the next endpoint
+      continue;
+    }
     try {
       const response = await client.get('/_ping');
       await response.body.dump();
@@ -168,7 +174,7 @@ export async function openFromEngine(input: string, client: EngineClient, name: 
     await pipeline(response.body, createWriteStream(file));
     const tree = await TarTree.open(file, `${engine.name}:${name}`);
     const images = await resolveDockerArchive(tree, { ...selection, ref: null });
-    const reference = record.RepoTags?.[0] ?? name;
+    const reference = matchingTag(record.RepoTags ?? [], name) ?? record.RepoTags?.[0] ?? name;
     return {
       info: { input, kind: 'daemon', reference, engine, repoDigests: record.RepoDigests ?? [], imageId: record.Id },
       store: null,
@@ -184,4 +190,13 @@ export async function openFromEngine(input: string, client: EngineClient, name: 
     await client.close();
     throw error;
   }
+}
+
+/**
+ * The engine's tag that names what the user typed (engines qualify names: `app` is `localhost/app:latest` in
+ * Podman, `docker.io/library/app:latest` in Docker), so the report names the tag asked for, not the image's first.
+ */
+export function matchingTag(tags: string[], name: string): string | null {
+  const withTag = /:[\w][\w.-]*$/.test(name.split('/').pop() ?? '') || name.includes('@') ? name : `${name}:latest`;
+  return tags.find((tag) => tag === name || tag === withTag || tag.endsWith(`/${withTag}`)) ?? null;
 }

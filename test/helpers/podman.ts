@@ -1,0 +1,158 @@
+/**
+ * A real Podman engine for tests: `podman system service` on a unix socket in a temp dir, with its own vfs
+ * storage (--root/--runroot/--tmpdir there too) and its own config files, so neither the system's images nor
+ * its containers.conf, storage.conf or registries.conf are used or touched. The same storage is reachable from
+ * the podman CLI through `engine.podman(...)`. Everything is asynchronous: nothing here blocks the event loop
+ * while the service (a child of this process) is needed. The service is killed (its whole process group) by
+ * `stop()`, and in any case when the test process exits.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface PodmanEngine {
+  /** The temp directory holding storage, config, logs and the socket. */
+  dir: string;
+  socket: string;
+  /** `unix://<socket>`: the value for DOCKER_HOST or CONTAINER_HOST. */
+  address: string;
+  /** The environment the podman CLI and service run with (its own config files). */
+  env: NodeJS.ProcessEnv;
+  /** Run `podman <global storage flags> ...args` against the service's storage; resolves with stdout. */
+  podman(args: string[], options?: { cwd?: string; timeout?: number }): Promise<string>;
+  /** The service's log so far (stdout and stderr), for failure messages. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+const services = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of services) killGroup(child, 'SIGKILL');
+});
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal); // the service was started detached: it leads its own process group
+  } catch {
+    /* already gone */
+  }
+}
+
+/** GET path on a unix socket; resolves with the status code, or null when nothing answers. */
+export function getOnSocket(socket: string, pathname: string, timeoutMs = 2000): Promise<{ status: number; body: string } | null> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: socket, path: pathname, method: 'GET', headers: { host: 'd' }, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', () => resolve(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+    req.end();
+  });
+}
+
+export async function startPodman(): Promise<PodmanEngine> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-podman-'));
+  const root = path.join(dir, 'root');
+  const runroot = path.join(dir, 'runroot');
+  const tmpdir = path.join(dir, 'tmp');
+  const config = path.join(dir, 'config');
+  for (const sub of [root, runroot, tmpdir, config]) mkdirSync(sub, { recursive: true });
+  const storageConf = path.join(dir, 'storage.conf');
+  writeFileSync(storageConf, `[storage]\ndriver = "vfs"\nrunroot = "${runroot}"\ngraphroot = "${root}"\n`);
+  const containersConf = path.join(dir, 'containers.conf');
+  writeFileSync(containersConf, '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n');
+  // No search registries: a short name never reaches the network (nor prompts), whatever the host's config says.
+  const registriesConf = path.join(dir, 'registries.conf');
+  writeFileSync(registriesConf, 'unqualified-search-registries = []\nshort-name-mode = "permissive"\n');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    XDG_CONFIG_HOME: config,
+    XDG_RUNTIME_DIR: runroot,
+    CONTAINERS_STORAGE_CONF: storageConf,
+    CONTAINERS_CONF: containersConf,
+    CONTAINERS_REGISTRIES_CONF: registriesConf,
+    REGISTRIES_CONFIG_PATH: registriesConf,
+    TMPDIR: tmpdir,
+  };
+  const globalFlags = ['--storage-driver', 'vfs', '--root', root, '--runroot', runroot, '--tmpdir', tmpdir, '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const socket = path.join(dir, 'podman.sock');
+  const address = `unix://${socket}`;
+  const logFile = path.join(dir, 'service.log');
+  const out = openSync(logFile, 'a');
+  const child = spawn('podman', [...globalFlags, 'system', 'service', '--time=0', address], { env, stdio: ['ignore', out, out], detached: true });
+  services.add(child);
+  const log = () => {
+    try {
+      return readFileSync(logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const stop = async () => {
+    killGroup(child, 'SIGTERM');
+    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+    services.delete(child);
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // vfs layers can hold files that resist a plain removal: let podman clear its storage, then retry.
+      await run('podman', [...globalFlags, 'system', 'reset', '--force'], { env, timeout: 60_000 }).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      services.delete(child);
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`podman system service exited (${child.exitCode ?? child.signalCode}): ${log().slice(-2000)}`);
+    }
+    const answer = await getOnSocket(socket, '/_ping', 1000);
+    if (answer?.status === 200 && answer.body.trim() === 'OK') break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`podman system service did not answer /_ping within 30 s: ${log().slice(-2000)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  return {
+    dir,
+    socket,
+    address,
+    env,
+    podman: async (args, options = {}) => {
+      try {
+        const { stdout } = await run('podman', [...globalFlags, ...args], { env, cwd: options.cwd, timeout: options.timeout ?? 120_000, maxBuffer: 64 << 20 });
+        return stdout;
+      } catch (error) {
+        const failure = error as Error & { stderr?: string };
+        throw new Error(`podman ${args.join(' ')} failed: ${failure.stderr?.trim() || failure.message}`, { cause: error });
+      }
+    },
+    log,
+    stop,
+  };
+}
+
+/** A unix socket file with no server behind it (a crashed engine): made by a child that listens, then dies hard. */
+export async function makeDeadSocket(file: string): Promise<void> {
+  const script = `require('node:net').createServer().listen(${JSON.stringify(file)}, () => process.kill(process.pid, 'SIGKILL'))`;
+  await run(process.execPath, ['-e', script]).catch((error: { signal?: string }) => {
+    if (error.signal !== 'SIGKILL') throw error;
+  });
+}
