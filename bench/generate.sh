@@ -22,6 +22,7 @@
 #   biglayer    one layer of ~1 GB in three large files: random, log-like text, mixed 64 KiB blocks
 #   manylayers  100 layers: 90 of ~30 small files each, and every 10th a whiteout of a directory 5 layers back
 #
+# Layers are made with `umoci unpack`/`umoci repack` (realistic) or GNU tar + `umoci raw add-layer` (the rest).
 # Reproducible: every mtime is SOURCE_DATE_EPOCH (default 2024-01-01T00:00:00Z), history times are derived from
 # it, synthetic bytes come from seeded generators (lib/synth.mjs), tar entries are sorted. The synthetic images are
 # byte-identical from run to run and machine to machine (same umoci/skopeo versions); "realistic" is identical for
@@ -67,6 +68,21 @@ START=$SECONDS
 # ISO time N minutes after SOURCE_DATE_EPOCH (history entries, one minute apart in Dockerfile order).
 hist_time() { date -u -d "@$((SOURCE_DATE_EPOCH + 60 * $1))" +%Y-%m-%dT%H:%M:%SZ; }
 fix_times() { find "$@" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +; }
+
+# An uncompressed layer tar of everything below DIR (names relative to DIR, no "./"), sorted, fixed mtimes,
+# numeric root owners; then `umoci raw add-layer` appends it (umoci gzips it). Not `umoci insert`: umoci <= 0.4.7
+# forgets to close its tar writer there, so the layer lacks its last padding and the end-of-archive marker
+# (opencontainers/umoci#436, fixed by #534) - GNU tar rejects such a layer, and so does layerlens.
+add_layer() { # LAYOUT DIR CREATED_BY HISTORY_MINUTE [OWNER]
+  local layout=$1 dir=$2 created_by=$3 minute=$4 owner=${5:-0} tarfile
+  tarfile=$(mktemp "$WORKROOT/layer.XXXXXX.tar")
+  (cd "$dir" && find . -mindepth 1 -printf '%P\n' | sort >"$tarfile.list")
+  tar --mtime="@$SOURCE_DATE_EPOCH" --owner="$owner" --group="$owner" --numeric-owner --format=gnu \
+    -C "$dir" -cf "$tarfile" --no-recursion --verbatim-files-from --files-from="$tarfile.list"
+  umoci raw add-layer --image "$layout:latest" --history.created "$(hist_time "$minute")" \
+    --history.created_by "$created_by" "$tarfile"
+  rm -f "$tarfile" "$tarfile.list"
+}
 
 new_image() { # LAYOUT -> creates tag latest with an empty, fixed config
   umoci init --layout "$1"
@@ -222,16 +238,15 @@ build_realistic() {
   umoci repack --refresh-bundle --image "$img" --history.created "$(hist_time 5)" \
     --history.created_by "COPY --chown=1000:1000 . /app" "$bundle"
 
-  # Layer 5: /usr/share/doc replaced by its copyright files (opaque whiteout, via umoci insert --opaque) ------
+  # Layer 5: /usr/share/doc replaced by its copyright files: an opaque whiteout ----------------------------------
   log "realistic: opaque layer (/usr/share/doc)"
   local docs=$work/docs
-  mkdir -p "$docs"
+  mkdir -p "$docs/usr/share/doc"
   (cd "$rootfs/usr/share/doc" && find . -name copyright -type f | sort | while read -r f; do
-     mkdir -p "$docs/$(dirname "$f")"; cp -a "$f" "$docs/$f"; done)
+     mkdir -p "$docs/usr/share/doc/$(dirname "$f")"; cp -a "$f" "$docs/usr/share/doc/$f"; done)
+  : >"$docs/usr/share/doc/.wh..wh..opq"
   fix_times "$docs"
-  umoci insert --image "$img" --opaque --history.created "$(hist_time 6)" \
-    --history.created_by "RUN find /usr/share/doc -type f ! -name copyright -delete (rebuilt as a new directory)" \
-    "$docs" /usr/share/doc
+  add_layer "$layout" "$docs" "RUN find /usr/share/doc -type f ! -name copyright -delete" 6
 
   # Config ------------------------------------------------------------------------------------------------------
   umoci config --image "$img" --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -249,7 +264,7 @@ build_realistic() {
 }
 
 # --------------------------------------------------------------------------------------------------------------
-# synthetic images (umoci insert: one layer per call)
+# synthetic images (GNU tar + umoci raw add-layer: one layer per call)
 # --------------------------------------------------------------------------------------------------------------
 build_smallfiles() {
   local work=$WORKROOT/smallfiles layout=$WORKROOT/smallfiles/layout
@@ -257,10 +272,9 @@ build_smallfiles() {
   new_image "$layout"
   log "smallfiles: writing $SMALLFILES_COUNT files"
   node "$BENCH/lib/synth.mjs" smallfiles "$work/tree" "$SMALLFILES_COUNT"
-  fix_times "$work/tree"
-  log "smallfiles: umoci insert"
-  umoci insert --image "$layout:latest" --history.created "$(hist_time 1)" \
-    --history.created_by "COPY tree /srv/data ($SMALLFILES_COUNT small files)" "$work/tree" /srv/data
+  log "smallfiles: tar + umoci raw add-layer"
+  mkdir -p "$work/root/srv"; mv "$work/tree" "$work/root/srv/data"
+  add_layer "$layout" "$work/root" "COPY data /srv/data ($SMALLFILES_COUNT small files)" 1
   emit smallfiles "$layout" "synthetic: lib/synth.mjs smallfiles $SMALLFILES_COUNT"
   rm -rf "$work"
 }
@@ -271,10 +285,9 @@ build_biglayer() {
   new_image "$layout"
   log "biglayer: writing $BIGLAYER_MIB MiB"
   node "$BENCH/lib/synth.mjs" bigfiles "$work/tree" "$BIGLAYER_MIB"
-  fix_times "$work/tree"
-  log "biglayer: umoci insert"
-  umoci insert --image "$layout:latest" --history.created "$(hist_time 1)" \
-    --history.created_by "COPY data /data ($BIGLAYER_MIB MiB: random, text, mixed)" "$work/tree" /data
+  log "biglayer: tar + umoci raw add-layer"
+  mkdir -p "$work/root"; mv "$work/tree" "$work/root/data"
+  add_layer "$layout" "$work/root" "COPY data /data ($BIGLAYER_MIB MiB: random, text, mixed)" 1
   emit biglayer "$layout" "synthetic: lib/synth.mjs bigfiles $BIGLAYER_MIB"
   rm -rf "$work"
 }
@@ -286,19 +299,18 @@ build_manylayers() {
   log "manylayers: $MANYLAYERS_COUNT layers"
   for ((i = 0; i < MANYLAYERS_COUNT; i++)); do
     step=$(printf '%03d' "$i")
+    mkdir -p "$work/l$step/opt/app"
     if ((i > 0 && i % 10 == 0)); then
       # Every 10th layer deletes the directory written 5 layers earlier: a layer holding one whiteout.
       local gone
-      gone=/opt/app/step$(printf '%03d' $((i - 5)))
-      umoci insert --image "$layout:latest" --whiteout --history.created "$(hist_time $((i + 1)))" \
-        --history.created_by "RUN rm -rf $gone" "$gone"
-      continue
+      gone=step$(printf '%03d' $((i - 5)))
+      : >"$work/l$step/opt/app/.wh.$gone"
+      add_layer "$layout" "$work/l$step" "RUN rm -rf /opt/app/$gone" $((i + 1))
+    else
+      node "$BENCH/lib/synth.mjs" layer "$work/l$step" "$i"
+      printf 'step=%s\n' "$step" >"$work/l$step/opt/app/CURRENT"   # rewritten by every layer: "modified"
+      add_layer "$layout" "$work/l$step" "COPY step$step /opt/app/" $((i + 1))
     fi
-    node "$BENCH/lib/synth.mjs" layer "$work/l$step" "$i"
-    printf 'step=%s\n' "$step" >"$work/l$step/opt/app/CURRENT"   # rewritten by every layer: "modified"
-    fix_times "$work/l$step"
-    umoci insert --image "$layout:latest" --history.created "$(hist_time $((i + 1)))" \
-      --history.created_by "COPY step$step /opt/app/" "$work/l$step/opt/app" /opt/app
     rm -rf "$work/l$step"
   done
   emit manylayers "$layout" "synthetic: lib/synth.mjs layer N for N in 0..$((MANYLAYERS_COUNT - 1)), every 10th layer a whiteout instead"

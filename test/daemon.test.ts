@@ -6,10 +6,11 @@
  * image built here by `podman build` must show its Dockerfile steps and the bytes it wastes. Engines that are not
  * there, or do not hold the name, exit 3 with one line.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli, runJson, SAMPLES, type CliResult } from './helpers/cli.js';
+import { fixture, ROOT, runCli, runJson, SAMPLES, type CliResult } from './helpers/cli.js';
 import { makeDeadSocket, startPodman, type PodmanEngine } from './helpers/podman.js';
 import { freePort } from './helpers/registry.js';
 
@@ -321,6 +322,50 @@ describe('an image built by podman build', () => {
   });
 });
 
+describe("dive's Dockerfile.test-image, built by podman on the busybox sample", () => {
+  const IMAGE = 'localhost/dive-test:1';
+  let saved: string;
+
+  beforeAll(async () => {
+    // dive's recipe says FROM busybox:latest: the sample, tagged so (a short name podman resolves locally).
+    await engine.podman(['tag', SAMPLE_NAME, 'localhost/busybox:latest']);
+    const context = path.join(work, 'dive-context');
+    mkdirSync(path.join(context, '.scripts'), { recursive: true });
+    writeFileSync(path.join(context, 'Dockerfile'), readFileSync(fixture('dive', '.data', 'Dockerfile.test-image')));
+    writeFileSync(path.join(context, 'README.md'), '# the build context dive\'s Dockerfile.test-image expects\n'.repeat(20));
+    writeFileSync(path.join(context, '.scripts', 'x.sh'), '#!/bin/sh\necho x\n');
+    writeFileSync(path.join(context, '.scripts', 'y.sh'), '#!/bin/sh\necho y\n');
+    await engine.podman(['build', '--quiet', '--isolation', 'chroot', '--pull=never', '-t', IMAGE, '.'], { cwd: context, timeout: 200_000 });
+    saved = path.join(work, 'dive-test.tar');
+    await engine.podman(['save', '--format', 'docker-archive', '-o', saved, IMAGE]);
+  }, SLOW);
+
+  test('every command reads the same from the engine as from podman save of the image', async () => {
+    for (const command of ['inspect', 'layers', 'files', 'waste', 'analyze', 'verify', 'platforms']) {
+      const fromEngine = await runJson<Record<string, unknown>>([command, `podman:${IMAGE}`], { env: env({ CONTAINER_HOST: engine.address }) });
+      const fromSave = await runJson<Record<string, unknown>>([command, saved], { env: env() });
+      expect([command, fromEngine.code, fromSave.code]).toEqual([command, 0, 0]);
+      const { source: engineSource, ...engineReport } = fromEngine.json;
+      const { source: _saveSource, ...saveReport } = fromSave.json;
+      expect(engineSource).toMatchObject({ kind: 'daemon', reference: IMAGE });
+      expect([command, engineReport]).toEqual([command, saveReport]);
+    }
+  });
+
+  test('its real history (with the empty_layer steps of the base) maps each layer to its step, and the waste is found', async () => {
+    const { json } = await runJson<LayersJson & { waste: { wastedBytes: number; entries: { path: string; layers: number[] }[] } }>(['analyze', `podman:${IMAGE}`], { env: env({ CONTAINER_HOST: engine.address }) });
+    const record = await podmanInspect(IMAGE);
+    expect(json.layers.map((layer) => layer.diffId)).toEqual(record.RootFS.Layers);
+    const createdBy = json.layers.map((layer) => layer.createdBy ?? '');
+    expect(createdBy.some((step) => step.includes('mkdir -p /root/example/really/nested'))).toBe(true);
+    expect(createdBy.some((step) => step.includes('chmod +x /root/saved.txt'))).toBe(true);
+    const wasted = json.waste.entries.map((entry) => entry.path);
+    // Written by one RUN and changed (chmod) or removed by later ones: each copy is waste.
+    expect(wasted).toEqual(expect.arrayContaining(['/root/saved.txt', '/root/example/somefile1.txt']));
+    expect(json.waste.wastedBytes).toBeGreaterThan(0);
+  });
+});
+
 describe('engines that cannot serve: exit 3, one line', () => {
   test('podman:NAME the engine does not hold names the engine and what to do', async () => {
     const result = await runCli(['layers', 'podman:nosuch:1'], { env: env({ CONTAINER_HOST: engine.address }) });
@@ -337,6 +382,16 @@ describe('engines that cannot serve: exit 3, one line', () => {
     const podman = await runCli(['layers', `podman:${SAMPLE_NAME}`], { env: env({ CONTAINER_HOST: missing }) });
     expectOneLineError(podman, /no podman engine is reachable.*set CONTAINER_HOST/);
     expect(podman.stderr).toContain(`no engine at ${missing} ($CONTAINER_HOST)`);
+  });
+
+  test('a socket the user may not open: permission denied, with what to do', async () => {
+    // Run as nobody against the engine's socket, which only root may reach.
+    const result = await new Promise<CliResult>((resolve) => {
+      execFile('/usr/sbin/runuser', ['-u', 'nobody', '--', process.execPath, path.join(ROOT, 'bin', 'layerlens.js'), 'inspect', `docker-daemon:${SAMPLE_NAME}`], { env: { ...env({ DOCKER_HOST: engine.address }), HOME: '/tmp', NO_COLOR: '1' } }, (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+    expectOneLineError(result, /permission denied on unix:\/\/.*add yourself to the docker group/);
   });
 
   test('a socket file with no server behind it', async () => {

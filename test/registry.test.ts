@@ -39,6 +39,18 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+/** Every command against one image, each exit 0 with nothing on stderr and no secret anywhere in the output. */
+async function everyCommand(image: string, args: string[], runEnv: NodeJS.ProcessEnv, secret?: string): Promise<void> {
+  for (const command of ['inspect', 'layers', 'files', 'waste', 'analyze', 'verify', 'platforms', 'check']) {
+    const result = await runCli([command, image, ...args, '--json'], { env: runEnv });
+    expect([command, result.code, result.stderr]).toEqual([command, 0, '']);
+    if (secret) expect(result.stdout).not.toContain(secret);
+  }
+  const diff = await runCli(['diff', image, image, ...args, '--json'], { env: runEnv });
+  expect(['diff', diff.code, diff.stderr]).toEqual(['diff', 0, '']);
+  expect((JSON.parse(diff.stdout) as { diff: { files: { added: unknown[]; removed: unknown[]; changed: unknown[] } } }).diff.files).toEqual({ added: [], removed: [], changed: [] });
+}
+
 describe('a plain-HTTP registry on loopback', () => {
   let registry: RunningRegistry;
   let indexDigest: string;
@@ -74,10 +86,7 @@ describe('a plain-HTTP registry on loopback', () => {
   });
 
   test('every command works against the registry', async () => {
-    for (const command of ['inspect', 'layers', 'files', 'waste', 'analyze', 'verify', 'platforms']) {
-      const result = await runCli([command, `${registry.host}/sample/amd64:1`, '--no-cache', '--json'], { env: env() });
-      expect([command, result.code, result.stderr]).toEqual([command, 0, '']);
-    }
+    await everyCommand(`${registry.host}/sample/amd64:1`, ['--no-cache'], env());
     const platforms = await runJson<{ platforms: { architecture: string }[] }>(['platforms', `${registry.host}/sample/busybox:1`, '--no-cache'], { env: env() });
     expect(platforms.json.platforms.map((entry) => entry.architecture)).toEqual(['amd64', 'arm64']);
   });
@@ -213,6 +222,10 @@ describe('TLS with a private CA and htpasswd basic auth', () => {
     expect(json.verify.ok).toBe(true);
   });
 
+  test('every command works over TLS with basic auth; the password never appears in any output', async () => {
+    await everyCommand(`${registry.host}/private/app:1`, ['--ca-file', registry.caFile!, '--no-cache'], env({ DOCKER_CONFIG: registry.dockerConfigDir! }), registry.password!);
+  });
+
   test('an untrusted certificate is an error with a hint, never silently accepted; --insecure skips verification', async () => {
     const result = await runCli(['inspect', `${registry.host}/private/app:1`, '--no-cache'], { env: env({ DOCKER_CONFIG: registry.dockerConfigDir! }) });
     expect(result.code).toBe(3);
@@ -252,6 +265,10 @@ describe('token auth (the Docker Hub flow)', () => {
     expect(code).toBe(0);
     expect(json.verify.ok).toBe(true);
     expect(registry.tokenRequests() - before).toBe(1);
+  });
+
+  test('every command works with token auth, on the multi-platform image; no secret in any output', async () => {
+    await everyCommand(`${registry.host}/team/busybox:1`, ['--ca-file', registry.caFile!, '--platform', 'linux/amd64', '--no-cache'], env({ DOCKER_CONFIG: registry.dockerConfigDir! }), registry.password!);
   });
 
   test('a wrong password is rejected by the token service: exit 3', async () => {
