@@ -91,6 +91,19 @@ describe('a plain-HTTP registry on loopback', () => {
     expect(platforms.json.platforms.map((entry) => entry.architecture)).toEqual(['amd64', 'arm64']);
   });
 
+  test('diff of a registry image against its docker save tarball: no file differs, every layer shared by diffId', async () => {
+    const { code, json } = await runJson<{ diff: { files: Record<string, unknown[]>; layers: { shared: { by: string }[]; onlyA: unknown[]; onlyB: unknown[]; commonBase: number } } }>(
+      ['diff', `${registry.host}/sample/amd64:1`, path.join(SAMPLES, 'busybox-amd64.tar'), '--no-cache'],
+      { env: env() },
+    );
+    expect(code).toBe(0);
+    expect(json.diff.files).toEqual({ added: [], removed: [], changed: [] });
+    expect(json.diff.layers.onlyA).toEqual([]);
+    expect(json.diff.layers.onlyB).toEqual([]);
+    expect(json.diff.layers.commonBase).toBe(3);
+    expect(json.diff.layers.shared).toHaveLength(3);
+  });
+
   test('unknown repositories and tags exit 3 with one line', async () => {
     const repo = await runCli(['inspect', `${registry.host}/no/such:1`, '--no-cache'], { env: env() });
     expect(repo.code).toBe(3);

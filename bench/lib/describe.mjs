@@ -5,7 +5,7 @@
 //
 //   node describe.mjs OUTDIR NAME "how it was built"   → JSON on stdout
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 
@@ -47,7 +47,7 @@ function listLayer(file) {
   });
 }
 
-const norm = (name) => name.replace(/^(\.\/)+/, '').replace(/^\/+/, '').replace(/\/+$/, '');
+const norm = (name) => { const p = name.replace(/^(\.\/)+/, '').replace(/^\/+/, '').replace(/\/+$/, ''); return p === '.' ? '' : p; };
 
 const rootfs = new Set();
 const removeTree = (dir) => {
@@ -81,6 +81,8 @@ for (const desc of manifest.layers) {
   for (const p of adds) rootfs.add(p);
   layers.push({ digest: desc.digest, mediaType: desc.mediaType, compressedSize: desc.size, uncompressedSize: bytes, entries: names.length, whiteouts, opaque });
 }
+
+if (process.env.DESCRIBE_PATHS) writeFileSync(process.env.DESCRIBE_PATHS, [...rootfs].sort().join('\n') + '\n');
 
 const sha = (file) => execFileSync('sha256sum', [file]).toString().split(' ')[0];
 const sum = (key) => layers.reduce((n, l) => n + l[key], 0);
