@@ -13,7 +13,7 @@
 #
 # Images:
 #   realistic   Debian bookworm (debootstrap --variant=minbase) as the base layer, then as a Dockerfile would:
-#               apt-get install of python3/pip/curl (leaving apt lists and .debs behind), a build cache, a cleanup
+#               apt-get install of python3, pip, curl, locales, file… (leaving apt lists and .debs behind), a build cache, a cleanup
 #               layer that deletes both (whiteouts), the app (this repo's production node_modules), and
 #               /usr/share/doc replaced by its copyright files only (an opaque whiteout). ~400 MB unpacked.
 #               Without a reachable mirror, the rootfs is synthesised from this machine's /usr instead (stated in
@@ -120,7 +120,7 @@ emit() {
 # --------------------------------------------------------------------------------------------------------------
 # realistic
 # --------------------------------------------------------------------------------------------------------------
-PACKAGES=(python3 python3-pip curl ca-certificates)
+PACKAGES=(python3 python3-pip curl wget ca-certificates openssl locales file procps xz-utils unzip jq)
 
 chroot_run() { # ROOTFS CMD... with /dev nodes and /proc for maintainer scripts; removed again afterwards
   local rootfs=$1; shift
@@ -209,7 +209,7 @@ build_realistic() {
   # Layer 2: a build cache -----------------------------------------------------------------------------------
   log "realistic: build cache layer"
   mkdir -p "$rootfs/root/.cache/pip"
-  node "$BENCH/lib/synth.mjs" appcache "$rootfs/root/.cache/pip" 15
+  node "$BENCH/lib/synth.mjs" appcache "$rootfs/root/.cache/pip" 5
   mkdir -p "$rootfs/root/.cache/build"
   cp -a "$rootfs"/usr/lib/python3.* "$rootfs/root/.cache/build/" 2>/dev/null || true   # duplicate content
   fix_times "$rootfs"
