@@ -115,39 +115,54 @@ function wasteEntry(data: DivePathData, history: (string | null)[]): WasteEntry 
 
 /** Identical content at different paths in the final filesystem; hardlinks share one inode and are not copies. */
 export function findDuplicates(union: UnionFs): DuplicateGroup[] {
-  const groups = new Map<string, { size: number; hash: string; paths: string[] }>();
+  const groups = new Map<string, { size: number; hash: string; nodes: FsNode[] }>();
   for (const node of walk(union.root)) {
     if (node.type !== 'file' || node.size === 0 || !node.contentHash) continue;
     const key = `${node.contentHash}/${node.size}`;
     let group = groups.get(key);
     if (!group) {
-      group = { size: node.size, hash: node.contentHash, paths: [] };
+      group = { size: node.size, hash: node.contentHash, nodes: [] };
       groups.set(key, group);
     }
-    group.paths.push(nodePath(node));
+    group.nodes.push(node);
   }
-  return [...groups.values()]
-    .filter((group) => group.paths.length > 1)
-    .map((group) => ({ hash: group.hash, size: group.size, paths: group.paths, reclaimableBytes: group.size * (group.paths.length - 1) }))
-    .sort((a, b) => b.reclaimableBytes - a.reclaimableBytes || (a.paths[0]! < b.paths[0]! ? -1 : 1));
+  const duplicates: DuplicateGroup[] = [];
+  for (const group of groups.values()) {
+    if (group.nodes.length < 2) continue; // paths are built only for real duplicates
+    duplicates.push({ hash: group.hash, size: group.size, paths: group.nodes.map(nodePath), reclaimableBytes: group.size * (group.nodes.length - 1) });
+  }
+  return duplicates.sort((a, b) => b.reclaimableBytes - a.reclaimableBytes || (a.paths[0]! < b.paths[0]! ? -1 : 1));
 }
 
 export function largestPaths(union: UnionFs, limit = 10): { files: SizedPath[]; directories: SizedPath[] } {
-  const files: SizedPath[] = [];
-  const directories: SizedPath[] = [];
+  const files: { node: FsNode; size: number }[] = [];
+  const directories: { node: FsNode; size: number }[] = [];
   const visit = (node: FsNode): number => {
     if (!node.children) {
-      if (node.type === 'file') files.push({ path: nodePath(node), size: node.size, layer: node.layer });
+      if (node.type === 'file') files.push({ node, size: node.size });
       return node.type === 'hardlink' ? 0 : node.size;
     }
     let total = 0;
     for (const child of node.children.values()) total += visit(child);
-    if (node.parent) directories.push({ path: nodePath(node), size: total, layer: node.layer });
+    if (node.parent && total > 0) directories.push({ node, size: total });
     return total;
   };
   visit(union.root);
-  const bySize = (a: SizedPath, b: SizedPath) => b.size - a.size || (a.path < b.path ? -1 : 1);
-  return { files: files.sort(bySize).slice(0, limit), directories: directories.filter((dir) => dir.size > 0).sort(bySize).slice(0, limit) };
+  return { files: top(files, limit), directories: top(directories, limit) };
+}
+
+/** The `limit` largest, ties by path; paths are built only for the candidates (not for 200k files). */
+function top(items: { node: FsNode; size: number }[], limit: number): SizedPath[] {
+  if (items.length === 0) return [];
+  items.sort((a, b) => b.size - a.size);
+  const cutoff = items[Math.min(limit, items.length) - 1]!.size;
+  let end = 0;
+  while (end < items.length && items[end]!.size >= cutoff) end++;
+  return items
+    .slice(0, end)
+    .map(({ node, size }) => ({ path: nodePath(node), size, layer: node.layer }))
+    .sort((a, b) => b.size - a.size || (a.path < b.path ? -1 : 1))
+    .slice(0, limit);
 }
 
 export function analyzeWaste(layers: LayerEntry[][], union: UnionFs, history: (string | null)[]): WasteReport {

@@ -23,7 +23,6 @@ import { makeStyle, type Style } from '../report/format.js';
 import { buildReport, imageReport, platformsReport, type Extras, type ImageReport, type Report } from '../report/report.js';
 import { renderImageTable } from '../report/table.js';
 import { renderWasteTable } from '../report/waste-table.js';
-import { platformsHtml, renderHtml } from '../report/html.js';
 import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.js';
 import { STDIN_TOKEN } from './stdin.js';
 
@@ -219,7 +218,10 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
     const document = coverage ? { ...report, platforms: coverage.platforms, platformsTotal: coverage.platformsTotal, attestations: coverage.attestations } : report;
     let text: string;
     if (format === 'json') text = JSON.stringify(document, null, 2) + '\n';
-    else if (format === 'html') text = renderHtml(report, unions, coverage ? platformsHtml(coverage.platforms) : null);
+    else if (format === 'html') {
+      const { platformsHtml, renderHtml } = await import('../report/html.js');
+      text = renderHtml(report, unions, coverage ? platformsHtml(coverage.platforms) : null);
+    }
     else text = render(command, report, unions, makeStyle({ noColor: options.color === false || options.output !== undefined }), options);
     await emit(text, options);
     return report.verify.ok ? 0 : 1;

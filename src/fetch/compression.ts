@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { Duplex, PassThrough, type Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { DecompressStream } from 'zstd-napi';
+import { createRequire } from 'node:module';
 import { ImageReadError } from '../errors.js';
 
 export type OuterCompression = 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'none';
@@ -26,7 +26,8 @@ export function createDecompressor(compression: OuterCompression): Transform | D
       // Large output chunks keep per-chunk overhead (hashing, tar parsing) low.
       return createGunzip({ chunkSize: CHUNK });
     case 'zstd':
-      return new DecompressStream();
+      // The native zstd binding is loaded only for zstd data (dlopen costs start-up time every run otherwise).
+      return new (createRequire(import.meta.url)('zstd-napi') as typeof import('zstd-napi')).DecompressStream();
     case 'xz':
       return externalDecompressor('xz', ['-dc']);
     case 'bzip2':

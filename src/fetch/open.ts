@@ -14,8 +14,7 @@ import { createDecompressor, sniffOuterCompression, type OuterCompression } from
 import { resolveDockerArchive } from './docker-archive.js';
 import { layoutRoot, LayoutBlobStore } from './oci-layout.js';
 import { resolveRoot, type ResolveContext } from './resolve.js';
-import { connectEngine, openFromEngine } from './daemon.js';
-import { openRegistry, type RegistryOptions } from './registry/source.js';
+import type { RegistryOptions } from './registry/source.js';
 import type { OpenedSource, Selection, SourceHandle, SourceInfo, SourceKind } from './source.js';
 import { makeTempDir, removeTempDir } from './tempfiles.js';
 import { DirTree, TarTree } from './tree.js';
@@ -125,6 +124,8 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
         const fromEngine = await openBareNameFromEngine(argument, selection, options);
         if (fromEngine) return fromEngine;
       }
+      // Loaded on demand: the HTTP stack (undici) costs ~75 ms of start-up that local files never need.
+      const { openRegistry } = await import('./registry/source.js');
       return openRegistry(argument, transport.reference, {
         plainHttp: options.registry?.plainHttp ?? false,
         insecure: options.registry?.insecure ?? false,
@@ -136,6 +137,7 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
       });
     }
     case 'daemon': {
+      const { connectEngine, openFromEngine } = await import('./daemon.js');
       const tried: string[] = [];
       const client = await connectEngine(transport.engine, tried);
       if (!client) throw new ImageReadError(`no ${transport.engine} engine is reachable (tried ${tried.join('; ')}); start it or set ${transport.engine === 'docker' ? 'DOCKER_HOST' : 'CONTAINER_HOST'}`);
@@ -167,6 +169,7 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
  * dive users expect right after a build); otherwise null, and the registry is used.
  */
 async function openBareNameFromEngine(argument: string, selection: Selection, options: OpenOptions): Promise<SourceHandle | null> {
+  const { connectEngine, openFromEngine } = await import('./daemon.js');
   const tried: string[] = [];
   for (const engine of ['docker', 'podman'] as const) {
     const client = await connectEngine(engine, tried);
