@@ -229,6 +229,8 @@ describe('a bare NAME', () => {
     expectOneLineError(fallback, /connection refused/);
     const forced = await runCli(['layers', absent, '--source', 'daemon'], { env: env({ DOCKER_HOST: engine.address }) });
     expectOneLineError(forced, new RegExp(`no local engine holds "${absent.replace(/\./g, '\\.')}"`));
+    // The engine that answered is named too, not only the endpoints that could not be reached.
+    expect(forced.stderr).toContain(`${engine.address}: answered, but holds no "${absent}"`);
   });
 });
 

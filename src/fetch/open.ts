@@ -184,6 +184,7 @@ async function openBareNameFromEngine(argument: string, selection: Selection, op
       await client.close();
       throw error;
     }
+    tried.push(`${client.endpoint.address}: answered, but holds no "${argument}"`);
     await client.close();
   }
   if (options.source === 'daemon') throw new ImageReadError(`no local engine holds "${argument}" (tried ${tried.join('; ') || 'docker and podman'})`);
