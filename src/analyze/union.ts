@@ -125,6 +125,7 @@ export class UnionFs {
 
     // Whiteouts only hide what lower layers put there, so they go first, before this layer adds anything.
     for (const entry of entries) {
+      if (!entry.path.includes(WHITEOUT_PREFIX)) continue; // most entries: no split needed
       const parts = pathParts(entry.path);
       const base = parts[parts.length - 1];
       if (!base?.startsWith(WHITEOUT_PREFIX)) continue;
@@ -164,8 +165,7 @@ export class UnionFs {
       }
       const incoming = { type: entry.type, size, mode, uid, gid, linkTarget, contentHash };
       const existing = parent.children!.get(name);
-      const parentPath = nodePath(parent);
-      const path = parentPath === '/' ? `/${name}` : `${parentPath}/${name}`;
+      const path = '/' + parts.join('/'); // ensureDir walked exactly these parts from the root
       const bothDirs = existing?.type === 'dir' && entry.type === 'dir';
       // Compared before the node is updated below.
       const unchanged = existing !== undefined && (bothDirs ? existing.mode === entry.mode && existing.uid === entry.uid && existing.gid === entry.gid : sameContent(existing, incoming));
