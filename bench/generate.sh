@@ -13,8 +13,9 @@
 #
 # Images:
 #   realistic   Debian bookworm (debootstrap --variant=minbase) as the base layer, then as a Dockerfile would:
-#               apt-get install of python3, pip, curl, locales, file… (leaving apt lists and .debs behind), a build cache, a cleanup
-#               layer that deletes both (whiteouts), the app (this repo's production node_modules), and
+#               apt-get install of python3, pip, curl, locales, file… (leaving apt lists and .debs behind), a build
+#               cache, a cleanup layer that deletes all three (whiteouts), the app (this repo's production
+#               node_modules), and
 #               /usr/share/doc replaced by its copyright files only (an opaque whiteout). ~400 MB unpacked.
 #               Without a reachable mirror, the rootfs is synthesised from this machine's /usr instead (stated in
 #               the output and in info.json).
@@ -24,9 +25,10 @@
 #
 # Layers are made with `umoci unpack`/`umoci repack` (realistic) or GNU tar + `umoci raw add-layer` (the rest).
 # Reproducible: every mtime is SOURCE_DATE_EPOCH (default 2024-01-01T00:00:00Z), history times are derived from
-# it, synthetic bytes come from seeded generators (lib/synth.mjs), tar entries are sorted. The synthetic images are
-# byte-identical from run to run and machine to machine (same umoci/skopeo versions); "realistic" is identical for
-# the same mirror state (set MIRROR to a snapshot.debian.org URL to pin it) and the same package-lock.json.
+# it, synthetic bytes come from seeded generators (lib/synth.mjs), tar entries are sorted. Two builds give
+# byte-identical tarballs (checked on this machine; NAME.info.json records their sha256). The synthetic images
+# depend only on the umoci, skopeo and GNU tar versions; "realistic" also on the mirror's state (set MIRROR to a
+# snapshot.debian.org URL to pin it) and on package-lock.json.
 #
 # Environment: MIRROR (default http://deb.debian.org/debian), SUITE (bookworm), SOURCE_DATE_EPOCH,
 # SMALLFILES_COUNT (200000), BIGLAYER_MIB (1000), MANYLAYERS_COUNT (100). Needs root (debootstrap, chroot, umoci
