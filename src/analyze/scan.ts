@@ -1,17 +1,19 @@
 /**
  * The layer scanner: one streaming pass per blob. The stored bytes are hashed (the blob digest) and counted,
  * decompressed (gzip/zstd/none, sniffed from the magic bytes, not trusted from the media type), the
- * uncompressed stream is hashed (the diffId) and counted, and tar-stream parses it into compact entry records,
- * each regular file's content hashed with xxhash64 on the way. Memory is bounded by entry metadata.
+ * uncompressed stream is hashed (the diffId) and counted, and our own header walker (tar-walker.ts, with Go's
+ * archive/tar rules: what Docker, containerd and umoci extract) turns it into compact entry records, each regular
+ * file's content hashed with xxhash64 on the way. Memory is bounded by entry metadata.
  */
 import { createHash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { ImageReadError, errorMessage } from '../errors.js';
 import { sniffCompression, type Compression } from '../image/mediatypes.js';
 import { createDecompressor } from '../fetch/compression.js';
+import { TYPE_BLOCK, TYPE_CHAR, TYPE_CONT, TYPE_DIR, TYPE_FIFO, TYPE_GNU_SPARSE, TYPE_LINK, TYPE_REG, TYPE_SYMLINK, TarFormatError, type TarEntryHeader } from '../image/tar.js';
+import { TarWalker } from './tar-walker.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
@@ -59,27 +61,35 @@ export function normalizeEntryPath(name: string): string {
   return path;
 }
 
-function entryType(type: string | null): EntryType | null {
-  switch (type) {
-    case 'file':
-    case 'contiguous-file':
-    case null:
+/**
+ * What an extractor makes of a typeflag. Go's reader hands every other type to its caller, and Docker, containerd
+ * and umoci refuse those ("unhandled tar header type"), so the layer cannot be extracted: null.
+ */
+function entryType(typeflag: number): EntryType | null {
+  switch (typeflag) {
+    case TYPE_REG:
+    case TYPE_CONT:
+    case TYPE_GNU_SPARSE:
       return 'file';
-    case 'directory':
+    case TYPE_DIR:
       return 'dir';
-    case 'symlink':
+    case TYPE_SYMLINK:
       return 'symlink';
-    case 'link':
+    case TYPE_LINK:
       return 'hardlink';
-    case 'character-device':
+    case TYPE_CHAR:
       return 'char';
-    case 'block-device':
+    case TYPE_BLOCK:
       return 'block';
-    case 'fifo':
+    case TYPE_FIFO:
       return 'fifo';
     default:
-      return null; // pax/GNU meta headers are folded into the next entry by tar-stream
+      return null;
   }
+}
+
+function typeflagText(typeflag: number): string {
+  return typeflag >= 0x21 && typeflag <= 0x7e ? `'${String.fromCharCode(typeflag)}'` : `0x${typeflag.toString(16).padStart(2, '0')}`;
 }
 
 /** Hashes and counts the bytes that flow through, unchanged. */
@@ -107,75 +117,6 @@ class Overlap extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     setImmediate(callback, null, chunk);
   }
-}
-
-/**
- * Passes a tar stream through up to and including its end-of-archive marker (two zero blocks) and drops what
- * follows, as GNU tar and Go's archive/tar (umoci, containerd) do: eStargz layers, for one, keep their table of
- * contents after the marker, and it is not part of the filesystem. The bytes after the marker still count for the
- * diffId, because the hashing tap sits before this stage. Only header positions are parsed (the size field), so
- * the cost is one 512-byte look per entry.
- */
-class TarEnd extends Transform {
-  private skip = 0; // bytes of entry data (and padding) before the next header
-  private header: Buffer = Buffer.alloc(0); // a header block split across chunks
-  private zeroBlocks = 0;
-  private ended = false;
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (this.ended) return callback();
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.skip > 0) {
-        const step = Math.min(this.skip, chunk.length - at);
-        this.skip -= step;
-        at += step;
-        continue;
-      }
-      const need = 512 - this.header.length;
-      const take = Math.min(need, chunk.length - at);
-      const block = this.header.length === 0 && take === 512 ? chunk.subarray(at, at + 512) : Buffer.concat([this.header, chunk.subarray(at, at + take)]);
-      at += take;
-      if (block.length < 512) {
-        this.header = block;
-        break;
-      }
-      this.header = Buffer.alloc(0);
-      if (isZeroBlock(block)) {
-        if (++this.zeroBlocks === 2) {
-          this.ended = true;
-          return callback(null, chunk.subarray(0, at));
-        }
-        continue;
-      }
-      this.zeroBlocks = 0;
-      this.skip = headerOnly(block[156]!) ? 0 : Math.ceil(tarSize(block) / 512) * 512;
-    }
-    callback(null, chunk);
-  }
-}
-
-function isZeroBlock(block: Buffer): boolean {
-  for (let i = 0; i < 512; i += 8) if (block.readBigUInt64LE(i) !== 0n) return false;
-  return true;
-}
-
-/** Entry types whose size field does not announce data blocks (as Go's archive/tar reads them). */
-function headerOnly(typeflag: number): boolean {
-  return typeflag >= 0x31 && typeflag <= 0x36; // '1' hardlink … '6' fifo
-}
-
-/** The size field: octal digits, or base-256 when the high bit of the first byte is set. */
-function tarSize(block: Buffer): number {
-  const field = block.subarray(124, 136);
-  if (field[0]! & 0x80) {
-    let value = field[0]! & 0x7f;
-    for (let i = 1; i < field.length; i++) value = value * 256 + field[i]!;
-    return value;
-  }
-  const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
-  const value = parseInt(text || '0', 8);
-  return Number.isFinite(value) && value > 0 ? value : 0;
 }
 
 /** Wait for the stream's first bytes without consuming them (they are pushed back). */
@@ -213,7 +154,7 @@ export interface ScanOptions {
 }
 
 export async function scanLayer(input: Readable, options: ScanOptions): Promise<LayerScan> {
-  const { create64 } = await xxh();
+  const { create64, h64Raw } = await xxh();
   let head: Buffer;
   try {
     head = await peek(input);
@@ -225,72 +166,93 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
   // An uncompressed blob is its own tar stream: hash it once, not twice.
   const diffTap = compression === 'none' ? null : new Tap();
   const decompressor = diffTap ? createDecompressor(compression) : null;
-  // allowUnknownFormat: old (v7) tarballs have no ustar magic; tar-stream's types omit the option.
-  const extract = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
   const entries: LayerEntry[] = [];
   let contentSize = 0;
+  const hex = (value: bigint) => `xxh64:${value.toString(16).padStart(16, '0')}`;
+  EMPTY_HASH_CACHE.value ??= hex(h64Raw(new Uint8Array(0)));
+  const emptyHash = EMPTY_HASH_CACHE.value;
+
+  let current: LayerEntry | null = null;
+  let currentSparse: TarEntryHeader['sparse'] = null;
+  let streaming: ReturnType<typeof create64> | null = null;
+  const walker = new TarWalker({
+    entry(header) {
+      const type = entryType(header.typeflag);
+      if (type === null) {
+        throw new TarFormatError(`entry ${JSON.stringify(header.name)} has tar type ${typeflagText(header.typeflag)}, which Docker, containerd and umoci refuse to extract`);
+      }
+      const size = type === 'hardlink' ? 0 : header.size;
+      contentSize += size;
+      const entry: LayerEntry = {
+        path: normalizeEntryPath(header.name),
+        type,
+        size,
+        mode: header.mode & 0o7777,
+        uid: header.uid,
+        gid: header.gid,
+        linkTarget: type === 'symlink' ? header.linkname : type === 'hardlink' ? normalizeEntryPath(header.linkname) : null,
+        contentHash: type === 'file' && header.dataSize === 0 && !header.sparse ? emptyHash : null,
+      };
+      entries.push(entry);
+      if (type !== 'file' || entry.contentHash !== null) return false;
+      current = entry;
+      currentSparse = header.sparse;
+      streaming = null;
+      return true;
+    },
+    data(chunk, whole) {
+      if (whole && !currentSparse) {
+        current!.contentHash = hex(h64Raw(chunk));
+        return;
+      }
+      (streaming ??= create64()).update(chunk);
+    },
+    entryEnd() {
+      if (current!.contentHash !== null) return;
+      const dataHash = (streaming ?? create64()).digest();
+      // A sparse file is hashed as its stored data plus its map: expanding its holes could mean hashing terabytes
+      // of zeros a hostile header claims. Two copies of one sparse file still hash alike.
+      current!.contentHash = currentSparse ? hex(h64Raw(Buffer.from(`${dataHash}:${currentSparse.map((r) => `${r.offset}+${r.length}`).join(',')}`))) : hex(dataHash);
+    },
+  });
+  const walk = new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _encoding, callback) {
+      try {
+        walker.feed(chunk);
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+    final(callback) {
+      try {
+        walker.end();
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+  });
+
   // The first stream to fail says what went wrong; pipeline then destroys the others with the same error.
   let failedAt: 'read' | 'decompress' | 'tar' | null = null;
   input.on('error', () => (failedAt ??= 'read'));
   decompressor?.on('error', () => (failedAt ??= 'decompress'));
-  extract.on('error', () => (failedAt ??= 'tar'));
-
-  extract.on('entry', (header, stream, next) => {
-    // When the pipeline fails mid-entry, tar-stream destroys the entry stream with the same error; the pipeline
-    // reports it, so the entry stream must not raise it a second time as an uncaught exception.
-    stream.on('error', () => {});
-    const type = entryType(header.type);
-    const path = normalizeEntryPath(header.name);
-    const size = header.size ?? 0;
-    if (type === null) {
-      stream.resume();
-      stream.once('end', next);
-      return;
-    }
-    contentSize += type === 'hardlink' ? 0 : size;
-    const entry: LayerEntry = {
-      path,
-      type,
-      size: type === 'hardlink' ? 0 : size,
-      mode: (header.mode ?? 0) & 0o7777,
-      uid: header.uid ?? 0,
-      gid: header.gid ?? 0,
-      linkTarget: type === 'symlink' ? (header.linkname ?? '') : type === 'hardlink' ? normalizeEntryPath(header.linkname ?? '') : null,
-      contentHash: null,
-    };
-    entries.push(entry);
-    if (type !== 'file') {
-      stream.resume();
-      stream.once('end', next);
-      return;
-    }
-    if (size === 0) {
-      EMPTY_HASH_CACHE.value ??= `xxh64:${create64().digest().toString(16).padStart(16, '0')}`;
-      entry.contentHash = EMPTY_HASH_CACHE.value;
-      stream.resume();
-      stream.once('end', next);
-      return;
-    }
-    const content = create64();
-    stream.on('data', (chunk: unknown) => {
-      content.update(chunk as Buffer);
-    });
-    stream.once('end', () => {
-      entry.contentHash = `xxh64:${content.digest().toString(16).padStart(16, '0')}`;
-      next();
-    });
-  });
+  walk.on('error', () => (failedAt ??= 'tar'));
 
   try {
-    if (diffTap && decompressor) await pipeline(input, blobTap, decompressor, new Overlap(), diffTap, new TarEnd(), extract);
-    else await pipeline(input, blobTap, new TarEnd(), extract);
+    if (diffTap && decompressor) await pipeline(input, blobTap, decompressor, new Overlap(), diffTap, walk);
+    else await pipeline(input, blobTap, walk);
   } catch (error) {
     const detail = errorMessage(error);
     if (error instanceof ImageReadError) throw error;
+    if (error instanceof TarFormatError) {
+      throw new ImageReadError(`${options.label} is ${error.truncated ? 'a truncated' : 'not a valid'} tar stream (${detail})`, { cause: error });
+    }
     if (failedAt === 'read' || failedAt === null) throw new ImageReadError(`${options.label} could not be read (${detail})`, { cause: error });
     if (failedAt === 'decompress') throw new ImageReadError(`${options.label} is corrupt ${compression} data (${detail})`, { cause: error });
-    const truncated = /unexpected end/i.test(detail);
-    throw new ImageReadError(`${options.label} is ${truncated ? 'a truncated' : 'not a valid'} tar stream (${detail})`, { cause: error });
+    throw new ImageReadError(`${options.label} is not a valid tar stream (${detail})`, { cause: error });
   }
 
   const digest = `sha256:${blobTap.hash.digest('hex')}`;
