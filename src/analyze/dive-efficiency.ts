@@ -73,17 +73,39 @@ function getNode(root: DiveNode, path: string): DiveNode | null {
 }
 
 function copyTree(node: DiveNode, parent: DiveNode | null): DiveNode {
-  const copy = newNode(node.name, parent, node.info);
-  for (const [name, child] of node.children) copy.children.set(name, copyTree(child, copy));
-  return copy;
+  const top = newNode(node.name, parent, node.info);
+  const stack: [DiveNode, DiveNode][] = [[node, top]];
+  while (stack.length > 0) {
+    const [source, copy] = stack.pop()!;
+    for (const [name, child] of source.children) {
+      const childCopy = newNode(child.name, copy, child.info);
+      copy.children.set(name, childCopy);
+      stack.push([child, childCopy]);
+    }
+  }
+  return top;
 }
 
-/** Depth-first, children before parents, names in sorted order; stops when the visitor returns false. */
-function visitChildFirst(node: DiveNode, visitor: (node: DiveNode) => boolean, leavesOnly: boolean): boolean {
-  for (const child of sortedChildren(node)) if (!visitChildFirst(child, visitor, leavesOnly)) return false;
-  if (!node.parent) return true;
-  if (leavesOnly && node.children.size > 0) return true;
-  return visitor(node);
+/**
+ * Depth-first, children before parents, names in sorted order; stops when the visitor returns false. An explicit
+ * stack, not recursion: a crafted layer controls the depth.
+ */
+function visitChildFirst(root: DiveNode, visitor: (node: DiveNode) => boolean, leavesOnly: boolean): boolean {
+  const stack: { node: DiveNode; children: DiveNode[]; next: number }[] = [{ node: root, children: sortedChildren(root), next: 0 }];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1]!;
+    if (frame.next < frame.children.length) {
+      const child = frame.children[frame.next++]!;
+      stack.push({ node: child, children: sortedChildren(child), next: 0 });
+      continue;
+    }
+    stack.pop();
+    const { node } = frame;
+    if (!node.parent) continue;
+    if (leavesOnly && node.children.size > 0) continue;
+    if (!visitor(node)) return false;
+  }
+  return true;
 }
 
 function stack(lower: DiveNode, upper: DiveNode): void {

@@ -3,6 +3,7 @@
  * and config claim: blob digest and size, diffId, media type against the sniffed compression.
  */
 import os from 'node:os';
+import { mapLimit } from '../concurrency.js';
 import { ImageReadError } from '../errors.js';
 import { layerCompression } from '../image/mediatypes.js';
 import type { LayerRef, ResolvedImage, VerifyCheck } from '../fetch/source.js';
@@ -24,25 +25,6 @@ export function layerLabel(layer: LayerRef): string {
   return `layer ${layer.index}${layer.digest ? ` (${layer.digest.slice(0, 19)}…)` : ''} at ${layer.location}`;
 }
 
-/** Run `task` over `items` with at most `limit` at a time, keeping order. */
-export async function mapLimit<T, R>(items: T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (!failed && next < items.length) {
-      const index = next++;
-      try {
-        results[index] = await task(items[index]!, index);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  });
-  await Promise.all(workers);
-  return results;
-}
 
 export function layerChecks(layer: LayerRef, scan: LayerScan, manifest: string | null): VerifyCheck[] {
   const checks: VerifyCheck[] = [];

@@ -9,7 +9,7 @@ import { isIndexMediaType, isManifestMediaType } from '../image/mediatypes.js';
 import { parseManifestOrIndex } from '../image/parse.js';
 import { formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageIndex, Platform } from '../image/types.js';
-import { isAttestation, readVerified, resolveImage, resolveManifestDescriptor, type ResolveContext } from '../fetch/resolve.js';
+import { MAX_DOCUMENTS, MAX_INDEX_DEPTH, isAttestation, readVerified, resolveImage, resolveManifestDescriptor, type ResolveContext } from '../fetch/resolve.js';
 import { MAX_MANIFEST_BYTES, type ResolvedImage, type SourceHandle, type VerifyCheck } from '../fetch/source.js';
 import { scanImage } from './image-scan.js';
 
@@ -99,9 +99,15 @@ export async function listPlatforms(handle: SourceHandle, options: { sizes: bool
       // Walk down single-entry indexes (a layout's index.json naming one multi-arch index) to the platform list.
       let index: ImageIndex = root.index;
       indexDigest = root.digest;
+      // Each distinct document once (a loop or a fan-out of one index listed many times costs nothing more), and
+      // a depth limit on every walk.
+      const visited = new Set<string>(indexDigest ? [indexDigest] : []);
       const visit = async (current: ImageIndex, digest: string | null, depth: number): Promise<void> => {
-        if (depth > 8) throw new ImageReadError(`${handle.label}: indexes nested too deep`);
+        if (depth > MAX_INDEX_DEPTH) throw new ImageReadError(`${handle.label}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
         for (const descriptor of current.manifests) {
+          if (visited.has(descriptor.digest)) continue;
+          visited.add(descriptor.digest);
+          if (visited.size > MAX_DOCUMENTS) throw new ImageReadError(`${handle.label}: indexes name more than ${MAX_DOCUMENTS} distinct manifests`);
           const attestation = attestationOf(descriptor);
           if (attestation) {
             attestations.push(attestation);
@@ -140,6 +146,9 @@ export async function listPlatforms(handle: SourceHandle, options: { sizes: bool
       };
       while (index.manifests.length === 1 && isIndexMediaType(index.manifests[0]!.mediaType) && (await ctx.store.stat(index.manifests[0]!.digest)).available) {
         const descriptor = index.manifests[0]!;
+        if (visited.has(descriptor.digest)) throw new ImageReadError(`${handle.label}: index ${descriptor.digest} refers to itself (a loop)`);
+        visited.add(descriptor.digest);
+        if (visited.size > MAX_INDEX_DEPTH) throw new ImageReadError(`${handle.label}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
         const bytes = await readVerified(ctx.store, descriptor, 'index', null, checks, MAX_MANIFEST_BYTES);
         const parsed = parseManifestOrIndex(bytes, `index ${descriptor.digest} in ${handle.label}`, descriptor.mediaType);
         if (parsed.kind !== 'index') break;

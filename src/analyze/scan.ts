@@ -12,7 +12,7 @@ import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { ImageReadError, errorMessage } from '../errors.js';
 import { sniffCompression, type Compression } from '../image/mediatypes.js';
 import { createDecompressor } from '../fetch/compression.js';
-import { TYPE_BLOCK, TYPE_CHAR, TYPE_CONT, TYPE_DIR, TYPE_FIFO, TYPE_GNU_SPARSE, TYPE_LINK, TYPE_REG, TYPE_SYMLINK, TarFormatError, type TarEntryHeader } from '../image/tar.js';
+import { TYPE_BLOCK, TYPE_CHAR, TYPE_CONT, TYPE_DIR, TYPE_FIFO, TYPE_GNU_SPARSE, TYPE_LINK, TYPE_REG, TYPE_SYMLINK, TarFormatError, encodeName, type TarEntryHeader } from '../image/tar.js';
 import { TarWalker } from './tar-walker.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
@@ -90,6 +90,38 @@ function entryType(typeflag: number): EntryType | null {
 
 function typeflagText(typeflag: number): string {
   return typeflag >= 0x21 && typeflag <= 0x7e ? `'${String.fromCharCode(typeflag)}'` : `0x${typeflag.toString(16).padStart(2, '0')}`;
+}
+
+/**
+ * A well-formed entry that no container runtime can extract, so no container ever sees the image as listed: a
+ * type Docker, containerd and umoci refuse, or a name longer than Linux allows (PATH_MAX 4096 bytes for a path,
+ * NAME_MAX 255 for one component; the extractors fail with ENAMETOOLONG). Refusing these also bounds the depth
+ * of every tree built from a layer (at most 2048 levels), so no per-level cost can be driven up without limit.
+ */
+class UnextractableEntry extends TarFormatError {}
+
+const PATH_MAX = 4096;
+const NAME_MAX = 255;
+
+function byteLength(text: string): number {
+  return /[\udc80-\udcff]/.test(text) ? encodeName(text).length : Buffer.byteLength(text, 'utf8');
+}
+
+function shown(name: string): string {
+  return JSON.stringify(name.length > 80 ? `${name.slice(0, 40)}…${name.slice(-40)}` : name);
+}
+
+/** Throws UnextractableEntry when a name cannot exist on Linux; cheap for ordinary names (length checks only). */
+function checkNameLimits(what: string, name: string): void {
+  if (name.length <= NAME_MAX / 3) return; // even at 3 bytes a UTF-16 unit, no component can be too long
+  if (name.length >= PATH_MAX / 3 && byteLength(name) >= PATH_MAX) {
+    throw new UnextractableEntry(`${what} ${shown(name)} is ${byteLength(name)} bytes long, more than Linux allows (PATH_MAX 4096): no runtime can extract it`);
+  }
+  for (const part of name.split('/')) {
+    if (part.length > NAME_MAX / 3 && byteLength(part) > NAME_MAX) {
+      throw new UnextractableEntry(`${what} ${shown(name)} has a name of ${byteLength(part)} bytes, more than Linux allows (NAME_MAX 255): no runtime can extract it`);
+    }
+  }
 }
 
 /** Hashes and counts the bytes that flow through, unchanged. */
@@ -179,8 +211,10 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
     entry(header) {
       const type = entryType(header.typeflag);
       if (type === null) {
-        throw new TarFormatError(`entry ${JSON.stringify(header.name)} has tar type ${typeflagText(header.typeflag)}, which Docker, containerd and umoci refuse to extract`);
+        throw new UnextractableEntry(`entry ${shown(header.name)} has tar type ${typeflagText(header.typeflag)}, which Docker, containerd and umoci refuse to extract`);
       }
+      checkNameLimits('entry', header.name);
+      if (type === 'symlink' || type === 'hardlink') checkNameLimits(`${type} target of ${shown(header.name)}`, header.linkname);
       const size = type === 'hardlink' ? 0 : header.size;
       contentSize += size;
       const entry: LayerEntry = {
@@ -247,6 +281,7 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
   } catch (error) {
     const detail = errorMessage(error);
     if (error instanceof ImageReadError) throw error;
+    if (error instanceof UnextractableEntry) throw new ImageReadError(`${options.label} cannot be extracted: ${detail}`, { cause: error });
     if (error instanceof TarFormatError) {
       throw new ImageReadError(`${options.label} is ${error.truncated ? 'a truncated' : 'not a valid'} tar stream (${detail})`, { cause: error });
     }

@@ -72,17 +72,37 @@ function newRoot(): FsNode {
 
 /** Σ of content sizes below (and at) a node; hardlinks count 0 here so shared content is counted once. */
 export function subtreeBytes(node: FsNode): number {
-  if (!node.children) return node.type === 'hardlink' ? 0 : node.size;
   let total = 0;
-  for (const child of node.children.values()) total += subtreeBytes(child);
+  // Iterative: a crafted layer controls the depth of the tree, and recursion would overflow the stack.
+  const stack: FsNode[] = [node];
+  while (stack.length > 0) {
+    const current = stack.pop()!;
+    if (current.children) for (const child of current.children.values()) stack.push(child);
+    else if (current.type !== 'hardlink') total += current.size;
+  }
   return total;
 }
 
+function sortedChildren(node: FsNode): FsNode[] {
+  const names = [...node.children!.keys()].sort();
+  return names.map((name) => node.children!.get(name)!);
+}
+
+/** Every node below `node` (and `node` itself unless it is the root), depth first, names in sorted order. */
 export function* walk(node: FsNode): Generator<FsNode> {
   if (node.parent) yield node;
   if (!node.children) return;
-  const names = [...node.children.keys()].sort();
-  for (const name of names) yield* walk(node.children.get(name)!);
+  // An explicit stack, children pushed in reverse so the smallest name comes off first: no recursion and no
+  // generator delegation, whose cost per yielded node grows with the depth.
+  const stack = sortedChildren(node).reverse();
+  while (stack.length > 0) {
+    const current = stack.pop()!;
+    yield current;
+    if (current.children && current.children.size > 0) {
+      const children = sortedChildren(current);
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+    }
+  }
 }
 
 function sameContent(a: FsNode, entry: { type: EntryType; size: number; mode: number; uid: number; gid: number; linkTarget: string | null; contentHash: string | null }): boolean {
@@ -213,14 +233,15 @@ export class UnionFs {
   private recordHidden(node: FsNode, layer: number, how: HiddenBytes['how']): void {
     const writers = new Set<number>();
     let bytes = 0;
-    const visit = (current: FsNode) => {
-      if (current.children) for (const child of current.children.values()) visit(child);
+    const stack: FsNode[] = [node];
+    while (stack.length > 0) {
+      const current = stack.pop()!;
+      if (current.children) for (const child of current.children.values()) stack.push(child);
       else if (current.type !== 'hardlink' && current.size > 0) {
         bytes += current.size;
         writers.add(current.layer);
       }
-    };
-    visit(node);
+    }
     if (bytes > 0) this.hidden.push({ path: nodePath(node), layer, how, bytes, writtenBy: [...writers].sort((a, b) => a - b) });
   }
 
@@ -228,22 +249,24 @@ export class UnionFs {
   private remove(node: FsNode, status: Map<string, string>, removedBytes: Map<string, number>): void {
     const path = nodePath(node);
     node.parent?.children?.delete(node.name);
-    const mark = (current: FsNode, currentPath: string) => {
+    const stack: [FsNode, string][] = [[node, path]];
+    while (stack.length > 0) {
+      const [current, currentPath] = stack.pop()!;
       status.set(currentPath, 'removed');
       removedBytes.set(currentPath, current.children || current.type === 'hardlink' ? 0 : current.size);
-      if (current.children) for (const [name, child] of current.children) mark(child, `${currentPath}/${name}`);
-    };
-    mark(node, path);
+      if (current.children) for (const [name, child] of current.children) stack.push([child, `${currentPath}/${name}`]);
+    }
   }
 
   /** Walk to a directory, creating missing parents (and replacing a non-directory in the way). */
   private ensureDir(parts: string[], layer: number, status: Map<string, string>): FsNode {
     let node = this.root;
+    let path = ''; // built as the walk goes down: one path per level, not one per level per level
     for (const part of parts) {
+      path += `/${part}`;
       let child = node.children!.get(part);
       if (!child || !child.children) {
         if (child) this.recordHidden(child, layer, 'overwritten');
-        const path = nodePath(node) === '/' ? `/${part}` : `${nodePath(node)}/${part}`;
         status.set(path, child ? 'modified' : 'added');
         child = { name: part, parent: node, children: new Map(), type: 'dir', size: 0, mode: 0o755, uid: 0, gid: 0, linkTarget: null, contentHash: null, layer, implicit: true };
         node.children!.set(part, child);

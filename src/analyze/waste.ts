@@ -137,17 +137,29 @@ export function findDuplicates(union: UnionFs): DuplicateGroup[] {
 export function largestPaths(union: UnionFs, limit = 10): { files: SizedPath[]; directories: SizedPath[] } {
   const files: { node: FsNode; size: number }[] = [];
   const directories: { node: FsNode; size: number }[] = [];
-  const visit = (node: FsNode): number => {
+  // Children before parents without recursion (a crafted layer controls the depth): list the nodes parents
+  // first, then add each node's total into its parent's, last to first.
+  const order: FsNode[] = [];
+  const pending: FsNode[] = [union.root];
+  while (pending.length > 0) {
+    const node = pending.pop()!;
+    order.push(node);
+    if (node.children) for (const child of node.children.values()) pending.push(child);
+  }
+  const totals = new Map<FsNode, number>();
+  for (let i = order.length - 1; i >= 0; i--) {
+    const node = order[i]!;
+    let total: number;
     if (!node.children) {
       if (node.type === 'file') files.push({ node, size: node.size });
-      return node.type === 'hardlink' ? 0 : node.size;
+      total = node.type === 'hardlink' ? 0 : node.size;
+    } else {
+      total = totals.get(node) ?? 0;
+      totals.delete(node);
+      if (node.parent && total > 0) directories.push({ node, size: total });
     }
-    let total = 0;
-    for (const child of node.children.values()) total += visit(child);
-    if (node.parent && total > 0) directories.push({ node, size: total });
-    return total;
-  };
-  visit(union.root);
+    if (node.parent) totals.set(node.parent, (totals.get(node.parent) ?? 0) + total);
+  }
   return { files: top(files, limit), directories: top(directories, limit) };
 }
 

@@ -4,6 +4,7 @@
  * blobs hold the same files). manifest.json picks the image (RepoTags, `@N`); when an OCI index is present, the
  * manifest whose config is this image's config supplies the manifest digest, media types and claimed digests.
  */
+import { IO_CONCURRENCY, mapLimit } from '../concurrency.js';
 import { ImageReadError } from '../errors.js';
 import { sha256Digest } from '../image/digest.js';
 import { dockerLayerMediaType, isIndexMediaType, isManifestMediaType, isNonDistributable, sniffCompression } from '../image/mediatypes.js';
@@ -126,33 +127,31 @@ export async function resolveDockerArchive(tree: FileTree, selection: Selection)
     checks.push({ kind: 'manifest', subject: manifestDigest!, manifest: manifestDigest, ok: false, expected: manifest.layers.length, actual: entry.Layers.length, what: "manifest.json's layer count equals the OCI manifest's" });
   }
 
-  const layers: LayerRef[] = await Promise.all(
-    entry.Layers.map(async (name, index): Promise<LayerRef> => {
-      const storedSize = await tree.size(name);
-      const diffId = config.rootfs.diff_ids[index] ?? null;
-      // LayerSources (legacy docker save) describes the registry blob of a foreign layer: its digest and size
-      // are those of the compressed blob, not of the layer.tar stored here. Trust it only when the stored file
-      // is that blob (named by its digest) or when nothing is stored (the layer was not saved).
-      const source = diffId ? entry.LayerSources?.[diffId] : undefined;
-      const sourceFits = source !== undefined && (storedSize === null || digestFromName(name, 'layer') === source.digest);
-      const described = manifest?.layers[index] ?? (sourceFits ? source : undefined);
-      let mediaType = described?.mediaType;
-      if (!mediaType) mediaType = dockerLayerMediaType(storedSize ? sniffCompression(await tree.head(name, 8)) : 'none');
-      return {
-        index,
-        digest: described?.digest ?? digestFromName(name, 'layer'),
-        size: described?.size ?? null,
-        mediaType,
-        storedSize,
-        diffId,
-        urls: described?.urls ?? [],
-        foreign: isNonDistributable(mediaType),
-        available: storedSize !== null,
-        location: `${name} in ${tree.label}`,
-        open: () => tree.open(name),
-      };
-    }),
-  );
+  const layers: LayerRef[] = await mapLimit(entry.Layers, IO_CONCURRENCY, async (name, index): Promise<LayerRef> => {
+    const storedSize = await tree.size(name);
+    const diffId = config.rootfs.diff_ids[index] ?? null;
+    // LayerSources (legacy docker save) describes the registry blob of a foreign layer: its digest and size
+    // are those of the compressed blob, not of the layer.tar stored here. Trust it only when the stored file
+    // is that blob (named by its digest) or when nothing is stored (the layer was not saved).
+    const source = diffId ? entry.LayerSources?.[diffId] : undefined;
+    const sourceFits = source !== undefined && (storedSize === null || digestFromName(name, 'layer') === source.digest);
+    const described = manifest?.layers[index] ?? (sourceFits ? source : undefined);
+    let mediaType = described?.mediaType;
+    if (!mediaType) mediaType = dockerLayerMediaType(storedSize ? sniffCompression(await tree.head(name, 8)) : 'none');
+    return {
+      index,
+      digest: described?.digest ?? digestFromName(name, 'layer'),
+      size: described?.size ?? null,
+      mediaType,
+      storedSize,
+      diffId,
+      urls: described?.urls ?? [],
+      foreign: isNonDistributable(mediaType),
+      available: storedSize !== null,
+      location: `${name} in ${tree.label}`,
+      open: () => tree.open(name),
+    };
+  });
 
   return [
     {

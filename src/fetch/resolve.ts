@@ -3,6 +3,7 @@
  * (CONTRACT.md: --platform, else the only image platform, else the host's), configs, layer references, and
  * the digest/size checks of every small blob read on the way.
  */
+import { IO_CONCURRENCY, mapLimit } from '../concurrency.js';
 import { createHash } from 'node:crypto';
 import { ImageReadError } from '../errors.js';
 import { isImageConfigMediaType, isIndexMediaType, isManifestMediaType, isNonDistributable, MediaType } from '../image/mediatypes.js';
@@ -21,7 +22,9 @@ import {
   type VerifyCheck,
 } from './source.js';
 
-const MAX_INDEX_DEPTH = 8;
+export const MAX_INDEX_DEPTH = 8;
+/** Distinct indexes and manifests one image argument may lead to (real multi-platform indexes list tens). */
+export const MAX_DOCUMENTS = 1000;
 
 export function digestOf(bytes: Uint8Array, algorithm: string): string | null {
   if (algorithm !== 'sha256' && algorithm !== 'sha512') return null;
@@ -88,6 +91,7 @@ export async function resolveIndex(
   reference: string | null,
   depth = 0,
   seen: Set<string> = new Set(),
+  visited: Set<string> = new Set(),
 ): Promise<ResolvedImage[]> {
   if (depth > MAX_INDEX_DEPTH) throw new ImageReadError(`${ctx.label}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
   const entries = index.manifests.filter(isImageEntry);
@@ -100,13 +104,18 @@ export async function resolveIndex(
   const images: ResolvedImage[] = [];
   for (const descriptor of chosen) {
     if (seen.has(descriptor.digest)) throw new ImageReadError(`${ctx.label}: index ${descriptor.digest} refers to itself (a loop)`);
+    // Each distinct index or manifest is read once, however many paths lead to it: an index listing the next one
+    // four times, eight levels deep, is 8 documents, not 4^8.
+    if (visited.has(descriptor.digest)) continue;
+    visited.add(descriptor.digest);
+    if (visited.size > MAX_DOCUMENTS) throw new ImageReadError(`${ctx.label}: indexes name more than ${MAX_DOCUMENTS} distinct manifests`);
     if (isIndexMediaType(descriptor.mediaType)) {
       const nestedChecks: VerifyCheck[] = [...checks];
       const bytes = await readVerified(ctx.store, descriptor, 'index', null, nestedChecks, MAX_MANIFEST_BYTES);
       const parsed = parseManifestOrIndex(bytes, `index ${descriptor.digest} in ${ctx.label}`, descriptor.mediaType);
       if (parsed.kind !== 'index') throw new ImageReadError(`${descriptor.digest} in ${ctx.label} is referenced as an index but is a manifest`);
       const nextSeen = new Set(seen).add(descriptor.digest);
-      images.push(...(await resolveIndex(ctx, parsed.index, descriptor.digest, nestedChecks, reference, depth + 1, nextSeen)));
+      images.push(...(await resolveIndex(ctx, parsed.index, descriptor.digest, nestedChecks, reference, depth + 1, nextSeen, visited)));
     } else {
       images.push(await resolveManifestDescriptor(ctx, descriptor, indexDigest, [...checks], reference));
     }
@@ -198,26 +207,24 @@ export async function resolveImage(
     actual: diffIds.length,
     what: "rootfs.diff_ids count equals the manifest's layer count",
   });
-  const layers: LayerRef[] = await Promise.all(
-    manifest.layers.map(async (layer, index): Promise<LayerRef> => {
-      const stored = await ctx.store.stat(layer.digest);
-      return {
-        index,
-        digest: layer.digest,
-        size: layer.size,
-        mediaType: layer.mediaType,
-        storedSize: stored.size,
-        diffId: diffIds[index] ?? null,
-        urls: layer.urls ?? [],
-        foreign: isNonDistributable(layer.mediaType),
-        // A non-distributable layer lives outside the registry (its `urls`); it counts only if held locally.
-        available: stored.available && !(isNonDistributable(layer.mediaType) && stored.size === null),
-        location: ctx.store.locate(layer.digest),
-        open: () => ctx.store.open(layer.digest),
-        ...(ctx.store.scans ? { scans: ctx.store.scans } : {}),
-      };
-    }),
-  );
+  const layers: LayerRef[] = await mapLimit(manifest.layers, IO_CONCURRENCY, async (layer, index): Promise<LayerRef> => {
+    const stored = await ctx.store.stat(layer.digest);
+    return {
+      index,
+      digest: layer.digest,
+      size: layer.size,
+      mediaType: layer.mediaType,
+      storedSize: stored.size,
+      diffId: diffIds[index] ?? null,
+      urls: layer.urls ?? [],
+      foreign: isNonDistributable(layer.mediaType),
+      // A non-distributable layer lives outside the registry (its `urls`); it counts only if held locally.
+      available: stored.available && !(isNonDistributable(layer.mediaType) && stored.size === null),
+      location: ctx.store.locate(layer.digest),
+      open: () => ctx.store.open(layer.digest),
+      ...(ctx.store.scans ? { scans: ctx.store.scans } : {}),
+    };
+  });
   return {
     indexDigest,
     manifestDigest,

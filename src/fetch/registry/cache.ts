@@ -20,7 +20,7 @@ export function defaultCacheDir(): string {
   return path.join(base, 'layerlens');
 }
 
-const SCAN_FORMAT = 1;
+const SCAN_FORMAT = 2; // 2: layers read with Go archive/tar rules (header-only entries, PAX size, sparse, raw names)
 
 export class BlobCache {
   constructor(readonly dir: string) {}
