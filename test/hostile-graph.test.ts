@@ -133,6 +133,12 @@ describe('deep paths', () => {
     expect(table.code).toBe(0);
     expect(table.stdout.split('\n').length).toBeGreaterThan(1000);
   });
+  test('many deep chains (a 6 kB gzip whose listing would be 800 MB of paths) are refused quickly with exit 3', async () => {
+    const dir = path.join(scratch, 'deep-chains');
+    const entries = Array.from({ length: 200 }, (_, i) => ({ name: `c${String(i).padStart(3, '0')}/${'a/'.repeat(2040)}f`, content: 'x' }));
+    writeImage(dir, 'x', [await layerTar(entries)]);
+    for (const command of ['layers', 'check', 'files']) expectOneLine(await runCli([command, `oci:${dir}:x`]), 3, /more than 256 MiB of paths/);
+  });
 });
 
 describe('open files', () => {

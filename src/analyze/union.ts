@@ -5,6 +5,7 @@
  * symlinks stay links, missing parents are created. Each layer is applied once: cost is linear in entries.
  * Nothing is written to disk.
  */
+import { ImageReadError } from '../errors.js';
 import type { EntryType, LayerEntry } from './scan.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
@@ -117,8 +118,27 @@ function sameContent(a: FsNode, entry: { type: EntryType; size: number; mode: nu
   );
 }
 
+/**
+ * The most path text a union may name in its change lists (every path is listed, so a tree 2,000 levels deep
+ * under many names costs the square of its depth): far above real images (a million files at 60 bytes is 60 MB),
+ * and below V8's 512 MiB string limit that one JSON document must fit in today.
+ */
+export const PATH_TEXT_BUDGET = 256 * 1024 * 1024;
+
 export class UnionFs {
   readonly root: FsNode = newRoot();
+  private pathText = 0;
+  private applying = 0;
+
+  /** Count a path the change lists will name; refuse an image whose listing would exceed the budget. */
+  private spend(path: string): void {
+    this.pathText += path.length;
+    if (this.pathText > PATH_TEXT_BUDGET) {
+      throw new ImageReadError(
+        `layer ${this.applying}: the image's file tree names more than ${PATH_TEXT_BUDGET / 1024 / 1024} MiB of paths (a tree thousands of directories deep under many names?); layerlens refuses to list it`,
+      );
+    }
+  }
   /** Per layer: what it added, modified and removed, in the order applied. */
   readonly changes: LayerChanges[] = [];
   /** Every deletion or overwrite that hid bytes some layer ships, in order (what squashing would save). */
@@ -139,6 +159,7 @@ export class UnionFs {
 
   /** Apply one layer's entries on top of what is there. */
   apply(layer: number, entries: LayerEntry[]): LayerChanges {
+    this.applying = layer;
     const status = new Map<string, 'added' | 'modified' | 'removed'>();
     const removedBytesByPath = new Map<string, number>();
     const changedBytes = new Map<string, number>();
@@ -204,6 +225,7 @@ export class UnionFs {
       else if (previous === 'added' || !existing) next = 'added';
       else if (!unchanged || previous === 'modified') next = 'modified';
       if (next) {
+        this.spend(path);
         status.set(path, next);
         // A hardlink adds a name, not content: its bytes are the target's, counted where the target was written.
         changedBytes.set(path, entry.type === 'dir' || entry.type === 'hardlink' ? 0 : size);
@@ -252,6 +274,7 @@ export class UnionFs {
     const stack: [FsNode, string][] = [[node, path]];
     while (stack.length > 0) {
       const [current, currentPath] = stack.pop()!;
+      this.spend(currentPath);
       status.set(currentPath, 'removed');
       removedBytes.set(currentPath, current.children || current.type === 'hardlink' ? 0 : current.size);
       if (current.children) for (const [name, child] of current.children) stack.push([child, `${currentPath}/${name}`]);
@@ -267,6 +290,7 @@ export class UnionFs {
       let child = node.children!.get(part);
       if (!child || !child.children) {
         if (child) this.recordHidden(child, layer, 'overwritten');
+        this.spend(path);
         status.set(path, child ? 'modified' : 'added');
         child = { name: part, parent: node, children: new Map(), type: 'dir', size: 0, mode: 0o755, uid: 0, gid: 0, linkTarget: null, contentHash: null, layer, implicit: true };
         node.children!.set(part, child);
