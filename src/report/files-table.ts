@@ -92,7 +92,7 @@ export function renderFilesTable(report: Report, unions: (UnionFs | null)[], sty
     const asOf = options.changed ? `what layer ${layerIndex} changed (A added, M modified)` : options.layer !== undefined ? `as of layer ${options.layer}` : `all ${image.layers.length} layers`;
     out.push(style.color.dim(`${platform}, ${asOf}; sizes of directories include everything below them`));
     out.push(style.color.bold(`${options.changed ? '  ' : ''}${'Mode'.padEnd(10)} ${'UID:GID'.padStart(9)} ${'Size'.padStart(9)} ${'By'.padStart(4)}  Path`));
-    out.push(...renderTree(image, union, style, options));
+    for (const line of renderTree(image, union, style, options)) out.push(line); // not a spread: 200k lines overflow the argument stack
     const files = image.files ?? [];
     out.push('', style.color.dim(`${files.length} path(s) listed`));
   });
