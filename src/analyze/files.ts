@@ -7,7 +7,7 @@ import { nodePath, pathParts, walk, type FsNode, type LayerChanges, type UnionFs
 export interface FileFilter {
   /** Only this path and what is below it. */
   path?: string;
-  /** A fast-glob/picomatch pattern matched against the absolute path (leading `/` optional). */
+  /** A picomatch pattern matched against the absolute path (leading `/` optional). */
   glob?: string;
   /** Only paths this layer added or modified. */
   changed?: LayerChanges;
