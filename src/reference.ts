@@ -64,13 +64,23 @@ export function parseImageArgument(argument: string): Transport {
     }
   }
   if (existsSync(argument)) return { kind: 'path', path: argument, ref: null };
-  if (/^[./~]/.test(argument) || argument.includes('\\')) {
+  if (/^[./~]/.test(argument) || argument.includes('\\') || PATH_SUFFIX.test(argument)) {
     const split = splitPathRef(argument);
     if (existsSync(split.path)) return { kind: 'path', ...split };
-    throw new ImageReadError(`no such file or directory: ${argument}`);
+    // It looks like a file (CONTRACT.md: a leading /, ./, ../, ~/ or an archive suffix): never a registry lookup.
+    let asRegistry = '';
+    if (!/^[./~]/.test(argument)) try {
+      asRegistry = ` (as a registry name it would be ${parseRegistryReference(argument).canonical})`;
+    } catch {
+      // not a valid registry name either
+    }
+    throw new ImageReadError(`no such file ${argument}${asRegistry}`);
   }
   return { kind: 'registry', reference: parseRegistryReference(argument), forced: false };
 }
+
+/** Names that are files, not registry references, when they do not exist. */
+const PATH_SUFFIX = /\.(?:tar|tgz|tar\.gz|tar\.xz|tar\.zst|oci)$/i;
 
 const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$/;
 const TAG = /^[\w][\w.-]{0,127}$/;

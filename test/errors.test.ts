@@ -160,6 +160,16 @@ describe('things that are not there', () => {
     expectOneLineError(await runCli(['layers', './no/such/file.tar']), 3, /no such file/);
   });
 
+  test('an argument that looks like a file is never looked up in a registry', async () => {
+    // CONTRACT.md: a leading /, ./, ../, ~/ or an archive suffix makes it a path.
+    for (const name of ['myapp.tar', 'app.tar.gz', 'app.tgz', 'app.tar.zst', 'app.tar.xz', 'layout.oci', '~/x', '../x']) {
+      const result = await runCli(['inspect', name]);
+      expectOneLineError(result, 3, new RegExp(`no such file ${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+      expect(result.stderr).not.toMatch(/registry-1|no such host|docker\.io\/v2/);
+    }
+    expect((await runCli(['inspect', 'myapp.tar'])).stderr).toMatch(/as a registry name it would be docker\.io\/library\/myapp\.tar:latest/);
+  });
+
   test('a platform the image does not have exits 3 listing what it has', async () => {
     const result = await runCli(['inspect', DIVE, '--platform', 'linux/arm64']);
     expectOneLineError(result, 3, /linux\/amd64/);

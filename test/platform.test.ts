@@ -11,6 +11,11 @@ describe('platform matching', () => {
     expect(() => parsePlatform('linux//v7')).toThrow(/bad platform/);
   });
 
+  test('a bare architecture means linux/ARCH, as containerd takes it', () => {
+    expect(parsePlatform('arm64')).toEqual({ os: 'linux', architecture: 'arm64' });
+    expect(parsePlatform('amd64')).toEqual({ os: 'linux', architecture: 'amd64' });
+  });
+
   test('arm64 is the same as arm64/v8, both ways', () => {
     expect(platformMatches(parsePlatform('linux/arm64'), { os: 'linux', architecture: 'arm64', variant: 'v8' })).toBe(true);
     expect(platformMatches(parsePlatform('linux/arm64/v8'), { os: 'linux', architecture: 'arm64' })).toBe(true);

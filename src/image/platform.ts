@@ -1,9 +1,14 @@
 import { UsageError } from '../errors.js';
 import type { Platform } from './types.js';
 
-/** Parse `os/arch[/variant]` (as docker, crane and regctl take it). */
+const OS_NAMES = new Set(['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'solaris', 'illumos', 'aix', 'plan9', 'android', 'ios', 'js', 'wasip1']);
+
+/** Parse `os/arch[/variant]` (as docker, crane and regctl take it), or a bare architecture (`arm64`: Linux). */
 export function parsePlatform(text: string): Platform {
   const parts = text.trim().split('/');
+  // A bare architecture means Linux, as containerd and `docker run --platform arm64` take it.
+  // (An OS name alone, `linux`, is still incomplete.)
+  if (parts.length === 1 && /^[a-z0-9_-]+$/i.test(parts[0]!) && !OS_NAMES.has(parts[0]!.toLowerCase())) parts.unshift('linux');
   if (parts.length < 2 || parts.length > 3 || parts.some((part) => part === '')) {
     throw new UsageError(`bad platform "${text}": expected os/arch[/variant], e.g. linux/amd64 or linux/arm/v7`);
   }
