@@ -146,6 +146,13 @@ describe('usage errors exit 2', () => {
     expectOneLineError(await runCli(['layers', DIVE, '--platform', 'linux']), 2, /bad platform/);
   });
 
+  test('a number option given a non-number', async () => {
+    expectOneLineError(await runCli(['waste', DIVE, '--top', 'abc']), 2, /--top takes a whole number, not "abc"/);
+    expectOneLineError(await runCli(['files', DIVE, '--depth', '-1']), 2, /--depth takes a whole number/);
+    expectOneLineError(await runCli(['files', DIVE, '--layer', '1.5']), 2, /--layer takes a whole number/);
+    expectOneLineError(await runCli(['diff', DIVE, DIVE, '--top', '2x']), 2, /--top takes a whole number/);
+  });
+
   test('an unknown command', async () => {
     expectOneLineError(await runCli(['explode', DIVE]), 2, /Unknown argument|command/i);
   });

@@ -26,6 +26,16 @@ import { renderWasteTable } from '../report/waste-table.js';
 import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.js';
 import { STDIN_TOKEN } from './stdin.js';
 
+/** yargs `coerce` for a whole-number option: `--top abc` or `--depth -1` is a usage error (exit 2), not NaN. */
+export function wholeNumber(name: string): (value: unknown) => number | undefined {
+  return (value) => {
+    if (value === undefined) return undefined;
+    const number = typeof value === 'number' ? value : Number(String(value).trim());
+    if (!Number.isInteger(number) || number < 0 || String(value).trim() === '') throw new UsageError(`--${name} takes a whole number, not "${String(value)}"`);
+    return number;
+  };
+}
+
 export type CommandName = 'inspect' | 'layers' | 'files' | 'waste' | 'analyze' | 'verify';
 
 export interface CommonOptions {
@@ -280,8 +290,8 @@ export function registerImageCommands(parser: Argv, setExit: (code: number) => v
       (command) =>
         commonOptions(command)
           .option('path', { type: 'string', describe: 'show only this directory (e.g. /usr)' })
-          .option('depth', { type: 'number', describe: 'levels of the tree to show (table only; default 3, or all with --changed/--glob)' })
-          .option('layer', { type: 'number', describe: 'the filesystem as of layer N (0 = the first)' })
+          .option('depth', { type: 'string', coerce: wholeNumber('depth'), describe: 'levels of the tree to show (table only; default 3, or all with --changed/--glob)' })
+          .option('layer', { type: 'string', coerce: wholeNumber('layer'), describe: 'the filesystem as of layer N (0 = the first)' })
           .option('changed', { type: 'boolean', describe: 'only what layer N (default: the last) added or modified, and what it removed' })
           .option('glob', { type: 'string', describe: 'only paths matching a glob, e.g. "**/*.so" or "/etc/**"' })
           .example('$0 files samples/busybox-amd64.tar --path /app --depth 2', 'one directory, two levels')
@@ -294,7 +304,7 @@ export function registerImageCommands(parser: Argv, setExit: (code: number) => v
       'wasted bytes: dive-compatible efficiency, reclaimable bytes, duplicates, largest paths',
       (command) =>
         commonOptions(command)
-          .option('top', { type: 'number', describe: 'entries to show in each table (default 10)' })
+          .option('top', { type: 'string', coerce: wholeNumber('top'), describe: 'entries to show in each table (default 10)' })
           .example('$0 waste samples/busybox-amd64.tar', 'what the layering wastes, step by step')
           .example('$0 waste image.tar --json | jq .waste.efficiency', "dive's efficiency score"),
       run('waste'),
@@ -304,7 +314,7 @@ export function registerImageCommands(parser: Argv, setExit: (code: number) => v
       'everything in one report: layers, files, waste and digest checks',
       (command) =>
         commonOptions(command)
-          .option('top', { type: 'number', describe: 'entries to show in each table (default 10)' })
+          .option('top', { type: 'string', coerce: wholeNumber('top'), describe: 'entries to show in each table (default 10)' })
           .example('$0 analyze samples/busybox-amd64.tar', 'the full report')
           .example('$0 analyze image.tar --json -o report.json', 'save the JSON report')
           .example('$0 analyze image.tar --format html -o report.html', 'a report to open in a browser'),

@@ -16,6 +16,7 @@ import { makeStyle } from '../report/format.js';
 import { imageReport, SCHEMA_VERSION, type ImageReport, type SourceReport } from '../report/report.js';
 import { chooseFormat, commonOptions, emit, openOptions, registryOptions, type CommonOptions } from './commands.js';
 import { STDIN_TOKEN } from './stdin.js';
+import { wholeNumber } from './commands.js';
 
 interface DiffOptions extends CommonOptions {
   imageA: string;
@@ -152,10 +153,10 @@ export function registerDiffCommand(parser: Argv, setExit: (code: number) => voi
     (command) =>
       (commonOptions(command.positional('imageA', { type: 'string', demandOption: true, describe: 'the old image' }), false) as unknown as Argv)
         .positional('imageB', { type: 'string', demandOption: true, describe: 'the new image' })
-        .option('depth', { type: 'number', describe: 'directory depth for the rolled-up table (default 2)' })
+        .option('depth', { type: 'string', coerce: wholeNumber('depth'), describe: 'directory depth for the rolled-up table (default 2)' })
         .option('path', { type: 'string', describe: 'only paths under this directory' })
         .option('glob', { type: 'string', describe: 'only paths matching a glob' })
-        .option('top', { type: 'number', describe: 'rows per table (default 20)' })
+        .option('top', { type: 'string', coerce: wholeNumber('top'), describe: 'rows per table (default 20)' })
         .example('$0 diff app:1.0 app:1.1', 'two tags of one image')
         .example('$0 diff ghcr.io/org/app:main app.tar --format markdown', 'a registry tag against a fresh docker save, for a PR comment'),
     async (argv) => setExit(await runDiff(argv as unknown as DiffOptions)),

@@ -27,6 +27,8 @@ export function buildParser(args: string[], setExit: (code: number) => void): Ar
         'Exit codes: 0 ok, 1 a check failed, 2 usage error, 3 the image could not be read.',
     )
     .fail((message, error) => {
+      // yargs wraps what an option's coerce throws (a bad --top) in its own YError: still a usage error.
+      if (error && !(error instanceof LayerlensError) && error.name === 'YError') throw new UsageError(error.message);
       if (error) throw error;
       throw new UsageError(message ?? 'invalid command line');
     })
