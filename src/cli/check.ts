@@ -10,6 +10,7 @@ import { listPlatforms } from '../analyze/platforms.js';
 import { EXIT_UNREADABLE, LayerlensError, UsageError, ImageReadError } from '../errors.js';
 import { openHandle, resolveHandle } from '../fetch/open.js';
 import { parsePlatform } from '../image/platform.js';
+import { jsonErrorReason, jsonTooDeep, MAX_JSON_DEPTH } from '../image/parse.js';
 import { renderCheckJunit, renderCheckJunitError, renderCheckMarkdown, renderCheckTable, githubAnnotations } from '../report/check-render.js';
 import { makeStyle } from '../report/format.js';
 import { buildReport, type ImageReport } from '../report/report.js';
@@ -43,8 +44,9 @@ async function loadBaseline(baseline: string, options: CheckOptions, memo: Map<s
       try {
         report = JSON.parse(readFileSync(baseline, 'utf8')) as typeof report;
       } catch (error) {
-        throw new UsageError(`--baseline ${baseline} is not valid JSON (${(error as Error).message})`);
+        throw new UsageError(`--baseline ${baseline} is not valid JSON (${jsonErrorReason(error)})`);
       }
+      if (typeof report === 'object' && report !== null && jsonTooDeep(report)) throw new UsageError(`--baseline ${baseline} is JSON nested more than ${MAX_JSON_DEPTH} levels deep: not a layerlens report`);
       const totals = report.totals ?? report.images?.[0]?.totals;
       if (!totals) throw new UsageError(`--baseline ${baseline}: a JSON report with "totals" was expected (save one with layerlens analyze IMAGE --json -o FILE)`);
       return { compressedSize: totals.compressedSize, uncompressedSize: totals.uncompressedSize, input: baseline };
