@@ -33,7 +33,8 @@ export function fileReport(node: FsNode): FileReport {
 export function globMatcher(glob: string | undefined): ((path: string) => boolean) | null {
   if (!glob) return null;
   try {
-    const match = picomatch(glob.replace(/^\/+/, ''), { dot: true });
+    // flags 's': picomatch's `**` is built on `.`, which without it skips a name holding a newline or CR.
+    const match = picomatch(glob.replace(/^\/+/, ''), { dot: true, flags: 's' });
     return (path: string) => match(path.replace(/^\/+/, ''));
   } catch (error) {
     throw new UsageError(`bad --glob pattern "${glob}": ${(error as Error).message}`);

@@ -170,7 +170,8 @@ export function evaluateGates(config: GateConfig, facts: GateFacts): RuleResult[
 
   if (!config.forbidPaths?.length) results.push({ name: 'forbidPaths', status: 'skip', threshold: null, actual: null, message: 'forbidPaths not set' });
   else {
-    const matchers = config.forbidPaths.map((glob) => picomatch(glob.replace(/^\/+/, ''), { dot: true }));
+    // flags 's': picomatch's `**` is built on `.`, which without it lets `/a\nb/.env` pass `**/.env`.
+    const matchers = config.forbidPaths.map((glob) => picomatch(glob.replace(/^\/+/, ''), { dot: true, flags: 's' }));
     const found = facts.paths.filter((path) => matchers.some((match) => match(path.replace(/^\/+/, ''))));
     results.push({ name: 'forbidPaths', status: found.length ? 'fail' : 'pass', threshold: config.forbidPaths, actual: found.slice(0, 50), message: found.length ? `forbidden path(s): ${found.slice(0, 5).join(', ')}${found.length > 5 ? ` and ${found.length - 5} more` : ''}` : 'no forbidden path' });
   }

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { parseGrowth, parseRatio, parseSize, type GateConfig } from '../analyze/gates.js';
 import { UsageError } from '../errors.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
+import { jsonErrorReason, jsonTooDeep, MAX_JSON_DEPTH } from '../image/parse.js';
 
 type Kind = 'size' | 'count' | 'ratio' | 'boolean' | 'platforms' | 'globs' | 'growth';
 
@@ -84,11 +85,22 @@ function readStructured(file: string): unknown {
   } catch (error) {
     throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
+  const json = file.endsWith('.json');
+  let data: unknown;
   try {
-    return file.endsWith('.json') ? JSON.parse(text) : (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
+    data = json ? JSON.parse(text) : (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
   } catch (error) {
-    throw new UsageError(`${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0]}`);
+    // The YAML parser recurses: a deeply nested flow sequence overflows its stack.
+    if (error instanceof RangeError || /Maximum call stack/.test(String((error as Error).message))) throw tooDeep(file);
+    throw new UsageError(`${file} is not valid ${json ? 'JSON' : 'YAML'}: ${(json ? jsonErrorReason(error) : (error as Error).message).split('\n')[0]}`);
   }
+  // A rule config is two levels deep; refuse anything absurd before a value is turned into text.
+  if (typeof data === 'object' && data !== null && jsonTooDeep(data)) throw tooDeep(file);
+  return data;
+}
+
+function tooDeep(file: string): UsageError {
+  return new UsageError(`${file} is nested more than ${MAX_JSON_DEPTH} levels deep: not a layerlens or dive configuration`);
 }
 
 function isDiveFile(file: string): boolean {

@@ -7,16 +7,18 @@ import { appendFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { evaluateGates, type GateConfig, type GateFacts } from '../analyze/gates.js';
 import { listPlatforms } from '../analyze/platforms.js';
-import { UsageError, ImageReadError } from '../errors.js';
+import { EXIT_UNREADABLE, LayerlensError, UsageError, ImageReadError } from '../errors.js';
 import { openHandle, resolveHandle } from '../fetch/open.js';
 import { parsePlatform } from '../image/platform.js';
-import { renderCheckJunit, renderCheckMarkdown, renderCheckTable, githubAnnotations } from '../report/check-render.js';
+import { jsonErrorReason, jsonTooDeep, MAX_JSON_DEPTH } from '../image/parse.js';
+import { renderCheckJunit, renderCheckJunitError, renderCheckMarkdown, renderCheckTable, githubAnnotations } from '../report/check-render.js';
 import { makeStyle } from '../report/format.js';
 import { buildReport, type ImageReport } from '../report/report.js';
 import type { LayerScan } from '../analyze/scan.js';
 import { compareImages, loadForDiff, type LoadedImage } from './diff.js';
 import { CONFIG_KEYS, flagName, loadGateConfig, parseRuleValue } from './check-config.js';
 import { analyzeImage, chooseFormat, commonOptions, emit, openOptions, registryOptions, type CommonOptions } from './commands.js';
+import { stderrLine } from './output.js';
 import { STDIN_TOKEN } from './stdin.js';
 
 export interface CheckOptions extends CommonOptions {
@@ -42,8 +44,9 @@ async function loadBaseline(baseline: string, options: CheckOptions, memo: Map<s
       try {
         report = JSON.parse(readFileSync(baseline, 'utf8')) as typeof report;
       } catch (error) {
-        throw new UsageError(`--baseline ${baseline} is not valid JSON (${(error as Error).message})`);
+        throw new UsageError(`--baseline ${baseline} is not valid JSON (${jsonErrorReason(error)})`);
       }
+      if (typeof report === 'object' && report !== null && jsonTooDeep(report)) throw new UsageError(`--baseline ${baseline} is JSON nested more than ${MAX_JSON_DEPTH} levels deep: not a layerlens report`);
       const totals = report.totals ?? report.images?.[0]?.totals;
       if (!totals) throw new UsageError(`--baseline ${baseline}: a JSON report with "totals" was expected (save one with layerlens analyze IMAGE --json -o FILE)`);
       return { compressedSize: totals.compressedSize, uncompressedSize: totals.uncompressedSize, input: baseline };
@@ -55,7 +58,7 @@ async function loadBaseline(baseline: string, options: CheckOptions, memo: Map<s
 
 function gateConfig(options: CheckOptions): { config: GateConfig; file: string | null } {
   const loaded = loadGateConfig(options.config);
-  if (!options.quiet) for (const note of loaded.notes) process.stderr.write(`layerlens: ${note}\n`);
+  if (!options.quiet) for (const note of loaded.notes) stderrLine(note);
   const config: GateConfig = { ...loaded.config };
   for (const key of Object.keys(CONFIG_KEYS) as (keyof GateConfig)[]) {
     const value = options[key];
@@ -101,7 +104,19 @@ export async function runCheck(rawOptions: CheckOptions): Promise<number> {
   const options: CheckOptions = { ...rawOptions, image: rawOptions.image === STDIN_TOKEN ? '-' : rawOptions.image };
   if (options.output === STDIN_TOKEN) delete options.output;
   const format = chooseFormat(options, ['table', 'json', 'markdown', 'junit']);
-  const { config, file } = gateConfig(options);
+  const gates = gateConfig(options);
+  try {
+    return await checkImage(options, format, gates, started);
+  } catch (error) {
+    // CONTRACT.md: when the image cannot be read, the JUnit report still holds one <error> test naming why.
+    if (format === 'junit' && error instanceof LayerlensError && error.exitCode === EXIT_UNREADABLE) {
+      await emit(renderCheckJunitError(options.image, error.message, (Date.now() - started) / 1000), options).catch(() => {});
+    }
+    throw error;
+  }
+}
+
+async function checkImage(options: CheckOptions, format: string, { config, file }: { config: GateConfig; file: string | null }, started: number): Promise<number> {
   const platform = options.platform ? parsePlatform(options.platform) : null;
   const memo = new Map<string, Promise<LayerScan>>();
   const baseline = options.baseline ? await loadBaseline(options.baseline, options, memo) : null;

@@ -24,6 +24,7 @@ import { buildReport, imageReport, platformsReport, type Extras, type ImageRepor
 import { renderImageTable } from '../report/table.js';
 import { renderWasteTable } from '../report/waste-table.js';
 import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.js';
+import { stderrLine, writeStdout } from './output.js';
 import { STDIN_TOKEN } from './stdin.js';
 
 /** yargs `coerce` for a whole-number option: `--top abc` or `--depth -1` is a usage error (exit 2), not NaN. */
@@ -116,7 +117,8 @@ export async function emit(text: string, options: CommonOptions): Promise<void> 
     }
     return;
   }
-  await new Promise<void>((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
+  // A closed stdout (| head) ends the output quietly; the caller still returns its verdict.
+  await writeStdout(text);
 }
 
 function checkLayerOption(options: CommonOptions, image: ResolvedImage): number | undefined {
@@ -175,8 +177,8 @@ async function readStdin(): Promise<string> {
 
 export function openOptions(options: CommonOptions): Pick<OpenOptions, 'debug' | 'note' | 'source'> {
   return {
-    debug: options.debug ? (line: string) => process.stderr.write(`layerlens: ${line}\n`) : undefined,
-    note: options.quiet ? undefined : (line: string) => process.stderr.write(`layerlens: ${line}\n`),
+    debug: options.debug ? (line: string) => stderrLine(line) : undefined,
+    note: options.quiet ? undefined : (line: string) => stderrLine(line),
     source: options.source,
   };
 }

@@ -7,6 +7,7 @@ import { EXIT_UNREADABLE, EXIT_USAGE, LayerlensError, UsageError, errorMessage }
 import { registerCheckCommand } from './check.js';
 import { registerDiffCommand } from './diff.js';
 import { registerImageCommands } from './commands.js';
+import { guardStdio, stderrBlock, stderrLine } from './output.js';
 import { STDIN_TOKEN } from './stdin.js';
 
 export const VERSION = '0.1.0';
@@ -43,20 +44,22 @@ export function buildParser(args: string[], setExit: (code: number) => void): Ar
 export async function main(rawArgs: string[]): Promise<number> {
   const args = rawArgs.map((arg) => (arg === '-' ? STDIN_TOKEN : arg));
   const debug = args.includes('--debug');
+  guardStdio();
   try {
     let exitCode = 0;
     await buildParser(args, (code) => (exitCode = code)).parseAsync();
     return exitCode;
   } catch (error) {
     if (error instanceof LayerlensError) {
-      process.stderr.write(`layerlens: ${error.message}\n`);
-      if (debug && error.cause instanceof Error && error.cause.stack) process.stderr.write(`${error.cause.stack}\n`);
-      if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+      // Messages quote names, tags and registry error codes: escaped, so they stay one line that cannot be forged.
+      stderrLine(error.message);
+      if (debug && error.cause instanceof Error && error.cause.stack) stderrBlock(error.cause.stack);
+      if (debug && error.stack) stderrBlock(error.stack);
       if (error.exitCode === EXIT_USAGE) process.stderr.write("Run 'layerlens --help' for usage.\n");
       return error.exitCode;
     }
-    process.stderr.write(`layerlens: internal error: ${errorMessage(error)}\n`);
-    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    stderrLine(`internal error: ${errorMessage(error)}`);
+    if (debug && error instanceof Error && error.stack) stderrBlock(error.stack);
     else process.stderr.write('Run again with --debug for details, and please report it.\n');
     return EXIT_UNREADABLE;
   }

@@ -16,7 +16,7 @@ import { layoutRoot, LayoutBlobStore } from './oci-layout.js';
 import { resolveRoot, type ResolveContext } from './resolve.js';
 import type { RegistryOptions } from './registry/source.js';
 import type { OpenedSource, Selection, SourceHandle, SourceInfo, SourceKind } from './source.js';
-import { makeTempDir, removeTempDir } from './tempfiles.js';
+import { checkSpaceFor, isDiskFull, makeTempDir, removeTempDir, spaceGuard, spaceIn, spillMargin } from './tempfiles.js';
 import { DirTree, TarTree } from './tree.js';
 
 export interface OpenOptions {
@@ -43,18 +43,46 @@ async function readHead(file: string, length: number): Promise<Buffer> {
   }
 }
 
-/** Decompress (or copy) a stream into a temp file; return the file and a cleanup. */
-async function spill(input: Readable, compression: OuterCompression, label: string): Promise<{ file: string; cleanup: () => void }> {
+/**
+ * Decompress (or copy) a stream into a temp file; return the file and a cleanup. The free space there is watched
+ * as it fills (spaceGuard): an archive that inflates past it stops with exit 3 "disk full", naming the need.
+ * `atLeast`: a lower bound of the unpacked size known in advance (gzip's ISIZE), checked before starting.
+ */
+async function spill(input: Readable, compression: OuterCompression, label: string, atLeast = 0): Promise<{ file: string; cleanup: () => void }> {
   const dir = makeTempDir('archive');
   const file = path.join(dir, 'archive.tar');
   try {
-    await pipeline(input, createDecompressor(compression), createWriteStream(file));
+    if (atLeast > 0) await checkSpaceFor(dir, label, atLeast);
+    await pipeline(input, createDecompressor(compression), spaceGuard(dir, label), createWriteStream(file));
   } catch (error) {
     removeTempDir(dir);
+    input.destroy();
+    if (error instanceof ImageReadError) throw error;
+    if (isDiskFull(error)) {
+      // Another process filled the disk between two checks: still "disk full", never "corrupt gzip data".
+      const space = await spaceIn(path.dirname(dir));
+      throw new ImageReadError(
+        `${label}: disk full while unpacking it into ${path.dirname(dir)} (${(error as NodeJS.ErrnoException).code}${space ? `, ${space.free} bytes free, ${spillMargin(space.total)} kept` : ''}); free some space or set TMPDIR to a larger disk`,
+        { cause: error },
+      );
+    }
     const what = compression === 'none' ? 'could not be read' : `is corrupt ${compression} data`;
     throw new ImageReadError(`${label} ${what} (${errorMessage(error)})`, { cause: error });
   }
   return { file, cleanup: () => removeTempDir(dir) };
+}
+
+/** gzip's ISIZE (the last member's size mod 2^32): never more than the whole unpacked size, so a lower bound. */
+async function gzipSizeField(file: string, fileSize: number): Promise<number> {
+  if (fileSize < 18) return 0;
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(4);
+    await handle.read(buffer, 0, 4, fileSize - 4);
+    return buffer.readUInt32LE(0);
+  } finally {
+    await handle.close();
+  }
 }
 
 interface Archive {
@@ -74,7 +102,8 @@ async function openArchive(file: string, label: string, debug?: (line: string) =
   const compression = sniffOuterCompression(await readHead(file, 8));
   if (compression === 'none') return { tree: await TarTree.open(file, label), cleanup: () => {} };
   debug?.(`${label} is ${compression}-compressed: unpacking it to a temporary file for random access`);
-  const spilled = await spill(createReadStream(file, { highWaterMark: 1 << 20 }), compression, label);
+  const atLeast = compression === 'gzip' ? await gzipSizeField(file, info.size) : 0;
+  const spilled = await spill(createReadStream(file, { highWaterMark: 1 << 20 }), compression, label, atLeast);
   try {
     return { tree: await TarTree.open(spilled.file, label), cleanup: spilled.cleanup };
   } catch (error) {

@@ -2,7 +2,7 @@
  * A FileTree is "a set of named files I can read": a directory on disk (an OCI layout) or an indexed tarball (a
  * docker save archive, an oci-archive). The OCI layout and docker-archive readers are written once against it.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, realpathSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -42,20 +42,45 @@ function tooLarge(label: string, name: string, size: number, maxBytes: number): 
 }
 
 export class DirTree implements FileTree {
+  private realRoot: string | null = null;
+
   constructor(
     private readonly root: string,
     readonly label: string,
   ) {}
 
-  private resolve(name: string): string {
-    // Member names come from untrusted JSON: never let one leave the layout directory.
-    const normalized = normalizeMemberName(name);
-    return path.join(this.root, normalized);
+  /**
+   * The file a member name stands for, links resolved, or null when there is none. Member names come from
+   * untrusted JSON and the files themselves may be symbolic links: neither may leave the layout directory. A link
+   * to a file outside it (`index.json -> /etc/shadow`, a blob -> `~/.docker/config.json`) is refused before a
+   * byte of it is read, so no message can quote it; the link's target is not named either.
+   */
+  private resolve(name: string): string | null {
+    const joined = path.join(this.root, normalizeMemberName(name));
+    let real: string;
+    try {
+      real = realpathSync(joined);
+    } catch {
+      return null; // absent, or a dangling link
+    }
+    this.realRoot ??= realpathSync(this.root);
+    if (real !== this.realRoot && !real.startsWith(this.realRoot.endsWith(path.sep) ? this.realRoot : this.realRoot + path.sep)) {
+      throw new ImageReadError(`${name} in ${this.label} is a symbolic link to a file outside the layout directory: refused (copy the file into the layout if it belongs to the image)`);
+    }
+    return real;
+  }
+
+  private existing(name: string): string {
+    const file = this.resolve(name);
+    if (file === null) throw new ImageReadError(`${name} is missing from ${this.label}`);
+    return file;
   }
 
   async size(name: string): Promise<number | null> {
+    const file = this.resolve(name);
+    if (file === null) return null;
     try {
-      const info = await stat(this.resolve(name));
+      const info = await stat(file);
       return info.isFile() ? info.size : null;
     } catch {
       return null;
@@ -66,7 +91,7 @@ export class DirTree implements FileTree {
     const size = await this.size(name);
     if (size === null) throw new ImageReadError(`${name} is missing from ${this.label}`);
     if (size > maxBytes) throw tooLarge(this.label, name, size, maxBytes);
-    const handle = await open(this.resolve(name), 'r');
+    const handle = await open(this.existing(name), 'r');
     try {
       return await handle.readFile();
     } finally {
@@ -75,11 +100,11 @@ export class DirTree implements FileTree {
   }
 
   open(name: string): Readable {
-    return createReadStream(this.resolve(name), { highWaterMark: READ_CHUNK });
+    return createReadStream(this.existing(name), { highWaterMark: READ_CHUNK });
   }
 
   async head(name: string, length: number): Promise<Buffer> {
-    const handle = await open(this.resolve(name), 'r');
+    const handle = await open(this.existing(name), 'r');
     try {
       const buffer = Buffer.alloc(length);
       const { bytesRead } = await handle.read(buffer, 0, length, 0);

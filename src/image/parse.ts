@@ -21,15 +21,43 @@ type JsonObject = { [key: string]: Json };
 
 class Invalid extends Error {}
 
+/**
+ * Deeper than any image document (an index is 5 levels, a config 4, a saved report 7): a document nested deeper
+ * is refused before anything walks it, so that no recursion (JSON.stringify, a join, a copy) can overflow.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/** True when `value` nests arrays/objects more than `limit` levels deep (an iterative walk: no recursion). */
+export function jsonTooDeep(value: unknown, limit = MAX_JSON_DEPTH): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (depth > limit) return true;
+    const children = Array.isArray(item) ? item : Object.values(item as object);
+    for (const child of children) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** JSON.parse's reason without the excerpt of the input it quotes (`Unexpected token 'r', "root:x:0:0"...`). */
+export function jsonErrorReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/, ".*"(?:\.\.\.)? is not valid JSON$/s, '');
+}
+
 export function parseJson(bytes: Uint8Array | string, where: string): Json {
   const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8');
   if (text.trim() === '') throw new ImageReadError(`${where} is empty: expected JSON`);
+  let value: Json;
   try {
-    return JSON.parse(text) as Json;
+    value = JSON.parse(text) as Json;
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new ImageReadError(`${where} is not valid JSON (${detail})`);
+    throw new ImageReadError(`${where} is not valid JSON (${jsonErrorReason(error)})`);
   }
+  if (typeof value === 'object' && value !== null && jsonTooDeep(value)) {
+    throw new ImageReadError(`${where} is JSON nested more than ${MAX_JSON_DEPTH} levels deep: not an image document`);
+  }
+  return value;
 }
 
 function isObject(value: Json | undefined): value is JsonObject {

@@ -1,5 +1,6 @@
 /** Gate results for people (table), PR comments (markdown), CI test reports (JUnit XML) and GitHub annotations. */
 import type { RuleResult } from '../analyze/gates.js';
+import { escapeMarkdown, escapeTerminal as esc, escapeXml as xml, githubCommandData, githubCommandProperty, markdownCode } from './escape.js';
 import { humanSize, truncate, type Style } from './format.js';
 import { table } from './table.js';
 
@@ -20,23 +21,25 @@ export function renderCheckTable(image: string, rules: RuleResult[], passed: boo
   const t = table(['Rule', 'Status', 'Threshold', 'Actual'], style, ['left', 'left', 'left', 'left']);
   const colour = { pass: style.color.green, fail: style.color.red.bold, skip: style.color.dim };
   for (const rule of rules) {
-    t.push([rule.name, colour[rule.status](rule.status.toUpperCase()), truncate(showValue(rule, rule.threshold), 28), truncate(showValue(rule, rule.actual), Math.max(16, style.width - 66))]);
+    t.push([esc(rule.name), colour[rule.status](rule.status.toUpperCase()), truncate(showValue(rule, rule.threshold), 28), truncate(showValue(rule, rule.actual), Math.max(16, style.width - 66))]);
   }
   const failed = rules.filter((rule) => rule.status === 'fail');
-  const lines = [style.color.bold(`layerlens check ${image}`), '', t.toString(), ''];
-  for (const rule of failed) lines.push(style.color.red(`✗ ${rule.name}: ${rule.message}`));
+  const lines = [style.color.bold(`layerlens check ${esc(image)}`), '', t.toString(), ''];
+  for (const rule of failed) lines.push(style.color.red(`✗ ${esc(rule.name)}: ${esc(rule.message)}`));
   lines.push(passed ? style.color.green.bold('PASS: every rule passed') : style.color.red.bold(`FAIL: ${failed.length || 'a'} ${failed.length === 1 ? 'rule' : 'rules'} failed`));
   return lines.join('\n') + '\n';
 }
 
-function escapeMarkdown(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/** A threshold or actual value in markdown: our own figures as they are, anything else (paths, platforms) escaped. */
+function markdownValue(rule: RuleResult, value: RuleResult['threshold'] | RuleResult['actual']): string {
+  const text = showValue(rule, value);
+  return typeof value === 'number' || typeof value === 'boolean' || value === null ? text : escapeMarkdown(text);
 }
 
 export function renderCheckMarkdown(image: string, rules: RuleResult[], passed: boolean, extra: { compressedSize: number | null; uncompressedSize: number | null; efficiency: number }): string {
   const icon = { pass: '✅', fail: '❌', skip: '⏭️' };
   const lines = [
-    `### ${passed ? '✅' : '❌'} layerlens check: \`${escapeMarkdown(image)}\``,
+    `### ${passed ? '✅' : '❌'} layerlens check: ${markdownCode(image, false)}`,
     '',
     `Compressed **${humanSize(extra.compressedSize)}**, uncompressed **${humanSize(extra.uncompressedSize)}**, efficiency **${(extra.efficiency * 100).toFixed(2)} %**.`,
     '',
@@ -45,18 +48,14 @@ export function renderCheckMarkdown(image: string, rules: RuleResult[], passed: 
   ];
   for (const rule of rules) {
     if (rule.status === 'skip' && rule.threshold === null) continue; // not configured: keep the comment short
-    lines.push(`| ${rule.name} | ${icon[rule.status]} ${rule.status} | ${escapeMarkdown(showValue(rule, rule.threshold))} | ${escapeMarkdown(showValue(rule, rule.actual))} |`);
+    lines.push(`| ${escapeMarkdown(rule.name)} | ${icon[rule.status]} ${rule.status} | ${markdownValue(rule, rule.threshold)} | ${markdownValue(rule, rule.actual)} |`);
   }
   const failed = rules.filter((rule) => rule.status === 'fail');
   if (failed.length) {
     lines.push('');
-    for (const rule of failed) lines.push(`- **${rule.name}**: ${escapeMarkdown(rule.message)}`);
+    for (const rule of failed) lines.push(`- **${escapeMarkdown(rule.name)}**: ${escapeMarkdown(rule.message)}`);
   }
   return lines.join('\n') + '\n';
-}
-
-function xml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 
 /** One testcase per rule; failures carry the message, skipped rules are marked skipped. */
@@ -83,11 +82,28 @@ export function renderCheckJunit(image: string, rules: RuleResult[], seconds: nu
   return lines.join('\n') + '\n';
 }
 
-/** GitHub Actions workflow commands: one ::error per failed rule. */
+/**
+ * When check cannot read the image (exit 3), the JUnit report still exists: one test, in error, saying why (the
+ * message can quote a registry's error code or an archive's member name: escaped like every other text).
+ */
+export function renderCheckJunitError(image: string, message: string, seconds: number): string {
+  const time = seconds.toFixed(3);
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="layerlens" tests="1" failures="0" errors="1" skipped="0" time="${time}">`,
+    `  <testsuite name="${xml(`layerlens check ${image}`)}" tests="1" failures="0" errors="1" skipped="0" time="${time}">`,
+    '    <testcase classname="layerlens.check" name="read the image" time="0">',
+    `      <error message="${xml(message)}" type="unreadable">${xml(message)}</error>`,
+    '    </testcase>',
+    '  </testsuite>',
+    '</testsuites>',
+  ].join('\n') + '\n';
+}
+
+/** GitHub Actions workflow commands: one ::error per failed rule, always one line whatever the message quotes. */
 export function githubAnnotations(rules: RuleResult[]): string {
-  const escape = (text: string) => text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
   return rules
     .filter((rule) => rule.status === 'fail')
-    .map((rule) => `::error title=layerlens ${rule.name}::${escape(rule.message)}\n`)
+    .map((rule) => `::error title=${githubCommandProperty(`layerlens ${rule.name}`)}::${githubCommandData(rule.message)}\n`)
     .join('');
 }

@@ -1,7 +1,7 @@
 /** diff for people (table) and for pull requests (markdown). */
 import type { DiffReport } from '../cli/diff.js';
-import { formatPlatform } from '../image/platform.js';
-import { humanSize, truncate, type Style } from './format.js';
+import { displayJson, escapeTerminal as esc, markdownCode, markdownSafe } from './escape.js';
+import { humanSize, platformText as safePlatform, shorten, truncate, type Style } from './format.js';
 import { table } from './table.js';
 
 function signed(bytes: number | null): string {
@@ -10,8 +10,9 @@ function signed(bytes: number | null): string {
   return `${bytes > 0 ? '+' : '−'}${humanSize(Math.abs(bytes))}`;
 }
 
+/** Terminal-safe (escaped); the markdown renderer escapes it further for markdown. */
 function platformText(platform: DiffReport['a']['platform']): string {
-  return formatPlatform({ os: platform.os, architecture: platform.architecture, ...(platform.variant ? { variant: platform.variant } : {}) });
+  return safePlatform(platform);
 }
 
 function summaryRows(report: DiffReport): [string, string, string, string][] {
@@ -30,7 +31,7 @@ function summaryRows(report: DiffReport): [string, string, string, string][] {
 export function renderDiffTable(report: DiffReport, style: Style, top: number): string {
   const { color } = style;
   const { diff } = report;
-  const out: string[] = [color.bold(`A: ${report.a.source.input}`), color.bold(`B: ${report.b.source.input}`), ''];
+  const out: string[] = [color.bold(`A: ${esc(report.a.source.input)}`), color.bold(`B: ${esc(report.b.source.input)}`), ''];
   const summary = table(['', 'A', 'B', 'Δ'], style, ['left', 'right', 'right', 'right']);
   for (const row of summaryRows(report)) summary.push(row);
   out.push(summary.toString(), '');
@@ -41,7 +42,7 @@ export function renderDiffTable(report: DiffReport, style: Style, top: number): 
   );
   if (diff.config.length) {
     out.push('', color.bold('Config changes'));
-    for (const change of diff.config) out.push(`  ${change.field}: ${truncate(JSON.stringify(change.a), 40)} → ${truncate(JSON.stringify(change.b), 40)}`);
+    for (const change of diff.config) out.push(`  ${esc(change.field)}: ${shorten(displayJson(change.a), 40)} → ${shorten(displayJson(change.b), 40)}`);
   }
   const { added, removed, changed } = diff.files;
   out.push('', `${color.bold('Files')}: ${color.green(`+${added.length} added`)}, ${color.red(`-${removed.length} removed`)}, ${color.yellow(`~${changed.length} changed`)}`);
@@ -68,24 +69,24 @@ export function renderDiffTable(report: DiffReport, style: Style, top: number): 
 
 export function renderDiffMarkdown(report: DiffReport, top: number): string {
   const { diff } = report;
-  const escape = (text: string) => text.replace(/\|/g, '\\|');
+  // summaryRows are terminal-safe already (markdownSafe, not escapeMarkdown); names and values are code spans.
   const lines = [
-    `### Image diff: \`${escape(report.a.source.input)}\` → \`${escape(report.b.source.input)}\``,
+    `### Image diff: ${markdownCode(report.a.source.input, false)} → ${markdownCode(report.b.source.input, false)}`,
     '',
     '| | A | B | Δ |',
     '| --- | ---: | ---: | ---: |',
-    ...summaryRows(report).map((row) => `| ${row.map(escape).join(' | ')} |`),
+    ...summaryRows(report).map((row) => `| ${row.map(markdownSafe).join(' | ')} |`),
     '',
     `**Layers**: ${diff.layers.shared.length} shared, ${diff.layers.onlyA.length} only in A, ${diff.layers.onlyB.length} only in B (common base: ${diff.layers.commonBase}).`,
     `**Files**: +${diff.files.added.length} added, -${diff.files.removed.length} removed, ~${diff.files.changed.length} changed.`,
   ];
   if (diff.directories.length) {
     lines.push('', '| Δ size | + | - | ~ | Directory |', '| ---: | ---: | ---: | ---: | --- |');
-    for (const dir of diff.directories.slice(0, top)) lines.push(`| ${signed(dir.sizeDelta)} | ${dir.added} | ${dir.removed} | ${dir.changed} | \`${escape(dir.path)}\` |`);
+    for (const dir of diff.directories.slice(0, top)) lines.push(`| ${signed(dir.sizeDelta)} | ${dir.added} | ${dir.removed} | ${dir.changed} | ${markdownCode(dir.path, true)} |`);
   }
   if (diff.config.length) {
     lines.push('', '<details><summary>Config changes</summary>', '');
-    for (const change of diff.config) lines.push(`- \`${change.field}\`: \`${escape(JSON.stringify(change.a))}\` → \`${escape(JSON.stringify(change.b))}\``);
+    for (const change of diff.config) lines.push(`- ${markdownCode(change.field, false)}: ${markdownCode(displayJson(change.a), false, true)} → ${markdownCode(displayJson(change.b), false, true)}`);
     lines.push('', '</details>');
   }
   return lines.join('\n') + '\n';

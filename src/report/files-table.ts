@@ -1,8 +1,8 @@
 /** The filesystem as a tree: mode, owner, size (rolled up for directories), the layer that wrote it, the name. */
 import { focusNode, globMatcher } from '../analyze/files.js';
 import { nodePath, subtreeBytes, type FsNode, type UnionFs } from '../analyze/union.js';
-import { formatPlatform } from '../image/platform.js';
-import { humanSize, truncate, type Style } from './format.js';
+import { escapeTerminal as esc } from './escape.js';
+import { humanSize, platformText, truncate, type Style } from './format.js';
 import { isMultiReport, type ImageReport, type Report } from './report.js';
 import { sourceLine } from './table.js';
 
@@ -58,6 +58,7 @@ function renderTree(image: ImageReport, union: UnionFs, style: Style, options: F
     const mark = changes ? (changedKind.get(path) ?? ' ') + ' ' : '';
     const name = node === focus ? path : node.name;
     const target = node.linkTarget ? ` → ${node.linkTarget}` : '';
+    // Name and link target as stored in the layer: truncate escapes them (keepSpaces: names are shown exactly).
     const label = truncate(`${prefix}${name}${node.children ? '/' : ''}${target}`, nameWidth, true);
     const colored = node.children ? style.color.blue(label) : node.type === 'symlink' || node.type === 'hardlink' ? style.color.cyan(label) : label;
     const owner = `${node.uid}:${node.gid}`;
@@ -76,7 +77,7 @@ function renderTree(image: ImageReport, union: UnionFs, style: Style, options: F
   descend(focus, '', 1);
   if (changes && changes.removed.length) {
     lines.push('', style.color.bold(`Removed by layer ${layerIndex}:`));
-    for (const path of changes.removed) lines.push(style.color.red(`D ${path}`));
+    for (const path of changes.removed) lines.push(style.color.red(`D ${esc(path)}`));
   }
   return lines;
 }
@@ -87,7 +88,7 @@ export function renderFilesTable(report: Report, unions: (UnionFs | null)[], sty
   images.forEach((image, i) => {
     const union = unions[i];
     if (!union) return;
-    const platform = formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined });
+    const platform = platformText(image.platform);
     const layerIndex = options.layer ?? image.layers.length - 1;
     const asOf = options.changed ? `what layer ${layerIndex} changed (A added, M modified)` : options.layer !== undefined ? `as of layer ${options.layer}` : `all ${image.layers.length} layers`;
     out.push(style.color.dim(`${platform}, ${asOf}; sizes of directories include everything below them`));

@@ -1,5 +1,7 @@
 /** Small formatting helpers shared by the renderers. */
 import { Chalk, type ChalkInstance } from 'chalk';
+import { formatPlatform } from '../image/platform.js';
+import { escapeTerminal } from './escape.js';
 
 /** Decimal units as docker and dive print them: 1 kB = 1000 B. */
 export function humanSize(bytes: number | null | undefined): string {
@@ -15,11 +17,34 @@ export function humanSize(bytes: number | null | undefined): string {
   return `${value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2)} ${units[unit]}`;
 }
 
-/** Shorten to `width` columns with an ellipsis; whitespace runs become one space unless `keepSpaces`. */
+/**
+ * A table cell or tree label: terminal-safe (escapeTerminal: control characters shown as `\n`, `\x1b`…), shortened
+ * to `width` columns with an ellipsis. Unless `keepSpaces` (names, which are shown exactly), runs of spaces and
+ * tabs become one space (created_by of a `RUN a \` continuation line). Never cuts an escape or a surrogate pair
+ * in two. Text from an image must reach a table through this (or escapeTerminal), and only once.
+ */
 export function truncate(text: string, width: number, keepSpaces = false): string {
-  const oneLine = keepSpaces ? text.replace(/[\r\n\t]/g, ' ') : text.replace(/\s+/g, ' ').trim();
-  if (width <= 1) return oneLine.slice(0, Math.max(0, width));
-  return oneLine.length > width ? `${oneLine.slice(0, width - 1)}…` : oneLine;
+  return shorten(keepSpaces ? escapeTerminal(text) : escapeTerminal(text.replace(/[ \t]+/g, ' ').trim()), width);
+}
+
+/** Shorten text that is already terminal-safe (escapeTerminal or displayJson output), without escaping it again. */
+export function shorten(safe: string, width: number): string {
+  if (safe.length <= width) return safe;
+  if (width <= 1) return cut(safe, Math.max(0, width));
+  return `${cut(safe, width - 1)}…`;
+}
+
+function cut(text: string, length: number): string {
+  let end = length;
+  const code = text.charCodeAt(end - 1);
+  if (code >= 0xd800 && code <= 0xdbff) end--; // the first half of a surrogate pair
+  // A partial escape at the end (`\x1`, `\u{20`) would read as other text: drop it.
+  return text.slice(0, end).replace(/\\(?:x[0-9a-f]?|u(?:\{[0-9a-f]*)?)?$/, '');
+}
+
+/** A platform from an image (os/architecture/variant are the image's own strings), terminal-safe. */
+export function platformText(platform: { os: string; architecture: string; variant?: string | null }): string {
+  return escapeTerminal(formatPlatform({ os: platform.os, architecture: platform.architecture, ...(platform.variant ? { variant: platform.variant } : {}) }));
 }
 
 export interface Style {

@@ -175,6 +175,8 @@ const SCRIPT = `
 (function(){
   var tip=document.createElement('div');tip.className='tip';document.body.appendChild(tip);
   function size(b){if(b<1000)return b+' B';var u=['kB','MB','GB','TB'],i=-1;do{b/=1000;i++}while(b>=1000&&i<3);return (b>=100?b.toFixed(0):b>=10?b.toFixed(1):b.toFixed(2))+' '+u[i]}
+  // Names and build steps come from the image: text, never markup, in the tooltip.
+  function esc(t){return String(t).replace(/&/g,'&amp;').replace(/</g,'&lt;').replace(/>/g,'&gt;')}
   function colour(layer){if(layer<0)return '#c9ced8';var h=(layer*47)%360;return 'hsl('+h+',62%,72%)'}
   document.querySelectorAll('section.image').forEach(function(section){
     var i=section.getAttribute('data-index');var raw=JSON.parse(document.getElementById('tree'+i).textContent);
@@ -199,7 +201,7 @@ const SCRIPT = `
         if(ww>30&&hh>12)el.textContent=n.data.name;
         var full=(pathOf(focus)?'/'+pathOf(focus):'')+'/'+n.ancestors().reverse().slice(1).map(function(a){return a.data.name}).join('/');
         el.onmousemove=function(e){e.stopPropagation();
-          tip.innerHTML='<b>'+full.replace(/</g,'&lt;')+'</b><br>'+size(n.value)+(n.data.layer>=0?' · layer '+n.data.layer+'<br>'+(steps[n.data.layer]||'').replace(/</g,'&lt;').slice(0,200):'');
+          tip.innerHTML='<b>'+esc(full)+'</b><br>'+size(n.value)+(n.data.layer>=0?' · layer '+n.data.layer+'<br>'+esc((steps[n.data.layer]||'').slice(0,200)):'');
           tip.style.display='block';var tw=tip.offsetWidth,th=tip.offsetHeight;
           tip.style.left=Math.max(4,Math.min(e.clientX+14,window.innerWidth-tw-8))+'px';tip.style.top=(e.clientY+th+24>window.innerHeight?e.clientY-th-10:e.clientY+14)+'px'};
         el.onmouseleave=function(){tip.style.display='none'};

@@ -1,8 +1,8 @@
 /** Tables for people: at most 100 columns, sizes in decimal units, digests shortened, colour optional. */
 import Table from 'cli-table3';
 import { shortDigest } from '../image/digest.js';
-import { formatPlatform } from '../image/platform.js';
-import { humanSize, truncate, type Style } from './format.js';
+import { displayJson, escapeTerminal as esc } from './escape.js';
+import { humanSize, platformText, shorten, truncate, type Style } from './format.js';
 import { isMultiReport, type ImageReport, type Report } from './report.js';
 
 export const PLAIN = {
@@ -22,29 +22,29 @@ export function table(head: string[], style: Style, colAligns: ('left' | 'right'
 }
 
 export function sourceLine(report: Report): string {
-  const ref = report.source.reference ? ` (${report.source.reference})` : '';
-  return `${report.source.input}  [${report.source.kind}]${ref}`;
+  const ref = report.source.reference ? ` (${esc(report.source.reference)})` : '';
+  return `${esc(report.source.input)}  [${report.source.kind}]${ref}`;
 }
 
 function summary(image: ImageReport, style: Style, showScan: boolean): string[] {
   const { color } = style;
   const lines: string[] = [];
   const label = (text: string) => color.dim(text.padEnd(17));
-  lines.push(`${label('Platform')}${formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined })}`);
+  lines.push(`${label('Platform')}${platformText(image.platform)}`);
   lines.push(`${label('Image ID')}${image.configDigest}  ${color.dim('(config digest)')}`);
   lines.push(
     `${label('Manifest digest')}${image.manifestDigest ?? color.dim('none (a legacy docker save holds no manifest)')}`,
   );
   if (image.indexDigest) lines.push(`${label('Index digest')}${image.indexDigest}  ${color.dim('(what a multi-arch tag points to)')}`);
   const config = image.config;
-  if (config.created) lines.push(`${label('Created')}${config.created}`);
+  if (config.created) lines.push(`${label('Created')}${esc(config.created)}`);
   const command = [...(config.entrypoint ?? []), ...(config.cmd ?? [])];
-  if (config.entrypoint?.length) lines.push(`${label('Entrypoint')}${truncate(JSON.stringify(config.entrypoint), style.width - 17)}`);
-  if (config.cmd?.length) lines.push(`${label('Cmd')}${truncate(JSON.stringify(config.cmd), style.width - 17)}`);
+  if (config.entrypoint?.length) lines.push(`${label('Entrypoint')}${shorten(displayJson(config.entrypoint), style.width - 17)}`);
+  if (config.cmd?.length) lines.push(`${label('Cmd')}${shorten(displayJson(config.cmd), style.width - 17)}`);
   if (command.length === 0) lines.push(`${label('Command')}${color.dim('none')}`);
-  if (config.user) lines.push(`${label('User')}${config.user}`);
-  if (config.workingDir) lines.push(`${label('WorkingDir')}${config.workingDir}`);
-  if (config.exposedPorts.length) lines.push(`${label('Ports')}${config.exposedPorts.join(', ')}`);
+  if (config.user) lines.push(`${label('User')}${esc(config.user)}`);
+  if (config.workingDir) lines.push(`${label('WorkingDir')}${esc(config.workingDir)}`);
+  if (config.exposedPorts.length) lines.push(`${label('Ports')}${esc(config.exposedPorts.join(', '))}`);
   lines.push(`${label('Env')}${config.env.length} variable(s)`);
   const labels = Object.entries(config.labels);
   if (labels.length) lines.push(`${label('Labels')}${truncate(labels.map(([k, v]) => `${k}=${v}`).join(', '), style.width - 17)}`);
@@ -75,7 +75,7 @@ function layerTable(image: ImageReport, style: Style, showScan: boolean): string
       const digest = failed ? style.color.red(`${shortDigest(layer.digest)}✗`) : shortDigest(layer.digest);
       t.push([String(layer.index), digest, humanSize(layer.compressedSize), humanSize(layer.uncompressedSize), String(layer.files ?? '-'), changes[layer.index] ?? '-', created]);
     } else {
-      t.push([String(layer.index), shortDigest(layer.digest), shortMediaType(layer.mediaType), humanSize(layer.compressedSize), created]);
+      t.push([String(layer.index), shortDigest(layer.digest), mediaTypeCell(layer.mediaType), humanSize(layer.compressedSize), created]);
     }
   }
   return t.toString();
@@ -87,15 +87,21 @@ function shortMediaType(mediaType: string): string {
     const suffix = mediaType.slice('application/vnd.docker.image.rootfs.'.length);
     return `docker ${suffix.replace('diff.tar', 'tar').replace('tar.', '')}`;
   }
-  return truncate(mediaType, 14);
+  return mediaType;
+}
+
+/** The media type column: the image's own string, shortened for known types, terminal-safe. */
+function mediaTypeCell(mediaType: string): string {
+  const short = shortMediaType(mediaType);
+  return short === mediaType ? truncate(mediaType, 14) : esc(short);
 }
 
 function failures(image: ImageReport, style: Style): string[] {
   const failed = image.verify.checks.filter((check) => !check.ok);
   const lines = failed.map(
-    (check) => style.color.red(`✗ ${check.what}: expected ${check.expected ?? 'none'}, got ${check.actual ?? 'none'}`) + style.color.dim(` (${check.subject})`),
+    (check) => style.color.red(`✗ ${esc(check.what)}: expected ${esc(String(check.expected ?? 'none'))}, got ${esc(String(check.actual ?? 'none'))}`) + style.color.dim(` (${esc(check.subject)})`),
   );
-  for (const skipped of image.verify.skipped) lines.push(style.color.yellow(`- ${skipped.subject}: ${skipped.reason}`));
+  for (const skipped of image.verify.skipped) lines.push(style.color.yellow(`- ${esc(skipped.subject)}: ${esc(skipped.reason)}`));
   return lines;
 }
 
@@ -104,7 +110,7 @@ export function renderImageTable(report: Report, style: Style, options: { scanne
   const out: string[] = [style.color.bold(sourceLine(report))];
   const images = isMultiReport(report) ? report.images : [report];
   for (const image of images) {
-    if (images.length > 1) out.push('', style.color.bold.underline(formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined })));
+    if (images.length > 1) out.push('', style.color.bold.underline(platformText(image.platform)));
     out.push(...summary(image, style, showScan), '', layerTable(image, style, showScan));
     const problems = failures(image, style);
     if (problems.length) out.push('', ...problems);

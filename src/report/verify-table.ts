@@ -1,29 +1,29 @@
 /** verify and platforms for people: checks with ✓/✗, and a platform table with sizes and sharing. */
 import { shortDigest } from '../image/digest.js';
-import { formatPlatform } from '../image/platform.js';
 import type { VerifyCheck } from '../fetch/source.js';
-import { humanSize, truncate, type Style } from './format.js';
+import { escapeTerminal as esc } from './escape.js';
+import { humanSize, platformText, truncate, type Style } from './format.js';
 import { isMultiReport, type PlatformsReport, type Report } from './report.js';
 import { sourceLine, table } from './table.js';
 
 function value(text: string | number | null): string {
   if (text === null) return 'none';
-  return typeof text === 'number' ? String(text) : text;
+  return typeof text === 'number' ? String(text) : esc(text);
 }
 
 function checkLine(check: VerifyCheck, style: Style): string {
-  const subject = check.subject.includes(':') && check.subject.length > 30 ? shortDigest(check.subject) : check.subject;
-  if (check.ok) return `${style.color.green('✓')} ${check.what} ${style.color.dim(subject)}`;
-  return style.color.red(`✗ ${check.what}: expected ${value(check.expected)}, got ${value(check.actual)}`) + style.color.dim(` (${check.subject})`);
+  const subject = esc(check.subject.includes(':') && check.subject.length > 30 ? shortDigest(check.subject) : check.subject);
+  if (check.ok) return `${style.color.green('✓')} ${esc(check.what)} ${style.color.dim(subject)}`;
+  return style.color.red(`✗ ${esc(check.what)}: expected ${value(check.expected)}, got ${value(check.actual)}`) + style.color.dim(` (${esc(check.subject)})`);
 }
 
 export function renderVerifyTable(report: Report, style: Style): string {
   const out: string[] = [style.color.bold(sourceLine(report))];
   const images = isMultiReport(report) ? report.images : [report];
   for (const image of images) {
-    out.push('', style.color.bold(`${formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined })}  ${image.manifestDigest ?? image.configDigest}`));
+    out.push('', style.color.bold(`${platformText(image.platform)}  ${esc(image.manifestDigest ?? image.configDigest)}`));
     for (const check of image.verify.checks) out.push(checkLine(check, style));
-    for (const skipped of image.verify.skipped) out.push(style.color.yellow(`- ${skipped.subject}: ${skipped.reason}`));
+    for (const skipped of image.verify.skipped) out.push(style.color.yellow(`- ${esc(skipped.subject)}: ${esc(skipped.reason)}`));
   }
   const { checks, skipped } = report.verify;
   const failed = checks.filter((check) => !check.ok).length;
@@ -37,11 +37,11 @@ export function renderVerifyTable(report: Report, style: Style): string {
 }
 
 export function renderPlatformsTable(report: PlatformsReport, style: Style): string {
-  const out: string[] = [style.color.bold(`${report.source.input}  [${report.source.kind}]${report.source.reference ? ` (${report.source.reference})` : ''}`)];
-  if (report.indexDigest) out.push(`${style.color.dim('Index digest'.padEnd(17))}${report.indexDigest}`);
+  const out: string[] = [style.color.bold(`${esc(report.source.input)}  [${report.source.kind}]${report.source.reference ? ` (${esc(report.source.reference)})` : ''}`)];
+  if (report.indexDigest) out.push(`${style.color.dim('Index digest'.padEnd(17))}${esc(report.indexDigest)}`);
   const t = table(['Platform', 'OS version', 'Manifest', 'Compressed', 'Uncompressed', 'Shared'], style, ['left', 'left', 'left', 'right', 'right', 'right']);
   for (const entry of report.platforms) {
-    const name = formatPlatform({ os: entry.os, architecture: entry.architecture, ...(entry.variant ? { variant: entry.variant } : {}) });
+    const name = platformText(entry);
     const manifest = entry.available ? shortDigest(entry.digest) : style.color.yellow(`${shortDigest(entry.digest)} (not here)`);
     t.push([name, truncate(entry.osVersion ?? '', 16), manifest, humanSize(entry.compressedSize), humanSize(entry.uncompressedSize), entry.layers === null ? '-' : `${entry.sharedLayers}/${entry.layers}`]);
   }
@@ -50,7 +50,7 @@ export function renderPlatformsTable(report: PlatformsReport, style: Style): str
   if (report.attestations.length) {
     out.push('', style.color.bold('Attestations and referrers (not platforms)'));
     for (const attestation of report.attestations) {
-      out.push(`  ${attestation.type.padEnd(21)} ${shortDigest(attestation.digest)}${attestation.refersTo ? ` → ${shortDigest(attestation.refersTo)}` : ''}${attestation.artifactType ? style.color.dim(` ${attestation.artifactType}`) : ''}`);
+      out.push(`  ${attestation.type.padEnd(21)} ${shortDigest(attestation.digest)}${attestation.refersTo ? ` → ${shortDigest(attestation.refersTo)}` : ''}${attestation.artifactType ? style.color.dim(` ${esc(attestation.artifactType)}`) : ''}`);
     }
   }
   const failed = report.verify.checks.filter((check) => !check.ok);

@@ -1,6 +1,6 @@
 /** Waste for people: dive's score and wasted bytes, the reclaimable figure, each entry explained by build step. */
-import { formatPlatform } from '../image/platform.js';
-import { humanSize, truncate, type Style } from './format.js';
+import { escapeTerminal as esc } from './escape.js';
+import { humanSize, platformText, truncate, type Style } from './format.js';
 import { isMultiReport, type ImageReport, type Report } from './report.js';
 import { sourceLine, table } from './table.js';
 
@@ -41,12 +41,12 @@ function renderWaste(image: ImageReport, style: Style, options: WasteTableOption
     if (!options.brief) {
       out.push('', color.bold('Why'));
       for (const entry of waste.entries.slice(0, options.top)) {
-        out.push(`${color.bold(entry.path)}`);
+        out.push(`${color.bold(esc(entry.path))}`);
         for (const step of entry.explanation.writtenBy) out.push(`  written by layer ${step.layer}: ${truncate(step.createdBy ?? '(no history)', style.width - 22)}`);
         if (entry.explanation.removedBy) {
           out.push(`  removed by layer ${entry.explanation.removedBy.layer}: ${truncate(entry.explanation.removedBy.createdBy ?? '(no history)', style.width - 22)}`);
         }
-        out.push(color.dim(`  → ${entry.explanation.hint}`));
+        out.push(color.dim(`  → ${esc(entry.explanation.hint)}`));
       }
     }
   }
@@ -60,10 +60,10 @@ function renderWaste(image: ImageReport, style: Style, options: WasteTableOption
     out.push(t.toString());
     if (!options.brief) {
       for (const entry of hidden.slice(0, Math.min(options.top, 5))) {
-        out.push(`${color.bold(entry.path)}`);
+        out.push(`${color.bold(esc(entry.path))}`);
         for (const ref of entry.writtenBy) out.push(`  written by layer ${ref.layer}: ${truncate(ref.createdBy ?? '(no history)', style.width - 22)}`);
         out.push(`  ${entry.how} by layer ${entry.removedBy.layer}: ${truncate(entry.removedBy.createdBy ?? '(no history)', style.width - 26)}`);
-        out.push(color.dim(`  → ${entry.hint}`));
+        out.push(color.dim(`  → ${esc(entry.hint)}`));
       }
     }
   }
@@ -91,7 +91,7 @@ export function renderWasteTable(report: Report, style: Style, options: WasteTab
   const out: string[] = options.brief ? [] : [style.color.bold(sourceLine(report))];
   const images = isMultiReport(report) ? report.images : [report];
   for (const image of images) {
-    if (images.length > 1) out.push('', style.color.bold.underline(formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined })));
+    if (images.length > 1) out.push('', style.color.bold.underline(platformText(image.platform)));
     out.push(...renderWaste(image, style, options));
   }
   return out.join('\n') + '\n';
