@@ -12,7 +12,8 @@ import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { ImageReadError, errorMessage } from '../errors.js';
 import { sniffCompression, type Compression } from '../image/mediatypes.js';
 import { createDecompressor } from '../fetch/compression.js';
-import { TYPE_BLOCK, TYPE_CHAR, TYPE_CONT, TYPE_DIR, TYPE_FIFO, TYPE_GNU_SPARSE, TYPE_LINK, TYPE_REG, TYPE_SYMLINK, TarFormatError, encodeName, type TarEntryHeader } from '../image/tar.js';
+import { TYPE_BLOCK, TYPE_CHAR, TYPE_CONT, TYPE_DIR, TYPE_FIFO, TYPE_GNU_SPARSE, TYPE_LINK, TYPE_REG, TYPE_SYMLINK, TarFormatError, type TarEntryHeader } from '../image/tar.js';
+import { encodeSurrogateEscape } from '../image/names.js';
 import { TarWalker } from './tar-walker.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
@@ -104,7 +105,7 @@ const PATH_MAX = 4096;
 const NAME_MAX = 255;
 
 function byteLength(text: string): number {
-  return /[\udc80-\udcff]/.test(text) ? encodeName(text).length : Buffer.byteLength(text, 'utf8');
+  return /[\udc80-\udcff]/.test(text) ? encodeSurrogateEscape(text).length : Buffer.byteLength(text, 'utf8');
 }
 
 function shown(name: string): string {

@@ -12,6 +12,7 @@
  * Pure functions and a small stateful assembler shared by the layer scanner (streaming) and the outer-archive
  * index (positional), so both read the same bytes the same way.
  */
+import { decodeSurrogateEscape } from './names.js';
 
 export const BLOCK = 512;
 /** Go's maxSpecialFileSize: PAX records and GNU long names above this are refused. */
@@ -258,63 +259,10 @@ function validPaxTime(value: Uint8Array): boolean {
   return dot === -1 || /^[0-9]*$/.test(text.slice(dot + 1));
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * File names are bytes. Valid UTF-8 (nearly every name) decodes as such; a name that is not valid UTF-8 keeps
- * each byte that does not decode as a lone surrogate U+DC80–U+DCFF (Python's "surrogateescape"), so two names that
- * differ in their bytes never become one string, and the bytes can be recovered from the JSON.
- */
+/** A header name as a string (see names.ts): ASCII (nearly every name) without a decoder call. */
 export function decodeName(bytes: Uint8Array): string {
   if (isAscii(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return decodeEscaped(bytes);
-  }
-}
-
-function decodeEscaped(bytes: Uint8Array): string {
-  let out = '';
-  let i = 0;
-  while (i < bytes.length) {
-    const byte = bytes[i]!;
-    const length = byte < 0x80 ? 1 : byte >= 0xc2 && byte <= 0xdf ? 2 : byte >= 0xe0 && byte <= 0xef ? 3 : byte >= 0xf0 && byte <= 0xf4 ? 4 : 0;
-    if (length === 1) {
-      out += String.fromCharCode(byte);
-      i++;
-      continue;
-    }
-    if (length > 0 && i + length <= bytes.length) {
-      try {
-        out += utf8.decode(bytes.subarray(i, i + length));
-        i += length;
-        continue;
-      } catch {
-        // not a valid sequence: escape its first byte and resynchronise
-      }
-    }
-    out += String.fromCharCode(0xdc00 + byte);
-    i++;
-  }
-  return out;
-}
-
-/** The inverse of decodeName: the bytes a name string stands for. */
-export function encodeName(name: string): Buffer {
-  if (!/[\udc80-\udcff]/.test(name)) return Buffer.from(name, 'utf8');
-  const parts: Buffer[] = [];
-  let run = '';
-  for (const char of name) {
-    const code = char.charCodeAt(0);
-    if (char.length === 1 && code >= 0xdc80 && code <= 0xdcff) {
-      if (run) parts.push(Buffer.from(run, 'utf8'));
-      run = '';
-      parts.push(Buffer.from([code - 0xdc00]));
-    } else run += char;
-  }
-  if (run) parts.push(Buffer.from(run, 'utf8'));
-  return Buffer.concat(parts);
+  return decodeSurrogateEscape(bytes);
 }
 
 export interface SparseRegion {
