@@ -12,7 +12,7 @@ import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { ImageReadError, errorMessage } from '../errors.js';
 import { sniffCompression, type Compression } from '../image/mediatypes.js';
 import { createDecompressor } from '../fetch/compression.js';
-import { TYPE_BLOCK, TYPE_CHAR, TYPE_CONT, TYPE_DIR, TYPE_FIFO, TYPE_GNU_SPARSE, TYPE_LINK, TYPE_REG, TYPE_SYMLINK, TarFormatError, type TarEntryHeader } from '../image/tar.js';
+import { TYPE_BLOCK, TYPE_CHAR, TYPE_DIR, TYPE_FIFO, TYPE_LINK, TYPE_REG, TYPE_SYMLINK, TarFormatError, type TarEntryHeader } from '../image/tar.js';
 import { encodeSurrogateEscape } from '../image/names.js';
 import { TarWalker } from './tar-walker.js';
 
@@ -69,9 +69,7 @@ export function normalizeEntryPath(name: string): string {
 function entryType(typeflag: number): EntryType | null {
   switch (typeflag) {
     case TYPE_REG:
-    case TYPE_CONT:
-    case TYPE_GNU_SPARSE:
-      return 'file';
+      return 'file'; // '7' (contiguous) and old GNU sparse 'S' are refused by all three: not extractable
     case TYPE_DIR:
       return 'dir';
     case TYPE_SYMLINK:

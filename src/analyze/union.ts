@@ -292,7 +292,10 @@ export class UnionFs {
         if (child) this.recordHidden(child, layer, 'overwritten');
         this.spend(path);
         status.set(path, child ? 'modified' : 'added');
-        child = { name: part, parent: node, children: new Map(), type: 'dir', size: 0, mode: 0o755, uid: 0, gid: 0, linkTarget: null, contentHash: null, layer, implicit: true };
+        // Extractors mkdir missing parents (0755, root); in a setgid directory the kernel gives the new one the
+        // parent's group and the setgid bit, as umoci and containerd leave it.
+        const setgid = node.mode & 0o2000;
+        child = { name: part, parent: node, children: new Map(), type: 'dir', size: 0, mode: 0o755 | setgid, uid: 0, gid: setgid ? node.gid : 0, linkTarget: null, contentHash: null, layer, implicit: true };
         node.children!.set(part, child);
       }
       node = child;

@@ -7,7 +7,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { ImageReadError } from '../errors.js';
-import { BLOCK, isTarHeader, TYPE_DIR, TYPE_LINK, TYPE_REG, TYPE_CONT, TYPE_SYMLINK, TarFormatError, TarHeaderAssembler, blockPadding, isZeroBlock } from '../image/tar.js';
+import { BLOCK, isTarHeader, TYPE_DIR, TYPE_LINK, TYPE_REG, TYPE_SYMLINK, TarFormatError, TarHeaderAssembler, blockPadding, isZeroBlock } from '../image/tar.js';
 
 export interface TarMember {
   type: 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
@@ -81,7 +81,7 @@ export async function indexTar(file: string, label: string): Promise<TarIndex> {
         const { entry } = step;
         // A sparse member's bytes are not one contiguous range: it cannot be read as a blob.
         const type: TarMember['type'] = entry.sparse ? 'other'
-          : entry.typeflag === TYPE_REG || entry.typeflag === TYPE_CONT ? 'file'
+          : entry.typeflag === TYPE_REG ? 'file'
             : entry.typeflag === TYPE_DIR ? 'directory'
               : entry.typeflag === TYPE_SYMLINK ? 'symlink'
                 : entry.typeflag === TYPE_LINK ? 'hardlink'
