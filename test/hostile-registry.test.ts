@@ -298,6 +298,23 @@ describe('credentials never travel in clear text or to another host', () => {
       expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     });
 
+    test('containers-auth.json ($REGISTRY_AUTH_FILE) is read before docker config.json, and only for its registry', async () => {
+      const own = await basicRegistry();
+      const other = await anonymousRegistry();
+      const file = path.join(work, 'containers-auth.json');
+      writeFileSync(file, JSON.stringify({ auths: { [own.host]: { auth: Buffer.from('ci:job-token-secret').toString('base64') } } }));
+      const dockerConfig = path.join(work, 'docker-wrong');
+      mkdirSync(dockerConfig, { recursive: true });
+      writeFileSync(path.join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [own.host]: { auth: Buffer.from('ci:wrong').toString('base64') } } }));
+      const result = await runCli(['check', `docker://${own.host}/test/app:1`, '--baseline', `docker://${other.host}/test/app:1`, ...rules, '--no-cache'], { env: env({ REGISTRY_AUTH_FILE: file, DOCKER_CONFIG: dockerConfig }), cwd: work });
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(other.requests.filter((request) => request.authorization)).toEqual([]);
+      writeFileSync(file, '{"auths": ');
+      const broken = await runCli(['inspect', `docker://${own.host}/test/app:1`, '--no-cache'], { env: env({ REGISTRY_AUTH_FILE: file }) });
+      expect(broken.code).toBe(2);
+      expect(broken.stderr.split('\n')[0]).toBe(`layerlens: ${file} is not valid JSON; fix it or point REGISTRY_AUTH_FILE elsewhere`);
+    });
+
     test('diff: sides on two registries cannot share them (exit 2); sides on one registry can', async () => {
       const own = await basicRegistry();
       const other = await anonymousRegistry();

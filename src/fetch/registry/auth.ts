@@ -1,7 +1,8 @@
 /**
- * Registry credentials and the Docker token flow. Credentials come from --username/--password-stdin, else the
- * docker config.json ($DOCKER_CONFIG or ~/.docker): `auths` (`auth` or `identitytoken`), `credHelpers` and
- * `credsStore` (docker-credential-<name> get). A 401 challenge says what to do: `Basic` sends the credentials;
+ * Registry credentials and the Docker token flow. Credentials come from --username/--password-stdin, else
+ * containers-auth.json(5) ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
+ * ~/.config/containers/auth.json), else the docker config.json ($DOCKER_CONFIG or ~/.docker): `auths` (`auth` or
+ * `identitytoken`), `credHelpers` and `credsStore` (docker-credential-<name> get). A 401 challenge says what to do: `Basic` sends the credentials;
  * `Bearer realm,service,scope` fetches a token (anonymously when there are no credentials), cached per scope until
  * it expires. No secret is ever put in a message or a debug line.
  */
@@ -40,8 +41,8 @@ export function dockerConfigDir(): string {
   return process.env.DOCKER_CONFIG || path.join(os.homedir(), '.docker');
 }
 
-async function readDockerConfig(): Promise<DockerConfig | null> {
-  const file = path.join(dockerConfigDir(), 'config.json');
+/** An auth file in docker's config.json format (containers-auth.json(5) uses the same one), or null if absent. */
+async function readAuthFile(file: string, fix: string): Promise<DockerConfig | null> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -49,10 +50,21 @@ async function readDockerConfig(): Promise<DockerConfig | null> {
     return null;
   }
   try {
-    return JSON.parse(text) as DockerConfig;
+    const parsed = JSON.parse(text) as unknown;
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as DockerConfig;
   } catch {
-    throw new UsageError(`${file} is not valid JSON; fix it or point DOCKER_CONFIG elsewhere`);
+    throw new UsageError(`${file} is not valid JSON; fix it or ${fix}`);
   }
+}
+
+/**
+ * containers-auth.json(5), in the order podman and skopeo read it: $REGISTRY_AUTH_FILE (else
+ * $XDG_RUNTIME_DIR/containers/auth.json), then ~/.config/containers/auth.json.
+ */
+function containersAuthFiles(): string[] {
+  const primary = process.env.REGISTRY_AUTH_FILE || (process.env.XDG_RUNTIME_DIR ? path.join(process.env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : null);
+  return [...(primary ? [primary] : []), path.join(os.homedir(), '.config', 'containers', 'auth.json')];
 }
 
 function lookupKeys(registry: string): string[] {
@@ -88,26 +100,44 @@ async function runHelper(name: string, server: string): Promise<Credentials | nu
   });
 }
 
-/** Credentials for a registry from docker's config.json, or null. */
-export async function configCredentials(registry: string): Promise<Credentials | null> {
-  const config = await readDockerConfig();
-  if (!config) return null;
+/** The entry a config holds for a registry (an `auths` entry, else a credential helper), or null. */
+async function entryCredentials(config: DockerConfig, registry: string, keys: string[], file: string): Promise<Credentials | null> {
   const key = credentialKey(registry);
   const helper = config.credHelpers?.[key] ?? config.credHelpers?.[registry];
-  if (helper) return runHelper(helper, key);
-  for (const candidate of lookupKeys(registry)) {
+  if (typeof helper === 'string' && helper) return runHelper(helper, key);
+  for (const candidate of keys) {
     const entry = config.auths?.[candidate];
-    if (!entry) continue;
-    if (entry.identitytoken) return { username: '', password: '', identityToken: entry.identitytoken };
-    if (entry.auth) {
+    if (!entry || typeof entry !== 'object') continue;
+    if (typeof entry.identitytoken === 'string' && entry.identitytoken) return { username: '', password: '', identityToken: entry.identitytoken };
+    if (typeof entry.auth === 'string' && entry.auth) {
       const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
-      if (colon === -1) throw new UsageError(`the "auth" entry for ${candidate} in docker's config.json is not base64 of user:password`);
+      if (colon === -1) throw new UsageError(`the "auth" entry for ${candidate} in ${file} is not base64 of user:password`);
       return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
     }
-    if (entry.username && entry.password) return { username: entry.username, password: entry.password };
+    if (typeof entry.username === 'string' && typeof entry.password === 'string' && entry.username && entry.password) return { username: entry.username, password: entry.password };
   }
-  if (config.credsStore) return runHelper(config.credsStore, key);
+  return null;
+}
+
+/**
+ * Credentials for a registry from the auth files (CONTRACT.md "Credentials"), or null: containers-auth.json(5)
+ * first, then docker's config.json (`auths`, `credHelpers`, then `credsStore`). Entries are per registry: the
+ * per-repository keys containers-auth.json allows (`registry/namespace`) are not read.
+ */
+export async function configCredentials(registry: string): Promise<Credentials | null> {
+  for (const file of containersAuthFiles()) {
+    const config = await readAuthFile(file, 'point REGISTRY_AUTH_FILE elsewhere');
+    if (!config) continue;
+    const found = await entryCredentials(config, registry, registry === DOCKER_HUB ? ['docker.io', 'index.docker.io', ...lookupKeys(registry)] : [registry, ...lookupKeys(registry)], file);
+    if (found) return found;
+  }
+  const file = path.join(dockerConfigDir(), 'config.json');
+  const config = await readAuthFile(file, 'point DOCKER_CONFIG elsewhere');
+  if (!config) return null;
+  const found = await entryCredentials(config, registry, lookupKeys(registry), "docker's config.json");
+  if (found) return found;
+  if (typeof config.credsStore === 'string' && config.credsStore) return runHelper(config.credsStore, credentialKey(registry));
   return null;
 }
 
@@ -258,7 +288,7 @@ export class Authenticator {
     if (!this.credentialsLoaded) {
       this.credentials = await configCredentials(this.registry);
       this.credentialsLoaded = true;
-      if (this.credentials) this.debug?.(`using credentials for ${credentialKey(this.registry)} from docker's config.json`);
+      if (this.credentials) this.debug?.(`using credentials for ${credentialKey(this.registry)} from the auth files`);
     }
     return this.credentials;
   }
