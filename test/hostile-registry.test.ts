@@ -5,16 +5,17 @@
  * stalled engine export — and asserts the exit code and the one line on stderr. The positive paths run against
  * the same small servers and, in test/registry.test.ts, against Debian's docker-registry.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createNetServer, type Socket } from 'node:net';
+import { connect as connectNet, createServer as createNetServer, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ChallengeError, parseChallenges } from '../src/fetch/registry/auth.js';
+import { noProxy, proxyFor } from '../src/fetch/registry/transport.js';
 import { ROOT, runCli, SAMPLES, type CliResult } from './helpers/cli.js';
 import { layerTar } from './helpers/layout.js';
 import { freePort, makeCertificates } from './helpers/registry.js';
@@ -41,6 +42,8 @@ function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     LAYERLENS_HTTP_BACKOFF_MS: '50',
     LAYERLENS_HTTP_ATTEMPTS: '1',
     DOCKER_HOST: 'unix:///nonexistent.sock',
+    REGISTRY_AUTH_FILE: path.join(work, 'no-containers-auth.json'),
+    ...Object.fromEntries(['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'].map((name) => [name, undefined])),
     ...extra,
   };
 }
@@ -646,6 +649,149 @@ describe('the blob cache', () => {
     const { code } = await exitOf(child);
     expectOneLine({ code: code ?? -1, stdout: '', stderr }, 0, new RegExp(`the cache directory ${dir} cannot be used \\(it is read-only \\(EACCES\\)\\); going on without a cache`));
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('proxies (HTTPS_PROXY, HTTP_PROXY, NO_PROXY): credentials cross one only inside TLS', () => {
+  test('which URLs are proxied, as Go reads the variables', () => {
+    const env = { HTTPS_PROXY: 'http://user:pw@proxy:3128', http_proxy: 'proxy:8080', NO_PROXY: 'internal.example, .corp.example,10.0.0.0/8,ghcr.io:8443' };
+    const via = (url: string) => proxyFor(new URL(url), env)?.host ?? null;
+    expect(via('https://ghcr.io/v2/')).toBe('proxy:3128');
+    expect(via('http://ghcr.io/v2/')).toBe('proxy:8080');
+    expect(via('https://ghcr.io:8443/v2/')).toBeNull();
+    expect(via('https://internal.example/v2/')).toBeNull();
+    expect(via('https://a.internal.example/v2/')).toBeNull();
+    expect(via('https://x.corp.example/v2/')).toBeNull();
+    expect(via('https://10.1.2.3:5000/v2/')).toBeNull();
+    expect(via('https://11.1.2.3:5000/v2/')).toBe('proxy:3128');
+    for (const loopback of ['https://127.0.0.1:5000/', 'https://localhost/', 'https://[::1]:5000/']) expect(via(loopback)).toBeNull();
+    expect(proxyFor(new URL('https://ghcr.io/'), { HTTP_PROXY: 'http://proxy:8080' })).toBeNull(); // https uses HTTPS_PROXY only
+    expect(noProxy(new URL('https://anything.example/'), '*')).toBe(true);
+  });
+
+  /** A CONNECT proxy that sends every tunnel to 127.0.0.1 (so `registry.test:PORT` reaches a test server). */
+  async function connectProxy(options: { answer?: number } = {}): Promise<{ host: string; tunnels: string[]; clearText: () => string; close(): Promise<void> }> {
+    const tunnels: string[] = [];
+    let seen = '';
+    const sockets = new Set<Socket>();
+    const server = createNetServer((client) => {
+      sockets.add(client);
+      client.on('error', () => {});
+      let head = Buffer.alloc(0);
+      const onData = (chunk: Buffer) => {
+        head = Buffer.concat([head, chunk]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        client.off('data', onData);
+        const target = /^CONNECT (\S+):(\d+) HTTP/.exec(head.toString('latin1'));
+        if (!target || options.answer) {
+          client.end(`HTTP/1.1 ${options.answer ?? 400} No\r\n\r\n`);
+          return;
+        }
+        tunnels.push(`${target[1]}:${target[2]}`);
+        const upstream = connectNet(Number(target[2]), '127.0.0.1', () => {
+          client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+          const rest = head.subarray(end + 4);
+          if (rest.length) upstream.write(rest);
+          client.on('data', (data: Buffer) => (seen += data.toString('latin1')));
+          client.pipe(upstream).pipe(client);
+        });
+        sockets.add(upstream);
+        upstream.on('error', () => client.destroy());
+      };
+      client.on('data', onData);
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    const handle = {
+      host: `127.0.0.1:${port}`,
+      tunnels,
+      clearText: () => seen,
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          server.close(() => resolve());
+        }),
+    };
+    servers.push(handle);
+    return handle;
+  }
+
+  /** A CA-signed certificate for registry.test, for a TLS registry only the proxy can reach by that name. */
+  function registryTestCertificate(): { cert: string; key: string } {
+    const dir = path.join(work, 'tls');
+    if (!existsSync(path.join(dir, 'named.crt'))) {
+      writeFileSync(path.join(dir, 'named.ext'), 'subjectAltName=DNS:registry.test\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
+      execFileSync('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'named.key', '-out', 'named.csr', '-subj', '/CN=registry.test'], { cwd: dir, stdio: 'pipe' });
+      execFileSync('openssl', ['x509', '-req', '-in', 'named.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'named.crt', '-days', '2', '-extfile', 'named.ext'], { cwd: dir, stdio: 'pipe' });
+    }
+    return { cert: path.join(dir, 'named.crt'), key: path.join(dir, 'named.key') };
+  }
+
+  async function namedTlsRegistry(): Promise<TestServer> {
+    const image = await tinyImage();
+    const named = registryTestCertificate();
+    const requests: Seen[] = [];
+    const expected = 'Basic ' + Buffer.from('ci:job-token-secret').toString('base64');
+    const server = createHttpsServer({ key: readFileSync(named.key), cert: readFileSync(named.cert) }, (req, res) => {
+      requests.push({ method: req.method ?? 'GET', url: req.url ?? '/', authorization: req.headers.authorization, range: req.headers.range });
+      if (req.headers.authorization !== expected) return void res.writeHead(401, { 'www-authenticate': 'Basic realm="private"' }).end();
+      serveImage(image, req, res);
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    const handle = { host: `127.0.0.1:${port}`, port, requests, close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))) };
+    servers.push(handle);
+    return handle;
+  }
+
+  test('an HTTPS registry through HTTPS_PROXY: a CONNECT tunnel, the credentials only inside TLS', async () => {
+    const proxy = await connectProxy();
+    const registry = await namedTlsRegistry();
+    const result = await runCli(['inspect', `docker://registry.test:${registry.port}/test/app:1`, '--ca-file', certs.ca, '--no-cache', '--username', 'ci', '--password-stdin'], {
+      env: env({ HTTPS_PROXY: `http://${proxy.host}` }),
+      input: 'job-token-secret\n',
+    });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(proxy.tunnels).toContain(`registry.test:${registry.port}`);
+    expect(registry.requests.some((request) => request.authorization)).toBe(true);
+    expect(proxy.clearText()).not.toMatch(/authorization|job-token-secret|Y2k6/i);
+  });
+
+  test('a plain-HTTP registry through HTTP_PROXY: anonymous works, credentials are refused (exit 3)', async () => {
+    const proxy = await connectProxy();
+    const image = await tinyImage();
+    const registry = await startServer((req, res) => serveImage(image, req, res));
+    const name = `docker://registry.test:${registry.port}/test/app:1`;
+    const anonymous = await runCli(['inspect', name, '--plain-http', '--no-cache'], { env: env({ HTTP_PROXY: `http://${proxy.host}` }) });
+    expect({ code: anonymous.code, stderr: anonymous.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(proxy.tunnels).toContain(`registry.test:${registry.port}`);
+    const withCredentials = await startServer((req, res) => {
+      if (!req.headers.authorization) return void res.writeHead(401, { 'www-authenticate': 'Basic realm="private"' }).end();
+      serveImage(image, req, res);
+    });
+    const refused = await runCli(['inspect', `docker://registry.test:${withCredentials.port}/test/app:1`, '--plain-http', '--no-cache', '--username', 'ci', '--password-stdin'], {
+      env: env({ HTTP_PROXY: `http://${proxy.host}` }),
+      input: 'job-token-secret\n',
+    });
+    expectOneLine(refused, 3, new RegExp(`registry\\.test:${withCredentials.port}: refusing to send credentials through the proxy ${proxy.host} over plain HTTP`));
+    expect(withCredentials.requests.filter((request) => request.authorization)).toEqual([]);
+    expect(proxy.clearText()).not.toMatch(/authorization|job-token-secret/i);
+  });
+
+  test('loopback is never proxied; NO_PROXY is honoured; a proxy that refuses the tunnel: exit 3 naming it', async () => {
+    const proxy = await connectProxy();
+    const image = await tinyImage();
+    const registry = await startServer((req, res) => serveImage(image, req, res));
+    const direct = await runCli(['inspect', `docker://${registry.host}/test/app:1`, '--no-cache'], { env: env({ HTTPS_PROXY: `http://${proxy.host}`, HTTP_PROXY: `http://${proxy.host}` }) });
+    expect({ code: direct.code, stderr: direct.stderr }).toEqual({ code: 0, stderr: '' });
+    const exempt = await runCli(['inspect', `docker://registry.test:${registry.port}/test/app:1`, '--plain-http', '--no-cache'], { env: env({ HTTP_PROXY: `http://${proxy.host}`, NO_PROXY: 'registry.test' }) });
+    expectOneLine(exempt, 3, /registry\.test:\d+: no such host \(DNS lookup failed\)/);
+    expect(proxy.tunnels).toEqual([]);
+    const refusing = await connectProxy({ answer: 407 });
+    const denied = await runCli(['inspect', `docker://registry.test:${registry.port}/test/app:1`, '--plain-http', '--no-cache'], { env: env({ HTTP_PROXY: `http://user:proxy-secret@${refusing.host}` }) });
+    expectOneLine(denied, 3, new RegExp(`the proxy ${refusing.host} refused the tunnel \\(407`));
+    expect(denied.stderr).not.toContain('proxy-secret');
   });
 });
 

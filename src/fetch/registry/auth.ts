@@ -367,6 +367,7 @@ export class Authenticator {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: form.toString(),
+        secretBody: true,
         what,
         follow: false,
       });

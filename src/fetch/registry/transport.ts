@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { ImageReadError, TransferError, UsageError, errorMessage } from '../../errors.js';
 
 export const DEFAULT_TIMEOUT_SECONDS = 30;
@@ -60,6 +60,8 @@ export interface SendInit {
   what?: string;
   /** Follow redirects (default true). The token service's answer is taken as it is. */
   follow?: boolean;
+  /** The body holds a secret (an identity token): it goes where credentials may go, and nowhere else. */
+  secretBody?: boolean;
 }
 
 const TLS_TRUST_CODES = new Set([
@@ -205,8 +207,78 @@ export async function* guardStall(body: AsyncIterable<unknown>, seconds: number,
   }
 }
 
+function environment(names: string[], env: NodeJS.ProcessEnv): string {
+  for (const name of names) {
+    const value = env[name]?.trim();
+    if (value) return value;
+  }
+  return '';
+}
+
+function ipv4(text: string): number | null {
+  if (isIP(text) !== 4) return null;
+  return text.split('.').reduce((value, part) => value * 256 + Number(part), 0);
+}
+
+/** Whether NO_PROXY (as Go, and so docker, reads it) exempts a URL: `*`, hosts, domain suffixes, IPs, IPv4 CIDRs, `:port`. */
+export function noProxy(url: URL, list: string): boolean {
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  for (const raw of list.split(',')) {
+    let entry = raw.trim().toLowerCase();
+    if (!entry) continue;
+    if (entry === '*') return true;
+    const cidr = /^([\d.]+)\/(\d+)$/.exec(entry);
+    if (cidr) {
+      const base = ipv4(cidr[1]!);
+      const address = ipv4(host);
+      const bits = Number(cidr[2]);
+      if (base !== null && address !== null && bits <= 32) {
+        const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+        if ((base & mask) >>> 0 === (address & mask) >>> 0) return true;
+      }
+      continue;
+    }
+    let entryPort: string | null = null;
+    if (isIP(entry.replace(/^\[(.*)\]$/, '$1')) === 6) entry = entry.replace(/^\[(.*)\]$/, '$1');
+    else {
+      const withPort = /^(.*?):(\d+)$/.exec(entry.replace(/^\[(.*)\](?=:)/, '$1'));
+      if (withPort) {
+        entry = withPort[1]!;
+        entryPort = withPort[2]!;
+      }
+    }
+    if (entryPort && entryPort !== port) continue;
+    const domain = entry.replace(/^\*?\./, '');
+    if (host === domain || host.endsWith(`.${domain}`)) return true;
+  }
+  return false;
+}
+
+/**
+ * The proxy for a URL from HTTPS_PROXY (https) or HTTP_PROXY (http), either case, unless NO_PROXY exempts it —
+ * as Go's net/http (and so docker) reads them. Loopback is never proxied. Null: connect directly.
+ */
+export function proxyFor(url: URL, env: NodeJS.ProcessEnv = process.env): URL | null {
+  if (isLoopback(url.host)) return null;
+  const names = url.protocol === 'https:' ? ['HTTPS_PROXY', 'https_proxy'] : ['HTTP_PROXY', 'http_proxy'];
+  const raw = environment(names, env);
+  if (!raw || noProxy(url, environment(['NO_PROXY', 'no_proxy'], env))) return null;
+  let proxy: URL;
+  try {
+    proxy = new URL(raw.includes('://') ? raw : `http://${raw}`);
+  } catch {
+    throw new UsageError(`${names[0]} is not a URL (give http://HOST:PORT)`); // never echoed: it may hold a password
+  }
+  if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') throw new UsageError(`${names[0]}: only http:// and https:// proxies are supported (got ${proxy.protocol})`);
+  return proxy;
+}
+
 export class RegistryTransport {
   private readonly agent: Agent;
+  /** One tunnelling agent per proxy, made when a request first needs it. */
+  private readonly proxies = new Map<string, ProxyAgent>();
+  private readonly tls: { rejectUnauthorized: boolean; ca?: string };
   private scheme: 'https' | 'http' | null;
   private readonly attempts: number;
   private readonly backoffMs: number;
@@ -227,8 +299,9 @@ export class RegistryTransport {
     }
     this.timeoutSeconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
     const deadline = Math.ceil(this.timeoutSeconds * 1000);
+    this.tls = { rejectUnauthorized: !options.insecure, ...(ca ? { ca } : {}) };
     this.agent = new Agent({
-      connect: { rejectUnauthorized: !options.insecure, timeout: deadline, ...(ca ? { ca } : {}) },
+      connect: { ...this.tls, timeout: deadline },
       keepAliveTimeout: 30_000,
       // The deadlines of this class replace undici's idle timers (a drip is never idle); these stay as backstops.
       headersTimeout: deadline * 2,
@@ -241,7 +314,22 @@ export class RegistryTransport {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    await Promise.all([this.agent.close(), ...[...this.proxies.values()].map((proxy) => proxy.close())]);
+  }
+
+  /** How a URL is reached: directly, or through the proxy the environment names (a CONNECT tunnel). */
+  private route(url: URL): { dispatcher: Dispatcher; proxy: URL | null } {
+    const proxy = proxyFor(url);
+    if (!proxy) return { dispatcher: this.agent, proxy: null };
+    let agent = this.proxies.get(proxy.href);
+    if (!agent) {
+      const deadline = Math.ceil(this.timeoutSeconds * 1000);
+      // The registry's TLS settings (--ca-file, --insecure) are for the registry, inside the tunnel; the proxy's own
+      // certificate (an https:// proxy) is checked against the system's CAs.
+      agent = new ProxyAgent({ uri: proxy.href, requestTls: { ...this.tls, timeout: deadline }, proxyTls: { timeout: deadline }, headersTimeout: deadline * 2, bodyTimeout: 0, connections: 8 });
+      this.proxies.set(proxy.href, agent);
+    }
+    return { dispatcher: agent, proxy };
   }
 
   /** How many attempts a retryable failure gets (the first included). */
@@ -261,7 +349,7 @@ export class RegistryTransport {
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(this.deadlineError('headers', url, url, 'the /v2/ endpoint')), this.timeoutSeconds * 1000);
       try {
-        const probe = await request(url, { dispatcher: this.agent, method: 'GET', signal: controller.signal });
+        const probe = await request(url, { dispatcher: this.route(new URL(url)).dispatcher, method: 'GET', signal: controller.signal });
         await probe.body.dump();
         this.scheme = 'https';
       } catch (error) {
@@ -331,7 +419,7 @@ export class RegistryTransport {
     for (;;) {
       attempt++;
       const controller = new AbortController();
-      const state = { url };
+      const state: { url: string; proxy: string | null } = { url, proxy: null };
       let phase: 'headers' | 'body' = 'headers';
       let timer: NodeJS.Timeout | undefined = setTimeout(() => controller.abort(this.deadlineError(phase, url, state.url, what)), this.timeoutSeconds * 1000);
       timer.unref();
@@ -374,13 +462,20 @@ export class RegistryTransport {
           await sleep(wait);
           continue;
         }
-        if (failure instanceof ImageReadError) throw failure;
+        if (failure instanceof ImageReadError || failure instanceof UsageError) throw failure;
+        if (state.proxy) {
+          const host = new URL(state.url).host;
+          const refused = /Proxy response \((\d+)\)/.exec(errorMessage(failure));
+          if (refused) throw new TransferError(`${host}: the proxy ${state.proxy} refused the tunnel (${refused[1]}${refused[1] === '407' ? ': it wants credentials in the proxy URL' : ''})`, { cause: failure });
+          const code = errorCode(failure);
+          if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw new TransferError(`${host}: the proxy ${state.proxy} cannot be reached (${code}); check HTTPS_PROXY / HTTP_PROXY`, { cause: failure });
+        }
         throw this.describe(failure, state.url);
       }
     }
   }
 
-  private async follow(url: string, init: SendInit, signal: AbortSignal, state: { url: string }): Promise<HttpResponse> {
+  private async follow(url: string, init: SendInit, signal: AbortSignal, state: { url: string; proxy: string | null }): Promise<HttpResponse> {
     let current = new URL(url);
     const origin = current;
     for (let hops = 0; hops < 10; hops++) {
@@ -390,9 +485,15 @@ export class RegistryTransport {
       // origin was HTTPS (on default ports an http:// redirect names the very same host).
       const sameOrigin = current.host === origin.host && (current.protocol === origin.protocol || current.protocol === 'https:');
       const authorization = sameOrigin ? init.authorize?.(current) : null;
+      const { dispatcher, proxy } = this.route(current);
+      if ((authorization || init.secretBody) && proxy && current.protocol === 'http:') {
+        // Inside a tunnel, plain HTTP is still readable by the proxy: credentials cross a proxy only inside TLS.
+        throw new ImageReadError(`${current.host}: refusing to send credentials through the proxy ${proxy.host} over plain HTTP; use HTTPS, or add ${current.hostname} to NO_PROXY`);
+      }
       if (authorization) headers.authorization = authorization;
       if (init.range) headers.range = `bytes=${init.range}-`;
-      const response = await request(current, { dispatcher: this.agent, method: init.method ?? 'GET', headers, signal, ...(init.body !== undefined ? { body: init.body } : {}) });
+      state.proxy = proxy?.host ?? null;
+      const response = await request(current, { dispatcher, method: init.method ?? 'GET', headers, signal, ...(init.body !== undefined ? { body: init.body } : {}) });
       if (init.follow !== false && [301, 302, 303, 307, 308].includes(response.statusCode) && response.headers.location) {
         await response.body.dump().catch(() => undefined);
         const location = Array.isArray(response.headers.location) ? response.headers.location[0]! : response.headers.location;
