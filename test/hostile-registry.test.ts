@@ -463,9 +463,9 @@ describe('a blob body is never read past its size', () => {
 
 describe('Retry-After', () => {
   test('a registry asking to be retried in an hour is not waited for: exit 3 saying when', async () => {
-    for (const retryAfter of ['3600', new Date(Date.now() + 7_200_000).toUTCString()]) {
+    for (const [retryAfter, attempts] of [['3600', '4'], [new Date(Date.now() + 7_200_000).toUTCString(), '4'], ['3600', '1']]) {
       const registry = await startServer((_req, res) => res.writeHead(429, { 'retry-after': retryAfter }).end());
-      const result = await runCli(['inspect', `docker://${registry.host}/test/app:1`, '--no-cache'], { env: env({ LAYERLENS_HTTP_ATTEMPTS: '4' }) });
+      const result = await runCli(['inspect', `docker://${registry.host}/test/app:1`, '--no-cache'], { env: env({ LAYERLENS_HTTP_ATTEMPTS: attempts }) });
       expectOneLine(result, 3, new RegExp(`${registry.host}: the registry answered 429 and asks to be retried in \\d+ s \\(at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\); not waiting`));
       expect(registry.requests.filter(isManifestRequest)).toHaveLength(1);
     }

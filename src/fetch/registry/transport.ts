@@ -429,8 +429,8 @@ export class RegistryTransport {
       };
       try {
         const response = await this.follow(url, init, controller.signal, state);
-        if (RETRYABLE_STATUS.has(response.status) && attempt < this.attempts) {
-          const asked = retryAfterMs(response.headers['retry-after']);
+        const asked = RETRYABLE_STATUS.has(response.status) ? retryAfterMs(response.headers['retry-after']) : null;
+        if (RETRYABLE_STATUS.has(response.status) && (attempt < this.attempts || (asked !== null && asked > MAX_RETRY_AFTER_MS))) {
           await response.body.dump().catch(() => undefined); // still under this attempt's deadline
           disarm();
           if (asked !== null && asked > MAX_RETRY_AFTER_MS) {
