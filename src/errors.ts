@@ -32,6 +32,12 @@ export class ImageReadError extends LayerlensError {
   }
 }
 
+/**
+ * Exit 3, and the bytes never arrived: a network failure, a stall, a deadline. Reading the blob again would only
+ * repeat it, so a reader that re-reads damaged content to name its digest does not retry these.
+ */
+export class TransferError extends ImageReadError {}
+
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);

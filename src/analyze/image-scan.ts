@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { mapLimit } from '../concurrency.js';
-import { ImageReadError } from '../errors.js';
+import { ImageReadError, TransferError } from '../errors.js';
 import { layerCompression } from '../image/mediatypes.js';
 import type { LayerRef, ResolvedImage, VerifyCheck } from '../fetch/source.js';
 import { hashBlob, scanLayer, type LayerScan } from './scan.js';
@@ -86,7 +86,7 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
     } catch (error) {
       // Unreadable content (exit 3) may also be a blob that is not what its manifest names: hash it once more so
       // the message says so, which tells a damaged download or registry from a bad image.
-      if (!(error instanceof ImageReadError) || !layer.digest) throw error;
+      if (!(error instanceof ImageReadError) || error instanceof TransferError || !layer.digest) throw error;
       const blob = await hashBlob(layer.open()).catch(() => null);
       if (!blob || blob.digest === layer.digest) throw error;
       throw new ImageReadError(`${error.message}; the blob's sha256 is ${blob.digest}, not ${layer.digest} as its manifest says`, { cause: error });

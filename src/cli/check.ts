@@ -52,7 +52,8 @@ async function loadBaseline(baseline: string, options: CheckOptions, memo: Map<s
       return { compressedSize: totals.compressedSize, uncompressedSize: totals.uncompressedSize, input: baseline };
     }
   }
-  const loaded = await loadForDiff(baseline, { ...options, passwordStdin: false, username: undefined }, memo);
+  // --username belongs to the checked image's registry: the baseline gets it only if it lives there too.
+  const loaded = await loadForDiff(baseline, { ...options, credentialImages: [options.image] }, memo);
   return { compressedSize: loaded.report.totals.compressedSize, uncompressedSize: loaded.report.totals.uncompressedSize, input: baseline, loaded };
 }
 

@@ -16,6 +16,7 @@ import { openHandle, resolveHandle, type OpenOptions } from '../fetch/open.js';
 import { listPlatforms } from '../analyze/platforms.js';
 import type { Credentials } from '../fetch/registry/auth.js';
 import { BlobCache, defaultCacheDir } from '../fetch/registry/cache.js';
+import { parseImageArgument } from '../reference.js';
 import { Progress } from '../report/progress.js';
 import { parsePlatform } from '../image/platform.js';
 import { renderFilesTable } from '../report/files-table.js';
@@ -72,6 +73,12 @@ export interface CommonOptions {
   cache?: boolean;
   progress?: boolean;
   source?: 'registry' | 'daemon';
+  timeout?: number;
+  /**
+   * The image arguments whose registry `--username` belongs to (default: `image`). `check` names its image for
+   * the `--baseline` too, `diff` both sides: credentials never go to another registry.
+   */
+  credentialImages?: string[];
 }
 
 const FORMATS = ['table', 'json', 'markdown', 'junit', 'html'] as const;
@@ -96,7 +103,8 @@ export function commonOptions<T>(command: Argv<T>, withImage = true): Argv<T & C
     .option('cache-dir', { type: 'string', describe: 'blob cache directory (default ~/.cache/layerlens)', group: 'Registry:' })
     .option('cache', { type: 'boolean', default: true, describe: 'keep downloaded blobs in the cache (--no-cache: do not)', group: 'Registry:' })
     .option('progress', { type: 'boolean', default: true, describe: 'download progress on a terminal (--no-progress: none)', group: 'Registry:' })
-    .option('source', { type: 'string', choices: ['registry', 'daemon'], describe: 'for a bare NAME: read the registry, or the local Docker/Podman engine', group: 'Registry:' }) as unknown as Argv<
+    .option('source', { type: 'string', choices: ['registry', 'daemon'], describe: 'for a bare NAME: read the registry, or the local Docker/Podman engine', group: 'Registry:' })
+    .option('timeout', { type: 'number', describe: 'seconds: headers and small documents must arrive within S; a blob fails when < 64 KiB arrive in S (default 30)', group: 'Registry:' }) as unknown as Argv<
     T & CommonOptions
   >;
 }
@@ -183,23 +191,61 @@ export function openOptions(options: CommonOptions): Pick<OpenOptions, 'debug' |
   };
 }
 
+/** Standard input holds one password: read it once, however many images (check's baseline, diff's sides) ask. */
+let stdinPassword: Promise<string> | null = null;
+
+/**
+ * The one registry explicit credentials are for: that of the image they were given with. Several registry images
+ * (diff's sides) must share it; with none there is nowhere the credentials could go.
+ */
+export function credentialRegistry(images: string[]): string {
+  const registries = new Map<string, string>();
+  for (const image of images) {
+    let transport;
+    try {
+      transport = parseImageArgument(image);
+    } catch {
+      continue; // the argument's own error comes when it is opened
+    }
+    if (transport.kind === 'registry' && !registries.has(transport.reference.registry)) registries.set(transport.reference.registry, image);
+  }
+  if (registries.size === 0) throw new UsageError(`--username/--password-stdin are for the registry of the image they are given with, and ${images.join(' and ')} ${images.length > 1 ? 'are not registry images' : 'is not a registry image'}`);
+  if (registries.size > 1) {
+    const [a, b] = [...registries.entries()];
+    throw new UsageError(`--username/--password-stdin are for one registry, but ${a![1]} is on ${a![0]} and ${b![1]} on ${b![0]}; log in to the other with docker login (its config.json entry is used)`);
+  }
+  return [...registries.keys()][0]!;
+}
+
+/** `--timeout S`: seconds, more than 0. */
+export function timeoutSeconds(value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 86_400) throw new UsageError(`--timeout ${value}: give the number of seconds (more than 0, e.g. --timeout 30)`);
+  return value;
+}
+
 export async function registryOptions(options: CommonOptions): Promise<OpenOptions['registry']> {
   let credentials: Credentials | null = null;
+  const timeout = timeoutSeconds(options.timeout);
   if (options.passwordStdin) {
     if (!options.username) throw new UsageError('--password-stdin needs --username');
     if (options.image === '-') throw new UsageError('--password-stdin and an image on stdin (-) cannot share standard input');
-    const password = (await readStdin()).replace(/\r?\n$/, '');
+    const registry = credentialRegistry(options.credentialImages ?? [options.image]);
+    stdinPassword ??= readStdin().then((text) => text.replace(/\r?\n$/, ''));
+    const password = await stdinPassword;
     if (!password) throw new UsageError('--password-stdin: standard input was empty');
-    credentials = { username: options.username, password };
+    credentials = { username: options.username, password, registry };
   } else if (options.username) {
     throw new UsageError('--username needs --password-stdin (passwords are never taken from the command line)');
   }
+  const { note, debug } = openOptions(options);
   return {
     plainHttp: options.plainHttp ?? false,
     insecure: options.insecure ?? false,
     caFile: options.caFile ?? null,
     credentials,
-    cache: options.cache === false ? null : new BlobCache(options.cacheDir ?? defaultCacheDir()),
+    ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}),
+    cache: options.cache === false ? null : new BlobCache(options.cacheDir ?? defaultCacheDir(), { note, debug }),
     progress: Progress.create(options.progress !== false && !options.quiet),
   };
 }

@@ -110,7 +110,8 @@ export async function runDiff(raw: DiffOptions): Promise<number> {
   const options: DiffOptions = { ...raw, imageA: raw.imageA === STDIN_TOKEN ? '-' : raw.imageA, imageB: raw.imageB === STDIN_TOKEN ? '-' : raw.imageB };
   if (options.imageA === '-' && options.imageB === '-') throw new UsageError('only one side of a diff can be read from stdin');
   if (options.output === STDIN_TOKEN) delete options.output;
-  if (options.passwordStdin) throw new UsageError('diff reads credentials from docker config.json; --password-stdin is not available here');
+  // --username belongs to the one registry the sides share (exit 2 when they are on two).
+  if (options.passwordStdin) options.credentialImages = [options.imageA, options.imageB];
   const format = chooseFormat(options, ['table', 'json', 'markdown']);
   const depth = options.depth ?? 2;
   if (!Number.isInteger(depth) || depth < 1) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);

@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { errorMessage, ImageReadError } from '../errors.js';
 import { resolveDockerArchive } from './docker-archive.js';
-import { errorCode } from './registry/transport.js';
+import { DEFAULT_TIMEOUT_SECONDS, DeadlineError, errorCode, guardStall } from './registry/transport.js';
 import type { Selection, SourceHandle } from './source.js';
 import { makeTempDir, removeTempDir } from './tempfiles.js';
 import { TarTree } from './tree.js';
@@ -106,8 +106,8 @@ export class EngineClient {
     return `${this.endpoint.address}: ${code ?? String(error)}`;
   }
 
-  async get(pathname: string): Promise<Dispatcher.ResponseData> {
-    return request(`${this.base}${pathname}`, { dispatcher: this.agent, method: 'GET', headers: { 'user-agent': 'layerlens' } });
+  async get(pathname: string, options: { headersTimeout?: number } = {}): Promise<Dispatcher.ResponseData> {
+    return request(`${this.base}${pathname}`, { dispatcher: this.agent, method: 'GET', headers: { 'user-agent': 'layerlens' }, ...options });
   }
 
   async version(): Promise<{ name: string; version: string }> {
@@ -156,7 +156,7 @@ export async function connectEngine(engine: EngineKind, tried: string[]): Promis
 }
 
 /** Read an image the engine holds: its metadata, then `docker save` of it through a temporary file. */
-export async function openFromEngine(input: string, client: EngineClient, name: string, selection: Selection, debug?: (line: string) => void): Promise<SourceHandle> {
+export async function openFromEngine(input: string, client: EngineClient, name: string, selection: Selection, debug?: (line: string) => void, timeoutSeconds = DEFAULT_TIMEOUT_SECONDS): Promise<SourceHandle> {
   const engine = await client.version();
   const record = await client.inspect(name);
   if (!record) {
@@ -166,12 +166,15 @@ export async function openFromEngine(input: string, client: EngineClient, name: 
   const file = path.join(dir, 'image.tar');
   debug?.(`streaming ${name} from ${engine.name} ${engine.version} into a temporary file (removed when done)`);
   try {
-    const response = await client.get(`/images/${encodeURI(name)}/get`);
+    // No headers deadline (an engine may write the whole export before its first byte); the stall rule once bytes flow.
+    const response = await client.get(`/images/${encodeURI(name)}/get`, { headersTimeout: 0 });
     if (response.statusCode !== 200) {
       const text = await response.body.text();
       throw new ImageReadError(`${engine.name} could not export ${name}: ${response.statusCode} ${text.trim().slice(0, 200)}`);
     }
-    await pipeline(response.body, createWriteStream(file));
+    const stalled = (received: number) =>
+      new DeadlineError(`${engine.name} at ${client.endpoint.address}: the export of ${name} stalled after ${received} bytes: less than 64 KiB arrived in ${timeoutSeconds} s (--timeout ${timeoutSeconds})`);
+    await pipeline(guardStall(response.body, timeoutSeconds, stalled, { fromFirstByte: true }), createWriteStream(file));
     const tree = await TarTree.open(file, `${engine.name}:${name}`);
     const images = await resolveDockerArchive(tree, { ...selection, ref: null });
     const reference = matchingTag(record.RepoTags ?? [], name) ?? record.RepoTags?.[0] ?? name;

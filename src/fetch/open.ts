@@ -162,6 +162,7 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
         credentials: options.registry?.credentials ?? null,
         cache: options.registry?.cache ?? null,
         progress: options.registry?.progress ?? null,
+        ...(options.registry?.timeoutSeconds !== undefined ? { timeoutSeconds: options.registry.timeoutSeconds } : {}),
         debug: options.debug,
       });
     }
@@ -170,7 +171,7 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
       const tried: string[] = [];
       const client = await connectEngine(transport.engine, tried);
       if (!client) throw new ImageReadError(`no ${transport.engine} engine is reachable (tried ${tried.join('; ')}); start it or set ${transport.engine === 'docker' ? 'DOCKER_HOST' : 'CONTAINER_HOST'}`);
-      return openFromEngine(argument, client, transport.name, selection, options.debug);
+      return openFromEngine(argument, client, transport.name, selection, options.debug, options.registry?.timeoutSeconds);
     }
     case 'oci-layout': {
       const info = await stat(transport.path).catch(() => null);
@@ -205,7 +206,7 @@ async function openBareNameFromEngine(argument: string, selection: Selection, op
     if (!client) continue;
     try {
       if (await client.inspect(argument)) {
-        const handle = await openFromEngine(argument, client, argument, selection, options.debug);
+        const handle = await openFromEngine(argument, client, argument, selection, options.debug, options.registry?.timeoutSeconds);
         options.note?.(`reading ${argument} from the local ${handle.info.engine?.name ?? engine} engine at ${client.endpoint.address} (docker://${argument} reads the registry)`);
         return handle;
       }

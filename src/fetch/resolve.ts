@@ -221,7 +221,7 @@ export async function resolveImage(
       // A non-distributable layer lives outside the registry (its `urls`); it counts only if held locally.
       available: stored.available && !(isNonDistributable(layer.mediaType) && stored.size === null),
       location: ctx.store.locate(layer.digest),
-      open: () => ctx.store.open(layer.digest),
+      open: () => ctx.store.open(layer.digest, layer.size),
       ...(ctx.store.scans ? { scans: ctx.store.scans } : {}),
     };
   });

@@ -92,8 +92,11 @@ export interface BlobStore {
   stat(digest: string): Promise<{ available: boolean; size: number | null }>;
   /** A small blob (index, manifest, config), whole; throws ImageReadError when absent or larger than maxBytes. */
   read(digest: string, maxBytes: number, what: string): Promise<Buffer>;
-  /** A large blob as a stream. */
-  open(digest: string): Readable;
+  /**
+   * A large blob as a stream. `size` is the descriptor's: a remote source stops one byte past it, so an endless
+   * body cannot fill the disk and the reader sees the size mismatch.
+   */
+  open(digest: string, size?: number | null): Readable;
   /** Where a message should say this blob lives. */
   locate(digest: string): string;
   /**

@@ -1,19 +1,23 @@
 /**
  * A content-addressed blob cache on disk (`<dir>/blobs/sha256/<hex>`). Entries are written to a temp file beside
  * their final name while the blob streams through, hashed on the way, and renamed into place only when the
- * digest matches — so a cache entry is always a verified, complete blob. A second run of the same image, or an
- * image sharing layers, reads them from here.
+ * digest matches — so a cache entry was a verified, complete blob when it was written. Disks rot and users edit,
+ * so a cached blob is verified again before it is used (`verified`), and a damaged one is evicted and fetched
+ * again. Temp files are removed on exit and on SIGINT/SIGTERM/SIGHUP; ones left by a killed run are swept at the
+ * next start (older than a day, or written by a process of this host that is gone). A cache directory that cannot
+ * be used (a file, read-only) makes the run go on without a cache, with one note.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { LayerScan } from '../../analyze/scan.js';
 import type { ScanCache } from '../source.js';
 import os from 'node:os';
 import path from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { isDigest } from '../../image/digest.js';
+import { errorCode } from './transport.js';
 
 export function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
@@ -21,9 +25,137 @@ export function defaultCacheDir(): string {
 }
 
 const SCAN_FORMAT = 2; // 2: layers read with Go archive/tar rules (header-only entries, PAX size, sparse, raw names)
+/** A temp file this old is a leftover whoever wrote it. */
+const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
+
+/** This host, in temp names: a pid is only meaningful on the host (pid namespace) that wrote it. */
+const HOST_TAG = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+
+/** `<final>.tmp-<host>-<pid>-<random>`: who wrote it, so a later run can tell a leftover from a live download. */
+export function tempName(final: string): string {
+  return `${final}.tmp-${HOST_TAG}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The writer of a temp name: host tag (null in the older `.tmp-<pid>-<random>` form) and pid; null if not one. */
+export function tempOwner(name: string): { host: string | null; pid: number } | null {
+  const match = /\.tmp-(?:([0-9a-f]{8})-)?(\d+)-[0-9a-f]{8}$/.exec(name);
+  return match ? { host: match[1] ?? null, pid: Number(match[2]) } : null;
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) === 'EPERM'; // it exists, and belongs to someone else
+  }
+}
+
+/** Temp files being written now, removed whatever way the process ends. */
+const liveTemps = new Set<string>();
+let hooked = false;
+
+function removeLiveTemps(): void {
+  for (const file of liveTemps) {
+    try {
+      unlinkSync(file);
+    } catch {
+      // already gone
+    }
+  }
+  liveTemps.clear();
+}
+
+function trackTemp(file: string): void {
+  if (!hooked) {
+    hooked = true;
+    process.on('exit', removeLiveTemps);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.once(signal, () => {
+        removeLiveTemps();
+        // Die of the signal as if unhandled (other cleanups registered with once() have run by now).
+        process.kill(process.pid, signal);
+      });
+    }
+  }
+  liveTemps.add(file);
+}
+
+function untrackTemp(file: string): void {
+  liveTemps.delete(file);
+}
+
+/** Cache directories already reported unusable in this process: the note is given once. */
+const noted = new Set<string>();
+
+export interface BlobCacheOptions {
+  /** One-line notes for the user (an unusable cache directory, an evicted damaged blob); silent with --quiet. */
+  note?: (line: string) => void;
+  debug?: (line: string) => void;
+}
 
 export class BlobCache {
-  constructor(readonly dir: string) {}
+  private ready: Promise<boolean> | null = null;
+
+  constructor(
+    readonly dir: string,
+    private readonly options: BlobCacheOptions = {},
+  ) {}
+
+  /**
+   * Whether the cache can be used: its directories exist (or can be made) and take a file. Also sweeps the temp
+   * files killed runs left. Asked once; an unusable directory gets one note and the run goes on without a cache.
+   */
+  usable(): Promise<boolean> {
+    this.ready ??= this.prepare();
+    return this.ready;
+  }
+
+  private async prepare(): Promise<boolean> {
+    const blobs = path.join(this.dir, 'blobs', 'sha256');
+    const probe = tempName(path.join(blobs, '.probe'));
+    try {
+      await mkdir(blobs, { recursive: true });
+      trackTemp(probe);
+      await writeFile(probe, '');
+      await unlink(probe);
+    } catch (error) {
+      untrackTemp(probe);
+      await unlink(probe).catch(() => {});
+      if (!noted.has(this.dir)) {
+        noted.add(this.dir);
+        const code = errorCode(error);
+        const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'it is a file, not a directory' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `it is read-only (${code})` : `${code ?? String(error)}`;
+        this.options.note?.(`the cache directory ${this.dir} cannot be used (${why}); going on without a cache`);
+      }
+      return false;
+    }
+    untrackTemp(probe);
+    await this.sweep([blobs, path.join(this.dir, 'scans', `v${SCAN_FORMAT}`, 'sha256')]);
+    return true;
+  }
+
+  /** Remove temp files that no live process is writing: older than a day, or from a dead process of this host. */
+  private async sweep(dirs: string[]): Promise<void> {
+    const now = Date.now();
+    for (const dir of dirs) {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const name of names) {
+        const owner = tempOwner(name);
+        if (!owner) continue;
+        const file = path.join(dir, name);
+        const info = await stat(file).catch(() => null);
+        if (!info?.isFile()) continue;
+        const old = now - info.mtimeMs > STALE_TEMP_MS;
+        const orphan = (owner.host === null || owner.host === HOST_TAG) && !processAlive(owner.pid);
+        if (old || orphan) {
+          await unlink(file).catch(() => {});
+          this.options.debug?.(`removed ${name}, left in the cache by ${orphan ? `process ${owner.pid}, which is gone` : 'a run more than a day ago'}`);
+        }
+      }
+    }
+  }
 
   private scanPath(digest: string): string {
     const [algorithm, hex] = digest.split(':') as [string, string];
@@ -49,13 +181,16 @@ export class BlobCache {
     const file = this.scanPath(digest);
     const payload = JSON.stringify(scan);
     const body = gzipSync(JSON.stringify({ checksum: createHash('sha256').update(payload).digest('hex'), payload }), { level: 1 });
-    const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const temp = tempName(file);
+    trackTemp(temp);
     try {
       await mkdir(path.dirname(file), { recursive: true });
       await writeFile(temp, body);
       await rename(temp, file);
     } catch {
       await unlink(temp).catch(() => {}); // a cache that cannot be written is only slower, never wrong
+    } finally {
+      untrackTemp(temp);
     }
   }
 
@@ -83,6 +218,36 @@ export class BlobCache {
     return createReadStream(this.path(digest), { highWaterMark: 1 << 20 });
   }
 
+  /**
+   * Whether the cached copy is still the blob its digest names (and of the size a descriptor gives): it is hashed
+   * before use, since a damaged copy would be blamed on the registry run after run. A damaged copy is evicted.
+   */
+  async verified(digest: string, size?: number | null): Promise<boolean> {
+    const stored = await this.size(digest);
+    if (stored === null) return false;
+    const algorithm = digest.slice(0, digest.indexOf(':'));
+    let ok = false;
+    if ((size === null || size === undefined || stored === size) && (algorithm === 'sha256' || algorithm === 'sha512')) {
+      const hash = createHash(algorithm);
+      try {
+        for await (const chunk of this.open(digest)) hash.update(chunk as Buffer);
+        ok = `${algorithm}:${hash.digest('hex')}` === digest;
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) {
+      await this.remove(digest);
+      this.noteEvicted(digest);
+    }
+    return ok;
+  }
+
+  /** Say that a damaged cached copy was removed (it is fetched again, so the registry is not blamed for it). */
+  noteEvicted(digest: string): void {
+    this.options.note?.(`the cached copy of ${digest} in ${this.dir} no longer matched its digest (damaged on disk); removed it and fetching the blob again`);
+  }
+
   async remove(digest: string): Promise<void> {
     await unlink(this.path(digest)).catch(() => {});
   }
@@ -100,16 +265,26 @@ export class BlobCache {
   /** A pass-through that also writes the stream into the cache, committing it only if the digest matches. */
   async tee(digest: string): Promise<Transform> {
     const final = this.path(digest);
-    await mkdir(path.dirname(final), { recursive: true });
-    const temp = `${final}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      await mkdir(path.dirname(final), { recursive: true });
+    } catch {
+      return new PassThrough({ highWaterMark: 1 << 20 }); // a cache that cannot be written is only slower
+    }
+    const temp = tempName(final);
     const algorithm = digest.slice(0, digest.indexOf(':'));
     const hash = algorithm === 'sha256' || algorithm === 'sha512' ? createHash(algorithm) : null;
+    trackTemp(temp);
     const file: WriteStream = createWriteStream(temp);
     let failed = false;
     file.on('error', () => (failed = true)); // a full disk must not break the analysis; the entry is just not kept
     const discard = () => {
-      file.destroy();
-      unlink(temp).catch(() => {});
+      // Unlink only once the file is closed: a stream destroyed while still opening would create it afterwards.
+      const remove = () => void unlink(temp).catch(() => {}).finally(() => untrackTemp(temp));
+      if (file.closed) remove();
+      else {
+        file.once('close', remove);
+        file.destroy();
+      }
     };
     return new Transform({
       transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
@@ -135,7 +310,10 @@ export class BlobCache {
         }
         file.end(() => {
           rename(temp, final).then(
-            () => callback(),
+            () => {
+              untrackTemp(temp);
+              callback();
+            },
             () => {
               discard();
               callback();

@@ -1,14 +1,15 @@
 /**
  * The Distribution API for one repository: manifests (size-limited, every media type we read in the Accept
- * header) and blobs (streamed; a connection cut mid-blob resumes with `Range` from the byte it reached, and the
- * whole blob is still digest-checked by whoever reads it). Registry errors become one-line messages.
+ * header) and blobs (streamed; a connection cut or stalled mid-blob resumes with `Range` from the byte it reached,
+ * never more than one byte past the descriptor's size, and the whole blob is still digest-checked by whoever
+ * reads it). Registry errors become one-line messages.
  */
 import { Readable } from 'node:stream';
 import { ImageReadError } from '../../errors.js';
 import { MediaType } from '../../image/mediatypes.js';
 import { DOCKER_HUB, type RegistryReference } from '../../reference.js';
 import { Authenticator, type Credentials } from './auth.js';
-import { errorCode, isRetryable, RegistryTransport, type HttpResponse, type TransportOptions } from './transport.js';
+import { DeadlineError, errorCode, guardStall, isRetryable, quoteServerText, readLimited, RegistryTransport, type HttpResponse, type TransportOptions } from './transport.js';
 
 export const MANIFEST_ACCEPT = [
   MediaType.ociIndex,
@@ -21,6 +22,16 @@ export const MANIFEST_ACCEPT = [
 ].join(', ');
 
 const MAX_RESUMES = 5;
+/** Error bodies are read for their codes only. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+export interface BlobOptions {
+  /** The descriptor's size: reading stops one byte past it (the reader then sees the size mismatch). */
+  size?: number | null;
+  /** A config or other small document: the whole body falls under the deadline, not the stall rule. */
+  document?: boolean;
+  onResume?: (offset: number) => void;
+}
 
 export interface RegistryClientOptions extends TransportOptions {
   credentials: Credentials | null;
@@ -36,10 +47,16 @@ interface RegistryErrorBody {
 }
 
 async function errorCodes(response: HttpResponse): Promise<string[]> {
+  let text: string;
   try {
-    const text = await response.body.text();
+    text = (await readLimited(response.body, MAX_ERROR_BODY_BYTES, () => new Error('too long'))).toString('utf8');
+  } catch (error) {
+    if (error instanceof DeadlineError) throw error; // an error body that drips is a stall like any other
+    return [];
+  }
+  try {
     const parsed = JSON.parse(text) as RegistryErrorBody;
-    return (parsed.errors ?? []).map((error) => error.code ?? '').filter(Boolean);
+    return (parsed.errors ?? []).map((error) => (typeof error?.code === 'string' ? quoteServerText(error.code, 60).slice(1, -1) : '')).filter(Boolean);
   } catch {
     return [];
   }
@@ -55,7 +72,11 @@ export class RegistryClient {
     private readonly options: RegistryClientOptions,
   ) {
     this.transport = new RegistryTransport(apiHost(reference.registry), options);
-    this.auth = new Authenticator(reference.registry, options.credentials, this.transport.dispatcher, options.debug);
+    // Explicit credentials belong to the registry of the image they were given with, and to no other.
+    const given = options.credentials;
+    const explicit = given && (given.registry === undefined || given.registry === reference.registry) ? given : null;
+    if (given && !explicit) options.debug?.(`--username is for ${given.registry}, not ${reference.registry}: using ${reference.registry}'s own credentials, if any`);
+    this.auth = new Authenticator(reference.registry, explicit, this.transport, options.debug);
     this.scope = `repository:${reference.repository}:pull`;
   }
 
@@ -67,14 +88,19 @@ export class RegistryClient {
     await this.transport.close();
   }
 
-  /** GET with the registry's auth dance: on 401, answer the challenge and try again (twice at most). */
-  private async get(path: string, headers: Record<string, string>, range?: number, method: 'GET' | 'HEAD' = 'GET'): Promise<HttpResponse> {
-    const url = `${await this.transport.baseUrl()}/v2/${this.reference.repository}/${path}`;
+  /**
+   * GET with the registry's auth dance: on 401, answer the challenge and try again (twice at most). Only a
+   * challenge from the registry itself is answered: a 401 from where a redirect led (storage, a CDN) is not.
+   */
+  private async get(path: string, headers: Record<string, string>, options: { range?: number; method?: 'GET' | 'HEAD'; kind?: 'document' | 'blob'; what: string }): Promise<HttpResponse> {
+    const base = await this.transport.baseUrl();
+    const url = `${base}/v2/${this.reference.repository}/${path}`;
+    const origin = new URL(base).origin;
     for (let round = 0; ; round++) {
-      const response = await this.transport.send(url, { method, headers, range, authorize: () => this.auth.header(this.scope) });
-      if (response.status !== 401 || round >= 2) return response;
+      const response = await this.transport.send(url, { method: options.method ?? 'GET', headers, range: options.range, kind: options.kind, what: options.what, authorize: () => this.auth.header(this.scope) });
+      if (response.status !== 401 || round >= 2 || new URL(response.url).origin !== origin) return response;
       const challenge = response.headers['www-authenticate'];
-      await response.body.dump();
+      await response.body.dump().catch(() => undefined);
       if (!(await this.auth.handleChallenge(challenge, this.scope))) {
         return { ...response, body: Readable.from([]) as unknown as HttpResponse['body'] };
       }
@@ -84,6 +110,11 @@ export class RegistryClient {
   private async fail(response: HttpResponse, what: string): Promise<never> {
     const codes = response.status === 401 ? [] : await errorCodes(response);
     const name = this.name;
+    const answeredBy = new URL(response.url).host;
+    if (response.status === 401 && answeredBy !== this.transport.host) {
+      await response.body.dump().catch(() => undefined);
+      throw new ImageReadError(`${name}: ${answeredBy}, where the registry redirected ${what}, answered 401 Unauthorized (credentials are never sent there)`);
+    }
     switch (response.status) {
       case 401:
         throw new ImageReadError(
@@ -107,7 +138,7 @@ export class RegistryClient {
 
   /** The digest a tag points to now (HEAD, no body), or null when the registry does not say. */
   async manifestDigest(tag: string): Promise<string | null> {
-    const response = await this.get(`manifests/${tag}`, { accept: MANIFEST_ACCEPT }, undefined, 'HEAD');
+    const response = await this.get(`manifests/${tag}`, { accept: MANIFEST_ACCEPT }, { method: 'HEAD', what: `the digest of tag "${tag}"` });
     await response.body.dump();
     if (response.status !== 200) return null;
     const header = response.headers['docker-content-digest'];
@@ -117,7 +148,7 @@ export class RegistryClient {
   /** A manifest or index by tag or digest; at most `maxBytes`, checked before it is parsed. */
   async manifest(reference: string, maxBytes: number): Promise<{ bytes: Buffer; mediaType: string | null; digestHeader: string | null }> {
     const what = reference.includes(':') ? `manifest ${reference}` : `tag "${reference}"`;
-    const response = await this.get(`manifests/${reference}`, { accept: MANIFEST_ACCEPT });
+    const response = await this.get(`manifests/${reference}`, { accept: MANIFEST_ACCEPT }, { what: reference.includes(':') ? what : `the manifest of ${what}` });
     if (response.status !== 200) return this.fail(response, what);
     const declared = Number(response.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBytes) {
@@ -143,23 +174,28 @@ export class RegistryClient {
     };
   }
 
-  /** A blob as a stream that survives dropped connections by resuming with Range. */
-  blob(digest: string, onResume?: (offset: number) => void): Readable {
-    return Readable.from(this.blobChunks(digest, onResume), { objectMode: false, highWaterMark: 1 << 20 });
+  /** A blob as a stream that survives dropped and stalled connections by resuming with Range. */
+  blob(digest: string, options: BlobOptions = {}): Readable {
+    return Readable.from(this.blobChunks(digest, options), { objectMode: false, highWaterMark: 1 << 20 });
   }
 
-  private async *blobChunks(digest: string, onResume?: (offset: number) => void): AsyncGenerator<Buffer> {
+  private async *blobChunks(digest: string, options: BlobOptions): AsyncGenerator<Buffer> {
+    const what = `${options.document ? 'the config blob' : 'blob'} ${digest}`;
+    // One byte past the descriptor's size is enough to prove the size wrong; an endless body stops there.
+    const cap = typeof options.size === 'number' && options.size >= 0 ? options.size + 1 : Infinity;
     let received = 0;
     let resumes = 0;
+    let stalls = 0;
     for (;;) {
-      const response = await this.get(`blobs/${digest}`, {}, received > 0 ? received : undefined);
+      const url = `${await this.transport.baseUrl()}/v2/${this.reference.repository}/blobs/${digest}`;
+      const response = await this.get(`blobs/${digest}`, {}, { range: received > 0 ? received : undefined, kind: options.document ? 'document' : 'blob', what });
       let skip = 0;
       if (received > 0) {
         if (response.status === 206) {
           const range = /bytes (\d+)-/.exec(String(response.headers['content-range'] ?? ''));
           if (!range || Number(range[1]) !== received) {
-            await response.body.dump();
-            throw new ImageReadError(`${this.name}: blob ${digest}: the registry resumed at the wrong offset (${response.headers['content-range'] ?? 'no Content-Range'})`);
+            await response.body.dump().catch(() => undefined);
+            throw new ImageReadError(`${this.name}: blob ${digest}: the registry resumed at the wrong offset (${quoteServerText(String(response.headers['content-range'] ?? 'no Content-Range'), 80)})`);
           }
         } else if (response.status === 200) {
           skip = received; // the server ignored Range: read past what we already have
@@ -169,8 +205,9 @@ export class RegistryClient {
       } else if (response.status !== 200) {
         await this.fail(response, `blob ${digest}`);
       }
+      const body = options.document ? response.body : guardStall(response.body, this.transport.timeoutSeconds, () => this.transport.stallError(url, response.url, what, received));
       try {
-        for await (const raw of response.body) {
+        for await (const raw of body) {
           let chunk = raw as Buffer;
           if (skip > 0) {
             if (chunk.length <= skip) {
@@ -180,19 +217,28 @@ export class RegistryClient {
             chunk = chunk.subarray(skip);
             skip = 0;
           }
+          if (received + chunk.length >= cap) {
+            yield chunk.subarray(0, cap - received);
+            received = cap;
+            this.options.debug?.(`blob ${digest.slice(0, 19)}: more bytes than the ${cap - 1} its descriptor names; stopped reading`);
+            response.body.destroy();
+            return;
+          }
           received += chunk.length;
           yield chunk;
         }
         return;
       } catch (error) {
-        if (isRetryable(error) && resumes < MAX_RESUMES) {
-          resumes++;
-          this.options.debug?.(`blob ${digest.slice(0, 19)} cut at byte ${received} (${errorCode(error)}); resuming with Range`);
-          onResume?.(received);
+        const stalled = error instanceof DeadlineError;
+        if (stalled ? stalls < this.transport.maxAttempts - 1 : isRetryable(error) && resumes < MAX_RESUMES) {
+          if (stalled) stalls++;
+          else resumes++;
+          this.options.debug?.(`blob ${digest.slice(0, 19)} ${stalled ? 'stalled' : 'cut'} at byte ${received} (${stalled ? 'deadline' : errorCode(error)}); resuming with Range`);
+          options.onResume?.(received);
           continue;
         }
         if (error instanceof ImageReadError) throw error;
-        throw this.transport.describe(error, `https://${this.transport.host}/`);
+        throw this.transport.describe(error, response.url);
       }
     }
   }

@@ -46,6 +46,7 @@ class RegistryBlobStore implements BlobStore {
       const bytes = Buffer.concat(chunks);
       if (digestOf(bytes, digest.slice(0, digest.indexOf(':'))) === digest) return bytes;
       await this.cache.remove(digest); // a damaged entry: fetch it again
+      this.cache.noteEvicted(digest);
     }
     let bytes: Buffer;
     if (what === 'index' || what === 'manifest') {
@@ -53,9 +54,13 @@ class RegistryBlobStore implements BlobStore {
     } else {
       const chunks: Buffer[] = [];
       let total = 0;
-      for await (const chunk of this.client.blob(digest)) {
+      const stream = this.client.blob(digest, { document: true });
+      for await (const chunk of stream) {
         total += (chunk as Buffer).length;
-        if (total > maxBytes) throw new ImageReadError(`${this.client.name}: the ${what} blob ${digest} is more than ${maxBytes} bytes`);
+        if (total > maxBytes) {
+          stream.destroy();
+          throw new ImageReadError(`${this.client.name}: the ${what} blob ${digest} is more than ${maxBytes} bytes`);
+        }
         chunks.push(chunk as Buffer);
       }
       bytes = Buffer.concat(chunks);
@@ -64,15 +69,15 @@ class RegistryBlobStore implements BlobStore {
     return bytes;
   }
 
-  open(digest: string): Readable {
+  open(digest: string, size?: number | null): Readable {
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     const start = async () => {
-      const cachedSize = await this.cache?.size(digest);
-      if (this.cache && cachedSize !== null && cachedSize !== undefined) {
+      // A cached copy is used only if it still hashes to its digest; a damaged one is evicted and fetched again.
+      if (this.cache && (await this.cache.size(digest)) !== null && (await this.cache.verified(digest, size))) {
         await pipeline(this.cache.open(digest), out);
         return;
       }
-      const download = this.client.blob(digest);
+      const download = this.client.blob(digest, { size });
       const counted = this.progress ? this.progress.track(digest, download) : download;
       if (this.cache) await pipeline(counted, await this.cache.tee(digest), out);
       else await pipeline(counted, out);
@@ -99,6 +104,7 @@ async function cachedManifest(client: RegistryClient, cache: BlobCache | null, r
   const bytes = Buffer.concat(chunks);
   if (digestOf(bytes, digest.slice(0, digest.indexOf(':'))) !== digest) {
     await cache.remove(digest);
+    cache.noteEvicted(digest);
     return null;
   }
   return { bytes, mediaType: null, digestHeader: digest };
@@ -108,13 +114,15 @@ async function cachedManifest(client: RegistryClient, cache: BlobCache | null, r
 export async function openRegistry(input: string, reference: RegistryReference, options: RegistryOptions): Promise<SourceHandle> {
   const client = new RegistryClient(reference, options);
   try {
+    // A cache directory that cannot be used (a file, read-only) means no cache, with one note — never a failure.
+    const cache = options.cache && (await options.cache.usable()) ? options.cache : null;
     const checks: VerifyCheck[] = [];
     const target = reference.digest ?? reference.tag ?? 'latest';
-    let fetched = await cachedManifest(client, options.cache, reference);
+    let fetched = await cachedManifest(client, cache, reference);
     if (!fetched) {
       fetched = await client.manifest(target, MAX_MANIFEST_BYTES);
       const fetchedDigest = digestOf(fetched.bytes, 'sha256');
-      if (fetchedDigest) await options.cache?.put(fetchedDigest, fetched.bytes);
+      if (fetchedDigest) await cache?.put(fetchedDigest, fetched.bytes);
     }
     const algorithm = reference.digest ? reference.digest.slice(0, reference.digest.indexOf(':')) : 'sha256';
     const digest = digestOf(fetched.bytes, algorithm) ?? digestOf(fetched.bytes, 'sha256')!;
@@ -131,7 +139,7 @@ export async function openRegistry(input: string, reference: RegistryReference, 
         : { kind: 'manifest', manifest: parsed.manifest, mediaType: parsed.mediaType, digest, checks, reference: reference.canonical };
     return {
       info: { input, kind: 'registry', reference: reference.canonical },
-      store: new RegistryBlobStore(client, options.cache, options.progress),
+      store: new RegistryBlobStore(client, cache, options.progress),
       label: reference.canonical,
       root,
       close: async () => {
