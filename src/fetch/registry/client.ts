@@ -56,7 +56,7 @@ async function errorCodes(response: HttpResponse): Promise<string[]> {
   }
   try {
     const parsed = JSON.parse(text) as RegistryErrorBody;
-    return (parsed.errors ?? []).map((error) => (typeof error?.code === 'string' ? quoteServerText(error.code, 60).slice(1, -1) : '')).filter(Boolean);
+    return (parsed.errors ?? []).map((error) => (typeof error?.code === 'string' ? (error.code.length > 60 ? `${error.code.slice(0, 60)}…` : error.code) : '')).filter(Boolean);
   } catch {
     return [];
   }

@@ -100,10 +100,12 @@ function deepMessage(error: unknown): string {
   return cause ? `${errorMessage(error)}: ${deepMessage(cause)}` : errorMessage(error);
 }
 
-/** Text from a server, safe to put in a one-line message: control characters escaped, length bounded. */
+/**
+ * Server text in a message, quoted and cut to `max` characters. It is not escaped here: every stderr line is
+ * escaped once where it is written (src/cli/output.ts), so escaping here too would show `\\n` for `\n`.
+ */
 export function quoteServerText(text: string, max = 200): string {
-  const escaped = JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
-  return escaped.replace(/[\u0080-\u009f\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `"${text.length > max ? `${text.slice(0, max)}…` : text}"`;
 }
 
 export function isLoopback(host: string): boolean {
