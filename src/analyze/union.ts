@@ -199,6 +199,13 @@ export class UnionFs {
         // A hardlink is another name for its target's inode: content and metadata are the target's (as umoci
         // extracts it; the link's own header normally says the same).
         const target = this.get(entry.linkTarget ?? '');
+        // link(2) needs an existing non-directory: Docker, containerd and umoci fail the whole layer otherwise
+        // ("link: no such file or directory"), so no container ever sees this image.
+        if (!target || target.children) {
+          throw new ImageReadError(
+            `layer ${layer} cannot be extracted: hardlink ${JSON.stringify('/' + parts.join('/'))} points to ${JSON.stringify('/' + pathParts(entry.linkTarget ?? '').join('/'))}, which ${target ? 'is a directory' : 'does not exist at that point'}`,
+          );
+        }
         size = target?.size ?? 0;
         contentHash = target?.contentHash ?? null;
         if (target) ({ mode, uid, gid } = target);
