@@ -371,6 +371,61 @@ const cases: HostileCase[] = [
     }),
   ),
 
+  // ── Hardlink identity (found by the fuzzer): extractors unlink a path before writing it, so a link keeps the
+  // inode it was made to, and the names left holding an inode are one file and links to it.
+  {
+    name: 'hardlink: its target rewritten later in the layer, the link keeps the old content',
+    layers: () => [app().file('app/b', 'old content\n').hardlink('app/a', 'app/b').file('app/b', 'new, longer content\n').end().build()],
+    umoci: { extracts: true, has: ['/app/a', '/app/b'] },
+    also: (files) => expect(files.find((f) => f.path === '/app/a')).toMatchObject({ type: 'file', size: 12, linkTarget: null }),
+  },
+  {
+    name: 'hardlink: its target whited out by a later layer, the link stays a file',
+    layers: () => [app().file('app/b', 'kept through a\n').hardlink('app/a', 'app/b').end().build(), tar().file('app/.wh.b').end().build()],
+    umoci: { extracts: true, has: ['/app/a'], hasNot: ['/app/b'] },
+    also: (files) => expect(files.find((f) => f.path === '/app/a')).toMatchObject({ type: 'file', size: 15 }),
+  },
+  {
+    name: "hardlink: a chain (a → b, c → a) whose first name is replaced: a is the file, c links to it",
+    layers: () => [app().file('app/b', 'shared\n').hardlink('app/a', 'app/b').hardlink('app/c', 'app/a').end().build(), tar().file('app/b', 'replaced\n').end().build()],
+    umoci: { extracts: true, has: ['/app/a', '/app/b', '/app/c'] },
+    also: (files) => {
+      expect(files.find((f) => f.path === '/app/a')).toMatchObject({ type: 'file', size: 7 });
+      expect(files.find((f) => f.path === '/app/c')).toMatchObject({ type: 'hardlink', linkTarget: '/app/a', size: 7 });
+    },
+  },
+  {
+    name: 'hardlink: the directory holding the target removed by an opaque whiteout, the link outside survives',
+    layers: () => [app().file('app/sub/b', 'data\n').hardlink('app/a', 'app/sub/b').end().build(), tar().dir('app/sub/').file('app/sub/.wh..wh..opq').end().build()],
+    umoci: { extracts: true, has: ['/app/a', '/app/sub'], hasNot: ['/app/sub/b'] },
+  },
+  {
+    name: 'hardlink: to a symlink links the symlink itself (link(2) does not follow it)',
+    layers: () => [app().symlink('app/s', 'readme').hardlink('app/t', 'app/s').end().build()],
+    umoci: { extracts: true, has: ['/app/s', '/app/t'] },
+  },
+  {
+    name: 'hardlink: to a lower file that a whiteout later in the same layer removes (the link came first in the stream)',
+    layers: () => [app().file('app/b', 'lower\n').end().build(), tar().hardlink('app/a', 'app/b').file('app/.wh.b').end().build()],
+    umoci: { extracts: true, has: ['/app/a'], hasNot: ['/app/b'] },
+    also: (files) => expect(files.find((f) => f.path === '/app/a')).toMatchObject({ type: 'file', size: 6 }),
+  },
+  {
+    name: 'hardlink: to a lower file that a whiteout earlier in the same layer removed is refused',
+    layers: () => [app().file('app/b', 'lower\n').end().build(), tar().file('app/.wh.b').hardlink('app/a', 'app/b').end().build()],
+    umoci: { extracts: false },
+  },
+  {
+    name: 'opaque: an entry before the marker keeps its lower parent directory with the lower metadata',
+    layers: () => [tar().dir('app/', { mode: 0o700 }).dir('app/d/', { mode: 0o1777, uid: 35001 }).file('app/d/old', 'x').end().build(), tar().file('app/d/e/new', 'y').file('app/.wh..wh..opq').end().build()],
+    umoci: { extracts: true, has: ['/app/d/e/new'], hasNot: ['/app/d/old'] },
+  },
+  {
+    name: 'hardlink: to its own name is refused (the extractor removes the path, then has nothing to link to)',
+    layers: () => [app().file('app/a', 'x').hardlink('app/a', 'app/a').end().build()],
+    umoci: { extracts: false },
+  },
+
   // ── Devices, and one union matter found on the way.
   {
     name: 'devices: char, block and fifo',

@@ -50,6 +50,19 @@ export interface LayerChanges {
   removedBytes: number;
 }
 
+/**
+ * The names that share one inode through hardlinks, oldest first. Only hardlinked content gets one (most nodes
+ * never do, so it costs nothing per file). Extractors unlink a path before writing it, so replacing or deleting
+ * one name leaves the others holding the old content: the first surviving name is then the file, the rest link
+ * to it, exactly as the inode numbers of an extracted rootfs say.
+ */
+interface Inode {
+  names: FsNode[];
+  /** The inode's own type and symlink text (link(2) links a symlink, a fifo or a device as readily as a file). */
+  type: EntryType;
+  linkTarget: string | null;
+}
+
 /** Split a normalised entry path into clean components (`a/./b/../c` → [a, c]). */
 export function pathParts(path: string): string[] {
   const parts: string[] = [];
@@ -139,6 +152,12 @@ export class UnionFs {
       );
     }
   }
+  /** Hardlinked names → their shared inode. */
+  private readonly inodes = new Map<FsNode, Inode>();
+  /** While a layer is applied: path of each node its whiteouts removed → that node and the whiteout's stream index. */
+  private gone = new Map<string, { node: FsNode; index: number }>();
+  /** While a layer is applied: the inodes of removed hardlinked names, as they were (names still in the tree). */
+  private goneInodes = new Map<FsNode, Inode>();
   /** Per layer: what it added, modified and removed, in the order applied. */
   readonly changes: LayerChanges[] = [];
   /** Every deletion or overwrite that hid bytes some layer ships, in order (what squashing would save). */
@@ -164,8 +183,13 @@ export class UnionFs {
     const removedBytesByPath = new Map<string, number>();
     const changedBytes = new Map<string, number>();
 
-    // Whiteouts only hide what lower layers put there, so they go first, before this layer adds anything.
-    for (const entry of entries) {
+    // Whiteouts only hide what lower layers put there, so they go first, before this layer adds anything. An
+    // extractor meets them in stream order, though: an entry before a whiteout still sees the lower path it
+    // removes (a hardlink to it links the old inode; an implicit parent keeps the lower directory's metadata, as
+    // umoci leaves it). `gone` remembers what each whiteout took away, and where in the stream it stood.
+    this.gone = new Map();
+    this.goneInodes = new Map();
+    for (const [index, entry] of entries.entries()) {
       if (!entry.path.includes(WHITEOUT_PREFIX)) continue; // most entries: no split needed
       const parts = pathParts(entry.path);
       const base = parts[parts.length - 1];
@@ -175,43 +199,66 @@ export class UnionFs {
         const dir = this.lookup(dirParts);
         if (!dir?.children || dir.children.size === 0) continue;
         this.recordHidden(dir, layer, 'deleted');
-        for (const child of [...dir.children.values()]) this.remove(child, status, removedBytesByPath);
+        for (const child of [...dir.children.values()]) {
+          this.remember(child, index);
+          this.remove(child, status, removedBytesByPath);
+        }
       } else {
         const target = this.lookup([...dirParts, base.slice(WHITEOUT_PREFIX.length)]);
         if (target) {
           this.recordHidden(target, layer, 'deleted');
+          this.remember(target, index);
           this.remove(target, status, removedBytesByPath);
         }
       }
     }
 
-    for (const entry of entries) {
+    for (const [index, entry] of entries.entries()) {
       const parts = pathParts(entry.path);
       if (parts.length === 0) continue; // the root directory itself
       if (parts[parts.length - 1]!.startsWith(WHITEOUT_PREFIX)) continue;
-      const parent = this.ensureDir(parts.slice(0, -1), layer, status);
+      const parent = this.ensureDir(parts.slice(0, -1), layer, status, index);
       const name = parts[parts.length - 1]!;
       let size = entry.size;
       let contentHash = entry.contentHash;
       let linkTarget = entry.linkTarget;
       let { mode, uid, gid } = entry;
+      let type: EntryType = entry.type;
+      let hardlinkTarget: FsNode | null = null;
       if (entry.type === 'hardlink') {
         // A hardlink is another name for its target's inode: content and metadata are the target's (as umoci
         // extracts it; the link's own header normally says the same).
-        const target = this.get(entry.linkTarget ?? '');
+        const targetParts = pathParts(entry.linkTarget ?? '');
+        const present = this.lookup(targetParts);
+        // Not there now, but a whiteout later in this layer's stream removed it: the link was made before that.
+        const removedLater = present ? null : this.goneAfter(targetParts, index);
+        const target = present ?? removedLater;
         // link(2) needs an existing non-directory: Docker, containerd and umoci fail the whole layer otherwise
-        // ("link: no such file or directory"), so no container ever sees this image.
-        if (!target || target.children) {
+        // ("link: no such file or directory"), so no container ever sees this image. A link to its own name
+        // fails too: the extractor unlinks the path before linking to it.
+        if (!target || target.children || target === parent.children!.get(name)) {
+          const why = !target ? 'does not exist at that point' : target.children ? 'is a directory' : 'is the link itself (removed before linking)';
           throw new ImageReadError(
-            `layer ${layer} cannot be extracted: hardlink ${JSON.stringify('/' + parts.join('/'))} points to ${JSON.stringify('/' + pathParts(entry.linkTarget ?? '').join('/'))}, which ${target ? 'is a directory' : 'does not exist at that point'}`,
+            `layer ${layer} cannot be extracted: hardlink ${JSON.stringify('/' + parts.join('/'))} points to ${JSON.stringify('/' + targetParts.join('/'))}, which ${why}`,
           );
         }
-        size = target?.size ?? 0;
-        contentHash = target?.contentHash ?? null;
-        if (target) ({ mode, uid, gid } = target);
-        linkTarget = '/' + pathParts(entry.linkTarget ?? '').join('/');
+        ({ size, contentHash, mode, uid, gid } = target);
+        linkTarget = '/' + targetParts.join('/');
+        hardlinkTarget = present;
+        if (removedLater) {
+          // The whiteout took the name, not the inode: its other names, where any survive, still share it;
+          // otherwise this link is now its only name, and simply that file (or symlink, fifo, device).
+          const survivor = this.goneInodes.get(removedLater)?.names[0];
+          if (survivor) {
+            hardlinkTarget = survivor;
+            linkTarget = nodePath(survivor);
+          } else {
+            type = this.goneInodes.get(removedLater)?.type ?? removedLater.type;
+            linkTarget = type === 'symlink' ? removedLater.linkTarget : null;
+          }
+        }
       }
-      const incoming = { type: entry.type, size, mode, uid, gid, linkTarget, contentHash };
+      const incoming = { type, size, mode, uid, gid, linkTarget, contentHash };
       const existing = parent.children!.get(name);
       const path = '/' + parts.join('/'); // ensureDir walked exactly these parts from the root
       const bothDirs = existing?.type === 'dir' && entry.type === 'dir';
@@ -224,7 +271,10 @@ export class UnionFs {
         if (existing) this.recordHidden(existing, layer, 'overwritten');
         // A directory replaced by a file takes everything below it away.
         if (existing?.children) for (const child of [...existing.children.values()]) this.remove(child, status, removedBytesByPath);
-        parent.children!.set(name, { name, parent, children: entry.type === 'dir' ? new Map() : null, ...incoming, layer, implicit: false });
+        const node: FsNode = { name, parent, children: entry.type === 'dir' ? new Map() : null, ...incoming, layer, implicit: false };
+        parent.children!.set(name, node);
+        if (existing) this.detach([existing]);
+        if (hardlinkTarget) this.link(node, hardlinkTarget);
       }
       const previous = status.get(path);
       let next: 'added' | 'modified' | undefined;
@@ -256,6 +306,8 @@ export class UnionFs {
     changes.modified.sort();
     changes.removed.sort();
     this.changes[layer] = changes;
+    this.gone = new Map();
+    this.goneInodes = new Map();
     return changes;
   }
 
@@ -266,7 +318,7 @@ export class UnionFs {
     while (stack.length > 0) {
       const current = stack.pop()!;
       if (current.children) for (const child of current.children.values()) stack.push(child);
-      else if (current.type !== 'hardlink' && current.size > 0) {
+      else if (current.type !== 'hardlink' && current.size > 0 && !this.survivesOutside(current, node)) {
         bytes += current.size;
         writers.add(current.layer);
       }
@@ -279,17 +331,90 @@ export class UnionFs {
     const path = nodePath(node);
     node.parent?.children?.delete(node.name);
     const stack: [FsNode, string][] = [[node, path]];
+    const linked: FsNode[] = [];
     while (stack.length > 0) {
       const [current, currentPath] = stack.pop()!;
       this.spend(currentPath);
       status.set(currentPath, 'removed');
       removedBytes.set(currentPath, current.children || current.type === 'hardlink' ? 0 : current.size);
+      const inode = this.inodes.get(current);
+      if (inode) {
+        linked.push(current);
+        this.goneInodes.set(current, inode);
+      }
       if (current.children) for (const [name, child] of current.children) stack.push([child, `${currentPath}/${name}`]);
+    }
+    this.detach(linked);
+  }
+
+  /** Remember a node a whiteout at stream position `index` removes (its subtree stays reachable through it). */
+  private remember(node: FsNode, index: number): void {
+    const path = nodePath(node);
+    const earlier = this.gone.get(path);
+    if (!earlier || earlier.index > index) this.gone.set(path, { node, index });
+  }
+
+  /** The node at `parts` that a whiteout after stream position `index` removed (directly or with a parent), or null. */
+  private goneAfter(parts: string[], index: number): FsNode | null {
+    if (this.gone.size === 0) return null;
+    let path = '';
+    for (let depth = 0; depth < parts.length; depth++) {
+      path += `/${parts[depth]}`;
+      const removed = this.gone.get(path);
+      if (!removed || removed.index < index) continue;
+      let node: FsNode | null = removed.node;
+      for (const part of parts.slice(depth + 1)) node = node?.children?.get(part) ?? null;
+      return node;
+    }
+    return null;
+  }
+
+  /** `link` becomes another name of `target`'s inode. */
+  private link(link: FsNode, target: FsNode): void {
+    let inode = this.inodes.get(target);
+    if (!inode) {
+      inode = { names: [target], type: target.type, linkTarget: target.linkTarget };
+      this.inodes.set(target, inode);
+    }
+    inode.names.push(link);
+    this.inodes.set(link, inode);
+  }
+
+  /**
+   * Names that left the tree (replaced or deleted) leave their inodes; what still names an inode keeps its
+   * content: the oldest surviving name becomes the file and the others link to it.
+   */
+  private detach(nodes: FsNode[]): void {
+    const touched = new Set<Inode>();
+    for (const node of nodes) {
+      const inode = this.inodes.get(node);
+      if (!inode) continue;
+      this.inodes.delete(node);
+      inode.names.splice(inode.names.indexOf(node), 1);
+      touched.add(inode);
+    }
+    for (const inode of touched) {
+      const [first, ...others] = inode.names;
+      if (!first) continue;
+      if (others.length === 0) this.inodes.delete(first);
+      Object.assign(first, { type: inode.type, linkTarget: inode.linkTarget });
+      const firstPath = nodePath(first);
+      for (const other of others) Object.assign(other, { type: 'hardlink', linkTarget: firstPath });
     }
   }
 
+  /** Whether `node`'s content stays reachable through a hardlinked name outside the subtree at `removed`. */
+  private survivesOutside(node: FsNode, removed: FsNode): boolean {
+    const inode = this.inodes.get(node);
+    if (!inode) return false;
+    return inode.names.some((name) => {
+      for (let current: FsNode | null = name; current; current = current.parent) if (current === removed) return false;
+      return true;
+    });
+  }
+
   /** Walk to a directory, creating missing parents (and replacing a non-directory in the way). */
-  private ensureDir(parts: string[], layer: number, status: Map<string, string>): FsNode {
+  private ensureDir(parts: string[], layer: number, status: Map<string, string>, index: number): FsNode {
     let node = this.root;
     let path = ''; // built as the walk goes down: one path per level, not one per level per level
     for (const part of parts) {
@@ -298,12 +423,17 @@ export class UnionFs {
       if (!child || !child.children) {
         if (child) this.recordHidden(child, layer, 'overwritten');
         this.spend(path);
-        status.set(path, child ? 'modified' : 'added');
+        status.set(path, child || status.get(path) === 'removed' ? 'modified' : 'added');
         // Extractors mkdir missing parents (0755, root); in a setgid directory the kernel gives the new one the
-        // parent's group and the setgid bit, as umoci and containerd leave it.
+        // parent's group and the setgid bit, as umoci and containerd leave it. A lower directory that a whiteout
+        // later in this stream removes was still there when this entry was written: it keeps its metadata.
         const setgid = node.mode & 0o2000;
-        child = { name: part, parent: node, children: new Map(), type: 'dir', size: 0, mode: 0o755 | setgid, uid: 0, gid: setgid ? node.gid : 0, linkTarget: null, contentHash: null, layer, implicit: true };
+        const earlier = child ? null : this.goneAfter(pathParts(path), index);
+        const { mode, uid, gid } = earlier?.children ? earlier : { mode: 0o755 | setgid, uid: 0, gid: setgid ? node.gid : 0 };
+        const replaced = child;
+        child = { name: part, parent: node, children: new Map(), type: 'dir', size: 0, mode, uid, gid, linkTarget: null, contentHash: null, layer, implicit: true };
         node.children!.set(part, child);
+        if (replaced) this.detach([replaced]);
       }
       node = child;
     }

@@ -177,8 +177,15 @@ export function compareListing(files: FileJson[], rootfs: Rootfs): string[] {
       problems.push(`${shown}: in umoci's rootfs (${actual.type}${actual.type === 'file' ? ` ${actual.size} B` : ''}), missing from files`);
       continue;
     }
-    // A hardlink is a regular file sharing its target's inode on disk.
-    const type = file.type === 'hardlink' ? 'file' : file.type;
+    // A hardlink is another name of its target's inode on disk: whatever that inode is (link(2) links symlinks,
+    // fifos and devices too), and its target must be a name umoci gave the same inode.
+    let type = file.type;
+    if (file.type === 'hardlink') {
+      const target = rootfs.get(pathKey(file.linkTarget ?? ''));
+      if (!target) problems.push(`${shown}: hardlink to ${JSON.stringify(file.linkTarget)}, which is not in umoci's rootfs`);
+      else if (target.ino !== actual.ino) problems.push(`${shown}: hardlink to ${file.linkTarget}, which umoci did not link to it`);
+      type = target?.type ?? actual.type;
+    }
     if (type !== actual.type) problems.push(`${shown}: type ${file.type}, umoci ${actual.type}`);
     if (type === 'file' && actual.type === 'file' && file.size !== actual.size) problems.push(`${shown}: size ${file.size}, umoci ${actual.size}`);
     if (actual.type !== 'symlink' && file.mode !== actual.mode) problems.push(`${shown}: mode ${file.mode}, umoci ${actual.mode}`);
@@ -186,11 +193,15 @@ export function compareListing(files: FileJson[], rootfs: Rootfs): string[] {
     if (actual.type === 'symlink' && file.type === 'symlink' && pathKey(file.linkTarget ?? '') !== actual.linkTarget) {
       problems.push(`${shown}: link ${JSON.stringify(file.linkTarget)}, umoci ${showKey(actual.linkTarget ?? '')}`);
     }
-    if (file.type === 'hardlink') {
-      const target = rootfs.get(pathKey(file.linkTarget ?? ''));
-      if (target && target.ino !== actual.ino) problems.push(`${shown}: hardlink to ${file.linkTarget}, which umoci did not link to it`);
-      if (!target && actual.type !== 'file') problems.push(`${shown}: hardlink whose target is gone, umoci ${actual.type}`);
-    }
+  }
+  // The other direction: names umoci extracted as one inode are one file and hardlinks to it in files, not
+  // separate copies (the waste and size figures count a hardlinked file once).
+  const byInode = new Map<number, string[]>();
+  for (const [key, observed] of rootfs) if (observed.type !== 'dir') byInode.set(observed.ino, [...(byInode.get(observed.ino) ?? []), key]);
+  for (const names of byInode.values()) {
+    if (names.length < 2 || !names.every((key) => ours.has(key))) continue;
+    const notLinks = names.filter((key) => ours.get(key)!.type !== 'hardlink');
+    if (notLinks.length !== 1) problems.push(`${names.map(showKey).join(', ')}: one inode in umoci's rootfs, ${notLinks.length} non-hardlink entries in files`);
   }
   for (const [key, file] of ours) if (!rootfs.has(key)) problems.push(`${showKey(key)}: in files (${file.type}${file.type === 'file' ? ` ${file.size} B` : ''}), not in umoci's rootfs`);
   return problems;

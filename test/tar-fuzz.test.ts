@@ -1,11 +1,12 @@
 /**
- * Run with `npm run fuzz` (not part of `npm test` yet: the classes it still finds are listed in issue 14's note).
+ * Part of `npm test` (150 cases of a fixed seed: a regression test of every class it has found); `npm run fuzz`
+ * explores (1,000 cases of a new seed unless LAYERLENS_FUZZ_CASES / LAYERLENS_FUZZ_SEED say otherwise).
  * Differential fuzz test of the layer tar reader: seeded random and mutated layers (test/helpers/tar-fuzz.ts),
  * each read by `umoci unpack` (Go's archive/tar, as Docker, containerd and BuildKit read layers) and by
  * `layerlens files --json`. For every case, either both refuse the image (layerlens with exit 3 and one line),
  * or layerlens lists exactly what umoci extracted (path bytes, type, size, mode, owner, link target).
  *
- *   LAYERLENS_FUZZ_CASES=5000     how many cases (default 300)
+ *   LAYERLENS_FUZZ_CASES=5000     how many cases (default 150)
  *   LAYERLENS_FUZZ_SEED=1234      the run's seed (default 20261201; 'random' for a new one, printed with every failure)
  *   LAYERLENS_FUZZ_CASE=17,42     only these case numbers of that seed (replay)
  *   LAYERLENS_FUZZ_SHRINK=N       shrink N cases of each kind of disagreement to minimal reproducers (fewest
@@ -21,11 +22,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeLayout, type LayerCompression } from '../helpers/craft-tar.js';
-import { compareListing, layerlensFiles, showKey, umociUnpackAsync, pathKey, type FileJson, type LayerlensResult, type Rootfs, type UmociResult } from '../helpers/umoci-oracle.js';
-import { describeCase, featureTags, generateCase, renderLayer, shrinkCandidates, type FuzzCase } from '../helpers/tar-fuzz.js';
+import { writeLayout, type LayerCompression } from './helpers/craft-tar.js';
+import { compareListing, layerlensFiles, showKey, umociUnpackAsync, pathKey, type FileJson, type LayerlensResult, type Rootfs, type UmociResult } from './helpers/umoci-oracle.js';
+import { describeCase, featureTags, generateCase, renderLayer, shrinkCandidates, type FuzzCase } from './helpers/tar-fuzz.js';
 
-const CASES = Number(process.env.LAYERLENS_FUZZ_CASES ?? 300);
+const CASES = Number(process.env.LAYERLENS_FUZZ_CASES ?? 150);
 // A fixed default seed keeps CI reproducible; LAYERLENS_FUZZ_SEED=random explores new cases.
 const SEED = process.env.LAYERLENS_FUZZ_SEED === 'random' ? (Date.now() ^ (process.pid << 16)) >>> 0 : Number(process.env.LAYERLENS_FUZZ_SEED ?? 20261201) >>> 0;
 const ONLY = process.env.LAYERLENS_FUZZ_CASE?.split(',').map((n) => Number(n.trim()));
@@ -210,7 +211,8 @@ async function shrink(fuzz: FuzzCase, kind: string): Promise<FuzzCase> {
   return current;
 }
 
-const timeout = 90_000 + (ONLY ? ONLY.length : CASES) * 400 + SHRINK * 30 * 120_000;
+// Generous: the deadline only catches a hang, and CI machines run other suites beside this one.
+const timeout = 120_000 + (ONLY ? ONLY.length : CASES) * 2_000 + SHRINK * 30 * 120_000;
 
 test(`layerlens lists what umoci extracts, or both refuse: ${ONLY ? `cases ${ONLY.join(',')}` : `${CASES} cases`} of seed ${SEED}`, async () => {
   const ids = ONLY ?? Array.from({ length: CASES }, (_, i) => i);
