@@ -11,7 +11,7 @@ const DIVE = path.join(DIVE_DATA, 'test-docker-image.tar');
 const SAMPLE = path.join(SAMPLES, 'busybox-amd64.tar');
 
 interface CheckJson {
-  check: { passed: boolean; config: string | null; rules: { name: string; status: string; threshold: unknown; actual: unknown; message: string }[] };
+  check: { passed: boolean; config: string | null; defaults: boolean; rules: { name: string; status: string; threshold: unknown; actual: unknown; message: string }[] };
   totals: { compressedSize: number };
 }
 
@@ -124,6 +124,77 @@ describe('size, content, platform and growth rules on real images', () => {
 
   test('an unreadable image exits 3, not 1', async () => {
     expect((await runCli(['check', fixture('dive', '.data', 'test-gzip-image.tar'), '--max-size', '1GB'], { cwd: work })).code).toBe(3);
+  });
+});
+
+describe('a check never passes by accident', () => {
+  const dir = (files: Record<string, string>): string => {
+    const cwd = mkdtempSync(path.join(work, 'rules-'));
+    for (const [name, text] of Object.entries(files)) writeFileSync(path.join(cwd, name), text);
+    return cwd;
+  };
+
+  test("no rule anywhere: dive's CI defaults (0.9, disabled, 0.1), said in the table and the JSON, failing where dive fails", async () => {
+    const cwd = dir({});
+    const { code, json } = await runJson<CheckJson>(['check', DIVE], { cwd });
+    // dive --ci on this image with its defaults: efficiency 98.44 % passes, user wasted 48.35 % fails
+    expect(code).toBe(1);
+    expect(json.check).toMatchObject({ defaults: true, config: null, passed: false });
+    expect(json.check.rules.map((rule) => [rule.name, rule.status, rule.threshold])).toEqual([
+      ['lowestEfficiency', 'pass', 0.9],
+      ['highestUserWastedPercent', 'fail', 0.1],
+    ]);
+    const table = await runCli(['check', DIVE, '--no-color'], { cwd });
+    expect(table.stdout).toMatch(/^no rules configured: dive's defaults$/m);
+    expect(table.stdout).toMatch(/^integrity +PASS /m);
+    expect(table.stdout).not.toMatch(/SKIP/);
+    // an efficient image passes the same defaults
+    expect((await runCli(['check', SAMPLE], { cwd })).code).toBe(0);
+  });
+
+  test("a .dive-ci that sets one rule gets dive's defaults for the others, as in dive; a disabled rule stays off", async () => {
+    const partial = dir({ '.dive-ci': 'rules:\n  lowestEfficiency: 0.95\n' });
+    const one = await runJson<CheckJson>(['check', DIVE], { cwd: partial });
+    expect(one.code).toBe(1);
+    expect(one.json.check).toMatchObject({ defaults: false, config: path.join(partial, '.dive-ci') });
+    expect(statuses(one.json)).toEqual({ lowestEfficiency: 'pass', highestUserWastedPercent: 'fail' });
+    expect(one.json.check.rules.find((rule) => rule.name === 'lowestEfficiency')!.threshold).toBe(0.95);
+    const disabled = dir({ '.dive-ci': 'rules:\n  lowestEfficiency: 0.95\n  highestUserWastedPercent: disabled\n' });
+    const off = await runJson<CheckJson>(['check', DIVE], { cwd: disabled });
+    expect(off.code).toBe(0);
+    expect(statuses(off.json)).toEqual({ lowestEfficiency: 'pass' });
+  });
+
+  test('a .layerlens.yml or flags check only what they set (no dive defaults added)', async () => {
+    const cwd = dir({ '.layerlens.yml': 'maxLayers: 100\n' });
+    const file = await runJson<CheckJson>(['check', DIVE], { cwd });
+    expect(file.code).toBe(0);
+    expect(file.json.check).toMatchObject({ defaults: false, config: path.join(cwd, '.layerlens.yml') });
+    expect(file.json.check.rules.map((rule) => rule.name)).toEqual(['maxLayers']);
+    const table = await runCli(['check', DIVE, '--no-color'], { cwd });
+    expect(table.stdout).toContain(`rules from ${path.join(cwd, '.layerlens.yml')}, then flags`);
+    const flags = await runJson<CheckJson>(['check', DIVE, '--max-layers', '100'], { cwd: dir({}) });
+    expect([flags.code, flags.json.check.defaults, flags.json.check.rules.map((rule) => rule.name)]).toEqual([0, false, ['maxLayers']]);
+  });
+
+  test('JUnit: the integrity test and the configured rules, no skipped tests for rules nobody set', async () => {
+    const result = await runCli(['check', DIVE, '--format', 'junit', '--max-layers', '100'], { cwd: dir({}) });
+    expect(result.code).toBe(0);
+    const suite = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(result.stdout).testsuites.testsuite;
+    const cases = ([] as { name: string }[]).concat(suite.testcase);
+    expect(cases.map((testcase) => testcase.name)).toEqual(['integrity', 'maxLayers']);
+    expect([suite.tests, suite.skipped, suite.failures]).toEqual(['2', '0', '0']);
+  });
+
+  test('JUnit: damaged layers fail the integrity test, naming the expected and actual digest', async () => {
+    const corrupted = fixture('snyk-docker-plugin', 'test', 'fixtures', 'oci-archives', 'alpine-3.12.0.tar');
+    const result = await runCli(['check', corrupted, '--format', 'junit', '--max-layers', '100'], { cwd: dir({}) });
+    expect(result.code).toBe(1);
+    expect(XMLValidator.validate(result.stdout)).toBe(true);
+    const suite = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(result.stdout).testsuites.testsuite;
+    const integrity = ([] as { name: string; failure?: { message: string; type: string } }[]).concat(suite.testcase).find((testcase) => testcase.name === 'integrity')!;
+    expect(integrity.failure).toMatchObject({ type: 'integrity', message: expect.stringMatching(/^3 of 10 integrity checks failed; first: layer sha256:df20fa93\w+: expected sha256:df20fa93\w+, actual sha256:bf2fa495\w+$/) });
+    expect(suite.failures).toBe('1');
   });
 });
 

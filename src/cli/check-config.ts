@@ -34,6 +34,14 @@ export const CONFIG_KEYS: Record<keyof GateConfig, Kind> = {
 
 const DIVE_RULES = ['lowestEfficiency', 'highestWastedBytes', 'highestUserWastedPercent'] as const;
 
+/**
+ * dive's CI defaults (its viper defaults: lowestEfficiency "0.9", highestWastedBytes "disabled",
+ * highestUserWastedPercent "0.1"). dive sets them before it reads `.dive-ci`, so a file that names one rule keeps
+ * the others; layerlens applies them the same way, and when no rule is configured anywhere.
+ */
+export const DIVE_DEFAULTS: Readonly<GateConfig> = { lowestEfficiency: 0.9, highestUserWastedPercent: 0.1 };
+export const DIVE_DEFAULTS_NOTE = "no rules configured: dive's defaults (lowestEfficiency 0.9, highestUserWastedPercent 0.1)";
+
 /** dive's way of turning a rule off. */
 function isDisabled(value: unknown): boolean {
   if (value === null || value === undefined || value === false) return true;
@@ -75,6 +83,8 @@ export interface LoadedConfig {
   config: GateConfig;
   /** The file read, or null. */
   file: string | null;
+  /** Rules the file names, a disabled one included (a file that only turns rules off has configured them). */
+  named: number;
   notes: string[];
 }
 
@@ -111,16 +121,18 @@ function isDiveFile(file: string): boolean {
 export function loadGateConfig(explicit: string | undefined, cwd = process.cwd()): LoadedConfig {
   const candidates = ['.layerlens.yml', '.layerlens.yaml', '.layerlens.json', '.dive-ci'].map((name) => path.join(cwd, name));
   const file = explicit ?? candidates.find((candidate) => existsSync(candidate)) ?? null;
-  if (!file) return { config: {}, file: null, notes: [] };
+  if (!file) return { config: {}, file: null, named: 0, notes: [] };
   if (explicit && !existsSync(explicit)) throw new UsageError(`--config ${explicit}: no such file`);
   const data = readStructured(file);
   const notes: string[] = [];
-  const config: GateConfig = {};
-  if (data === null || data === undefined) return { config, file, notes };
+  const dive = isDiveFile(file);
+  const config: GateConfig = dive ? { ...DIVE_DEFAULTS } : {};
+  let named = 0;
+  if (data === null || data === undefined) return { config, file, named, notes };
   if (typeof data !== 'object' || Array.isArray(data)) throw new UsageError(`${file}: expected a mapping of rules`);
   const entries = data as Record<string, unknown>;
 
-  if (isDiveFile(file)) {
+  if (dive) {
     for (const key of Object.keys(entries)) if (key !== 'rules') notes.push(`${file}: dive's "${key}" is not used by layerlens; ignored`);
     const rules = entries.rules;
     if (rules !== undefined && rules !== null && (typeof rules !== 'object' || Array.isArray(rules))) throw new UsageError(`${file}: "rules" must be a mapping`);
@@ -129,10 +141,15 @@ export function loadGateConfig(explicit: string | undefined, cwd = process.cwd()
         notes.push(`${file}: rule "${key}" is not one of dive's (${DIVE_RULES.join(', ')}); ignored`);
         continue;
       }
-      if (isDisabled(value)) continue;
+      named++;
+      if (isDisabled(value)) {
+        delete config[key as keyof GateConfig];
+        continue;
+      }
       Object.assign(config, { [key]: parseRuleValue(key as keyof GateConfig, value, `${file}: rules.${key}`) });
     }
-    return { config, file, notes };
+    // dive's defaults fill what the file leaves unset: they are configured by it, as in dive.
+    return { config, file, named: named + DIVE_RULES.length, notes };
   }
 
   const body = 'rules' in entries && typeof entries.rules === 'object' && entries.rules !== null && Object.keys(entries).length === 1 ? (entries.rules as Record<string, unknown>) : entries;
@@ -140,10 +157,11 @@ export function loadGateConfig(explicit: string | undefined, cwd = process.cwd()
     if (!(key in CONFIG_KEYS)) {
       throw new UsageError(`${file}: unknown key "${key}" (known: ${Object.keys(CONFIG_KEYS).join(', ')})`);
     }
+    named++;
     if (isDisabled(value) && CONFIG_KEYS[key as keyof GateConfig] !== 'boolean') continue;
     Object.assign(config, { [key]: parseRuleValue(key as keyof GateConfig, value, `${file}: ${key}`) });
   }
-  return { config, file, notes };
+  return { config, file, named, notes };
 }
 
 /** `maxSize` ↔ `--max-size`. */

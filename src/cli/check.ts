@@ -5,18 +5,18 @@
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
-import { evaluateGates, type GateConfig, type GateFacts } from '../analyze/gates.js';
+import { evaluateGates, type GateConfig, type GateFacts, type RuleResult } from '../analyze/gates.js';
 import { listPlatforms } from '../analyze/platforms.js';
 import { EXIT_UNREADABLE, LayerlensError, UsageError, ImageReadError } from '../errors.js';
 import { openHandle, resolveHandle } from '../fetch/open.js';
 import { parsePlatform } from '../image/platform.js';
 import { jsonErrorReason, jsonTooDeep, MAX_JSON_DEPTH } from '../image/parse.js';
-import { renderCheckJunit, renderCheckJunitError, renderCheckMarkdown, renderCheckTable, githubAnnotations } from '../report/check-render.js';
+import { renderCheckJunit, renderCheckJunitError, renderCheckMarkdown, renderCheckTable, githubAnnotations, type CheckShown } from '../report/check-render.js';
 import { makeStyle } from '../report/format.js';
 import { buildReport, type ImageReport } from '../report/report.js';
 import type { LayerScan } from '../analyze/scan.js';
 import { compareImages, loadForDiff, type LoadedImage } from './diff.js';
-import { CONFIG_KEYS, flagName, loadGateConfig, parseRuleValue } from './check-config.js';
+import { CONFIG_KEYS, DIVE_DEFAULTS, flagName, loadGateConfig, parseRuleValue } from './check-config.js';
 import { analyzeImage, chooseFormat, commonOptions, emit, openOptions, registryOptions, type CommonOptions } from './commands.js';
 import { stderrLine } from './output.js';
 import { STDIN_TOKEN } from './stdin.js';
@@ -57,13 +57,22 @@ async function loadBaseline(baseline: string, options: CheckOptions, memo: Map<s
   return { compressedSize: loaded.report.totals.compressedSize, uncompressedSize: loaded.report.totals.uncompressedSize, input: baseline, loaded };
 }
 
-function gateConfig(options: CheckOptions): { config: GateConfig; file: string | null } {
+interface Gates {
+  config: GateConfig;
+  file: string | null;
+  /** True when nothing configured a rule and dive's CI defaults apply. */
+  defaults: boolean;
+}
+
+function gateConfig(options: CheckOptions): Gates {
   const loaded = loadGateConfig(options.config);
   if (!options.quiet) for (const note of loaded.notes) stderrLine(note);
   const config: GateConfig = { ...loaded.config };
+  let named = loaded.named;
   for (const key of Object.keys(CONFIG_KEYS) as (keyof GateConfig)[]) {
     const value = options[key];
     if (value === undefined) continue;
+    named++;
     const flag = `--${flagName(key)}`;
     if (typeof value === 'string' && ['disabled', 'off'].includes(value.toLowerCase())) {
       delete config[key];
@@ -71,7 +80,9 @@ function gateConfig(options: CheckOptions): { config: GateConfig; file: string |
     }
     Object.assign(config, { [key]: parseRuleValue(key, value, flag) });
   }
-  return { config, file: loaded.file };
+  // A gate with no rule would pass anything: like dive's CI mode, apply dive's defaults, and say so.
+  if (named === 0) return { config: { ...DIVE_DEFAULTS }, file: loaded.file, defaults: true };
+  return { config, file: loaded.file, defaults: false };
 }
 
 function facts(report: ImageReport, platformList: { present: string[]; missing: string[] } | null, baseline: BaselineTotals | null): GateFacts {
@@ -117,7 +128,7 @@ export async function runCheck(rawOptions: CheckOptions): Promise<number> {
   }
 }
 
-async function checkImage(options: CheckOptions, format: string, { config, file }: { config: GateConfig; file: string | null }, started: number): Promise<number> {
+async function checkImage(options: CheckOptions, format: string, { config, file, defaults }: Gates, started: number): Promise<number> {
   const platform = options.platform ? parsePlatform(options.platform) : null;
   const memo = new Map<string, Promise<LayerScan>>();
   const baseline = options.baseline ? await loadBaseline(options.baseline, options, memo) : null;
@@ -137,30 +148,33 @@ async function checkImage(options: CheckOptions, format: string, { config, file 
     const { report: imageReport, union } = await analyzeImage('analyze', image, options, memo);
     // Against a baseline image, the diff engine says where the growth is.
     const diff = baseline?.loaded && union ? compareImages(baseline.loaded, { image, union, report: imageReport }, { depth: 2 }) : null;
-    const rules = evaluateGates(config, facts(imageReport, platformList, baseline));
-    const passed = rules.every((rule) => rule.status !== 'fail');
-    const exitCode = passed && imageReport.verify.ok ? 0 : 1;
-    const markdown = () => renderCheckMarkdown(options.image, rules, passed, { compressedSize: imageReport.totals.compressedSize, uncompressedSize: imageReport.totals.uncompressedSize, efficiency: imageReport.waste!.efficiency });
+    // Only the rules configured are reported (a rule nothing set is no test); integrity always is (CONTRACT.md).
+    const rules = evaluateGates(config, facts(imageReport, platformList, baseline)).filter((rule) => rule.status !== 'skip' || rule.threshold !== null);
+    const integrity = integrityResult(imageReport);
+    const passed = rules.every((rule) => rule.status !== 'fail') && integrity.status !== 'fail';
+    const shown: CheckShown = { rules, integrity, config: file, defaults };
+    const exitCode = passed ? 0 : 1;
+    const markdown = () => renderCheckMarkdown(options.image, shown, passed, { compressedSize: imageReport.totals.compressedSize, uncompressedSize: imageReport.totals.uncompressedSize, efficiency: imageReport.waste!.efficiency });
     if (process.env.GITHUB_ACTIONS === 'true') {
       // In GitHub Actions: an annotation per failed rule, and the markdown table in the job summary.
-      process.stderr.write(githubAnnotations(rules));
+      process.stderr.write(githubAnnotations(integrity.status === 'fail' ? [integrity, ...rules] : rules));
       if (process.env.GITHUB_STEP_SUMMARY) await appendFile(process.env.GITHUB_STEP_SUMMARY, markdown()).catch(() => {});
     }
     const report = buildReport('check', source.info, [imageReport], false);
-    const check = { passed, config: file, baseline: baseline?.input ?? null, rules: rules.map(({ name, status, threshold, actual, message }) => ({ name, status, threshold, actual, message })) };
+    const check = { passed, config: file, defaults, baseline: baseline?.input ?? null, rules: rules.map(({ name, status, threshold, actual, message }) => ({ name, status, threshold, actual, message })) };
     let text: string;
     switch (format) {
       case 'json':
         text = JSON.stringify({ ...report, check, ...(diff ? { diff } : {}) }, null, 2) + '\n';
         break;
       case 'junit':
-        text = renderCheckJunit(options.image, rules, (Date.now() - started) / 1000);
+        text = renderCheckJunit(options.image, shown, (Date.now() - started) / 1000);
         break;
       case 'markdown':
         text = markdown();
         break;
       default:
-        text = renderCheckTable(options.image, rules, passed, makeStyle({ noColor: options.color === false || options.output !== undefined }));
+        text = renderCheckTable(options.image, shown, passed, makeStyle({ noColor: options.color === false || options.output !== undefined }));
     }
     await emit(text, options);
     return exitCode;
@@ -168,6 +182,21 @@ async function checkImage(options: CheckOptions, format: string, { config, file 
     await source.close();
     await baseline?.loaded?.source.close();
   }
+}
+
+/** Digests, sizes and diff_ids: a test of every check, whatever the rules (damage fails every gate). */
+function integrityResult(report: ImageReport): RuleResult {
+  const failed = report.verify.checks.filter((check) => !check.ok);
+  const total = report.verify.checks.length;
+  if (failed.length === 0) return { name: 'integrity', status: 'pass', threshold: null, actual: `${total} of ${total} checks passed`, message: `digests, sizes and diff_ids: ${total} checks passed` };
+  const first = failed[0]!;
+  return {
+    name: 'integrity',
+    status: 'fail',
+    threshold: null,
+    actual: `${failed.length} of ${total} checks failed`,
+    message: `${failed.length} of ${total} integrity checks failed; first: ${first.kind} ${first.subject}: expected ${first.expected ?? '-'}, actual ${first.actual ?? '-'}`,
+  };
 }
 
 export function registerCheckCommand(parser: Argv, setExit: (code: number) => void): void {

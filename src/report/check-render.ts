@@ -17,16 +17,36 @@ export function showValue(rule: RuleResult, value: RuleResult['threshold'] | Rul
   return String(value);
 }
 
-export function renderCheckTable(image: string, rules: RuleResult[], passed: boolean, style: Style): string {
+/** What a check shows: the configured rules, the integrity test every check has, and where the rules came from. */
+export interface CheckShown {
+  rules: RuleResult[];
+  integrity: RuleResult;
+  /** The config file used, or null. */
+  config: string | null;
+  /** No rule was configured: dive's CI defaults apply. */
+  defaults: boolean;
+}
+
+/** Where the rules came from, in one line. */
+export function rulesOrigin(shown: CheckShown): string {
+  if (shown.defaults) return `no rules configured: dive's defaults${shown.config ? ` (${shown.config} sets none)` : ''}`;
+  return shown.config ? `rules from ${shown.config}, then flags` : 'rules from flags';
+}
+
+export function renderCheckTable(image: string, shown: CheckShown, passed: boolean, style: Style): string {
   const t = table(['Rule', 'Status', 'Threshold', 'Actual'], style, ['left', 'left', 'left', 'left']);
   const colour = { pass: style.color.green, fail: style.color.red.bold, skip: style.color.dim };
-  for (const rule of rules) {
+  for (const rule of [shown.integrity, ...shown.rules]) {
     t.push([esc(rule.name), colour[rule.status](rule.status.toUpperCase()), truncate(showValue(rule, rule.threshold), 28), truncate(showValue(rule, rule.actual), Math.max(16, style.width - 66))]);
   }
-  const failed = rules.filter((rule) => rule.status === 'fail');
-  const lines = [style.color.bold(`layerlens check ${esc(image)}`), '', t.toString(), ''];
+  const failed = [shown.integrity, ...shown.rules].filter((rule) => rule.status === 'fail');
+  const lines = [style.color.bold(`layerlens check ${esc(image)}`), style.color.dim(esc(rulesOrigin(shown))), '', t.toString(), ''];
   for (const rule of failed) lines.push(style.color.red(`✗ ${esc(rule.name)}: ${esc(rule.message)}`));
-  lines.push(passed ? style.color.green.bold('PASS: every rule passed') : style.color.red.bold(`FAIL: ${failed.length || 'a'} ${failed.length === 1 ? 'rule' : 'rules'} failed`));
+  lines.push(
+    failed.length === 0 && passed
+      ? style.color.green.bold(`PASS: every rule passed${shown.rules.length ? '' : ' (no rule to check)'}`)
+      : style.color.red.bold(`FAIL: ${failed.length || 'a'} ${failed.length === 1 ? 'check' : 'checks'} failed`),
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -36,12 +56,14 @@ function markdownValue(rule: RuleResult, value: RuleResult['threshold'] | RuleRe
   return typeof value === 'number' || typeof value === 'boolean' || value === null ? text : escapeMarkdown(text);
 }
 
-export function renderCheckMarkdown(image: string, rules: RuleResult[], passed: boolean, extra: { compressedSize: number | null; uncompressedSize: number | null; efficiency: number }): string {
+export function renderCheckMarkdown(image: string, shown: CheckShown, passed: boolean, extra: { compressedSize: number | null; uncompressedSize: number | null; efficiency: number }): string {
   const icon = { pass: '✅', fail: '❌', skip: '⏭️' };
+  const rules = [shown.integrity, ...shown.rules];
+  const ok = passed && shown.integrity.status !== 'fail';
   const lines = [
-    `### ${passed ? '✅' : '❌'} layerlens check: ${markdownCode(image, false)}`,
+    `### ${ok ? '✅' : '❌'} layerlens check: ${markdownCode(image, false)}`,
     '',
-    `Compressed **${humanSize(extra.compressedSize)}**, uncompressed **${humanSize(extra.uncompressedSize)}**, efficiency **${(extra.efficiency * 100).toFixed(2)} %**.`,
+    `Compressed **${humanSize(extra.compressedSize)}**, uncompressed **${humanSize(extra.uncompressedSize)}**, efficiency **${(extra.efficiency * 100).toFixed(2)} %**. ${escapeMarkdown(rulesOrigin(shown))}.`,
     '',
     '| Rule | Status | Threshold | Actual |',
     '| --- | --- | --- | --- |',
@@ -58,8 +80,9 @@ export function renderCheckMarkdown(image: string, rules: RuleResult[], passed: 
   return lines.join('\n') + '\n';
 }
 
-/** One testcase per rule; failures carry the message, skipped rules are marked skipped. */
-export function renderCheckJunit(image: string, rules: RuleResult[], seconds: number): string {
+/** The integrity test, then one testcase per configured rule; failures carry the message, skipped rules are marked skipped. */
+export function renderCheckJunit(image: string, shown: CheckShown, seconds: number): string {
+  const rules = [shown.integrity, ...shown.rules];
   const failures = rules.filter((rule) => rule.status === 'fail').length;
   const skipped = rules.filter((rule) => rule.status === 'skip').length;
   const suite = `layerlens check ${image}`;
@@ -71,7 +94,7 @@ export function renderCheckJunit(image: string, rules: RuleResult[], seconds: nu
   for (const rule of rules) {
     const open = `    <testcase classname="layerlens.check" name="${xml(rule.name)}" time="0">`;
     if (rule.status === 'fail') {
-      lines.push(open, `      <failure message="${xml(rule.message)}" type="threshold">${xml(`threshold: ${showValue(rule, rule.threshold)}; actual: ${showValue(rule, rule.actual)}`)}</failure>`, '    </testcase>');
+      lines.push(open, `      <failure message="${xml(rule.message)}" type="${rule.name === 'integrity' ? 'integrity' : 'threshold'}">${xml(`threshold: ${showValue(rule, rule.threshold)}; actual: ${showValue(rule, rule.actual)}`)}</failure>`, '    </testcase>');
     } else if (rule.status === 'skip') {
       lines.push(open, `      <skipped message="${xml(rule.message)}"/>`, '    </testcase>');
     } else {
