@@ -627,7 +627,10 @@ function renderEntry(b: TarBuilder, e: FuzzEntry, oracle: boolean): void {
   const hiddenBytes = (() => {
     if (e.hidden.length === 0) return Buffer.alloc(0);
     const inner = new TarBuilder();
-    for (const h of e.hidden) renderEntry(inner, h, oracle);
+    // Where Go reads the hidden entries as this entry's data (ustar-hides: the PAX size covers them), their bytes
+    // are content, a PAX global header among them included: the oracle's stream keeps them byte for byte.
+    const dataToGo = e.sizeMode === 'ustar-hides';
+    for (const h of e.hidden) renderEntry(inner, h, oracle && !dataToGo);
     return inner.build();
   })();
   const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
