@@ -45,9 +45,18 @@ function summary(image: ImageReport, style: Style, showScan: boolean): string[] 
   if (config.user) lines.push(`${label('User')}${esc(config.user)}`);
   if (config.workingDir) lines.push(`${label('WorkingDir')}${esc(config.workingDir)}`);
   if (config.exposedPorts.length) lines.push(`${label('Ports')}${esc(config.exposedPorts.join(', '))}`);
-  lines.push(`${label('Env')}${config.env.length} variable(s)`);
-  const labels = Object.entries(config.labels);
-  if (labels.length) lines.push(`${label('Labels')}${truncate(labels.map(([k, v]) => `${k}=${v}`).join(', '), style.width - 17)}`);
+  const labels = Object.entries(config.labels).map(([key, value]) => `${key}=${value}`);
+  if (showScan) {
+    lines.push(`${label('Env')}${config.env.length} variable(s)`);
+    if (labels.length) lines.push(`${label('Labels')}${truncate(labels.join(', '), style.width - 17)}`);
+  } else {
+    // inspect: every variable and label on its own line, as `docker inspect` and `skopeo inspect` show them.
+    const listed = (title: string, values: string[]) =>
+      values.forEach((value, index) => lines.push(`${index === 0 ? label(title) : ' '.repeat(17)}${truncate(value, style.width - 17, true)}`));
+    if (config.env.length) listed('Env', config.env);
+    else lines.push(`${label('Env')}${color.dim('none')}`);
+    listed('Labels', labels);
+  }
   const totals = image.totals;
   const sizes = [`${totals.layers} layer(s)`, `${humanSize(totals.compressedSize)} compressed`];
   if (showScan) sizes.push(`${humanSize(totals.uncompressedSize)} uncompressed`, `${totals.files ?? '-'} files`);
