@@ -174,7 +174,7 @@ async function checkImage(options: CheckOptions, format: string, { config, file,
         text = markdown();
         break;
       default:
-        text = renderCheckTable(options.image, shown, passed, makeStyle({ noColor: options.color === false || options.output !== undefined }));
+        text = renderCheckTable(options.image, shown, passed, makeStyle({ noColor: options.color === false || options.output !== undefined, noTrunc: options.trunc === false }));
     }
     await emit(text, options);
     return exitCode;

@@ -74,6 +74,8 @@ export interface CommonOptions {
   progress?: boolean;
   source?: 'registry' | 'daemon';
   timeout?: number;
+  /** --no-trunc: full paths and commands in tables. */
+  trunc?: boolean;
   /**
    * The image arguments whose registry `--username` belongs to (default: `image`). `check` names its image for
    * the `--baseline` too, `diff` both sides: credentials never go to another registry.
@@ -93,6 +95,7 @@ export function commonOptions<T>(command: Argv<T>, withImage = true): Argv<T & C
     .option('platform', { type: 'string', describe: 'platform to pick from a multi-arch image: os/arch[/variant]' })
     .option('all-platforms', { type: 'boolean', describe: 'report every platform of a multi-arch image' })
     .option('color', { type: 'boolean', default: true, describe: 'colour on a terminal (--no-color, or set NO_COLOR, to turn off)' })
+    .option('trunc', { type: 'boolean', default: true, describe: 'shorten long cells to fit 100 columns (--no-trunc: full paths and commands, as docker)' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress or notes on stderr' })
     .option('debug', { type: 'boolean', describe: 'details (and stack traces) on stderr' })
     .option('plain-http', { type: 'boolean', describe: 'talk HTTP, not HTTPS, to the registry', group: 'Registry:' })
@@ -280,7 +283,7 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
       const { platformsHtml, renderHtml } = await import('../report/html.js');
       text = renderHtml(report, unions, coverage ? platformsHtml(coverage.platforms) : null);
     }
-    else text = render(command, report, unions, makeStyle({ noColor: options.color === false || options.output !== undefined }), options);
+    else text = render(command, report, unions, makeStyle({ noColor: options.color === false || options.output !== undefined, noTrunc: options.trunc === false }), options);
     await emit(text, options);
     return report.verify.ok ? 0 : 1;
   } finally {
@@ -301,7 +304,7 @@ export async function runPlatformsCommand(rawOptions: CommonOptions): Promise<nu
   try {
     const result = await listPlatforms(handle, { sizes: options.sizes ?? false, require: required });
     const report = platformsReport(handle.info, result);
-    const text = format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderPlatformsTable(report, makeStyle({ noColor: options.color === false || options.output !== undefined }));
+    const text = format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderPlatformsTable(report, makeStyle({ noColor: options.color === false || options.output !== undefined, noTrunc: options.trunc === false }));
     await emit(text, options);
     return report.verify.ok ? 0 : 1;
   } finally {

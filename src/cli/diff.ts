@@ -136,7 +136,7 @@ export async function runDiff(raw: DiffOptions): Promise<number> {
           ? JSON.stringify(report, null, 2) + '\n'
           : format === 'markdown'
             ? renderDiffMarkdown(report, top)
-            : renderDiffTable(report, makeStyle({ noColor: options.color === false || options.output !== undefined }), top);
+            : renderDiffTable(report, makeStyle({ noColor: options.color === false || options.output !== undefined, noTrunc: options.trunc === false }), top);
       await emit(text, options);
       return report.verify.ok ? 0 : 1;
     } finally {

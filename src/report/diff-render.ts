@@ -1,7 +1,7 @@
 /** diff for people (table) and for pull requests (markdown). */
 import type { DiffReport } from '../cli/diff.js';
 import { displayJson, escapeTerminal as esc, markdownCode, markdownSafe } from './escape.js';
-import { humanSize, platformText as safePlatform, shorten, truncate, type Style } from './format.js';
+import { humanSize, platformText as safePlatform, shorten, truncate, truncatePath, type Style } from './format.js';
 import { table } from './table.js';
 
 function signed(bytes: number | null): string {
@@ -48,7 +48,7 @@ export function renderDiffTable(report: DiffReport, style: Style, top: number): 
   out.push('', `${color.bold('Files')}: ${color.green(`+${added.length} added`)}, ${color.red(`-${removed.length} removed`)}, ${color.yellow(`~${changed.length} changed`)}`);
   if (diff.directories.length) {
     const dirs = table(['Δ size', 'Added', 'Removed', 'Changed', 'Directory'], style, ['right', 'right', 'right', 'right', 'left']);
-    for (const dir of diff.directories.slice(0, top)) dirs.push([signed(dir.sizeDelta), String(dir.added), String(dir.removed), String(dir.changed), truncate(dir.path, style.width - 45)]);
+    for (const dir of diff.directories.slice(0, top)) dirs.push([signed(dir.sizeDelta), String(dir.added), String(dir.removed), String(dir.changed), truncatePath(dir.path, style.width - 45)]);
     out.push(dirs.toString());
   }
   const files = table(['', 'Δ size', 'Path', 'What'], style, ['left', 'right', 'left', 'left']);
@@ -60,7 +60,7 @@ export function renderDiffTable(report: DiffReport, style: Style, top: number): 
   if (rows.length) {
     for (const [mark, size, path, what] of rows.slice(0, top)) {
       const paint = mark === '+' ? color.green : mark === '-' ? color.red : color.yellow;
-      files.push([paint(mark), signed(size), truncate(path, style.width - 40), truncate(what, 20)]);
+      files.push([paint(mark), signed(size), truncatePath(path, style.width - 40), truncate(what, 20)]);
     }
     out.push('', color.bold(`Largest file changes (top ${Math.min(top, rows.length)} of ${rows.length})`), files.toString());
   }

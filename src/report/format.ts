@@ -53,12 +53,51 @@ export interface Style {
   width: number;
 }
 
-/** Colour only on a TTY, never with NO_COLOR (any non-empty value) or --no-color. */
-export function makeStyle(options: { noColor?: boolean; stream?: NodeJS.WriteStream }): Style {
+/**
+ * A path cell: terminal-safe, and when too long cut in the middle, not the end, so that the last components, where
+ * paths differ (`…/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages`), stay visible.
+ */
+export function truncatePath(path: string, width: number): string {
+  return truncatePathSafe(escapeTerminal(path), width);
+}
+
+/**
+ * Text wrapped at word boundaries to `width` columns, continuation lines indented by `indent`; terminal-safe. A word
+ * longer than a line is cut in the middle (a path). With an unbounded width (--no-trunc) it stays one line.
+ */
+export function wrapText(text: string, width: number, indent: string): string[] {
+  const words = escapeTerminal(text).split(/\s+/).filter(Boolean);
+  const lines: string[] = [];
+  let line = indent;
+  for (const word of words) {
+    const room = width - indent.length;
+    const piece = word.length > room ? truncatePathSafe(word, room) : word;
+    if (line.length > indent.length && line.length + 1 + piece.length > width) {
+      lines.push(line);
+      line = indent;
+    }
+    line += (line.length > indent.length ? ' ' : '') + piece;
+  }
+  if (line.length > indent.length || lines.length === 0) lines.push(line);
+  return lines;
+}
+
+/** truncatePath for text that is terminal-safe already. */
+function truncatePathSafe(safe: string, width: number): string {
+  if (safe.length <= width || width < 8) return safe.length <= width ? safe : shorten(safe, width);
+  const head = cut(safe, Math.floor((width - 1) / 3));
+  let tail = safe.slice(safe.length - (width - 1 - head.length));
+  const first = tail.charCodeAt(0);
+  if (first >= 0xdc00 && first <= 0xdfff) tail = tail.slice(1); // the second half of a surrogate pair
+  return `${head}…${tail}`;
+}
+
+/** Colour only on a TTY, never with NO_COLOR (any non-empty value) or --no-color; `noTrunc`: cells are never cut. */
+export function makeStyle(options: { noColor?: boolean; noTrunc?: boolean; stream?: NodeJS.WriteStream }): Style {
   const stream = options.stream ?? process.stdout;
   const noColor = options.noColor || (process.env.NO_COLOR ?? '') !== '' || !stream.isTTY;
   const forced = (process.env.FORCE_COLOR ?? '') !== '' && process.env.FORCE_COLOR !== '0';
   const level = noColor && !(forced && !options.noColor && (process.env.NO_COLOR ?? '') === '') ? 0 : 1;
   const columns = stream.isTTY && stream.columns ? stream.columns : 100;
-  return { color: new Chalk({ level }), width: Math.min(100, columns) };
+  return { color: new Chalk({ level }), width: options.noTrunc ? Number.POSITIVE_INFINITY : Math.min(100, columns) };
 }

@@ -1,6 +1,5 @@
 /** Waste for people: dive's score and wasted bytes, the reclaimable figure, each entry explained by build step. */
-import { escapeTerminal as esc } from './escape.js';
-import { humanSize, platformText, truncate, type Style } from './format.js';
+import { humanSize, platformText, truncate, truncatePath, wrapText, type Style } from './format.js';
 import { isMultiReport, type ImageReport, type Report } from './report.js';
 import { sourceLine, table } from './table.js';
 
@@ -35,18 +34,18 @@ function renderWaste(image: ImageReport, style: Style, options: WasteTableOption
     out.push('', color.bold(`Paths in more than one layer (top ${Math.min(options.top, waste.entries.length)} of ${waste.entries.length})`));
     const t = table(['Reclaimable', 'Total', 'Count', 'Layers', 'Path'], style, ['right', 'right', 'right', 'left', 'left']);
     for (const entry of waste.entries.slice(0, options.top)) {
-      t.push([humanSize(entry.reclaimableBytes), humanSize(entry.cumulativeSize), String(entry.count), truncate(entry.layers.join(','), 10), truncate(entry.path, style.width - 45)]);
+      t.push([humanSize(entry.reclaimableBytes), humanSize(entry.cumulativeSize), String(entry.count), truncate(entry.layers.join(','), 10), truncatePath(entry.path, style.width - 45)]);
     }
     out.push(t.toString());
     if (!options.brief) {
       out.push('', color.bold('Why'));
       for (const entry of waste.entries.slice(0, options.top)) {
-        out.push(`${color.bold(esc(entry.path))}`);
+        out.push(`${color.bold(truncatePath(entry.path, style.width))}`);
         for (const step of entry.explanation.writtenBy) out.push(`  written by layer ${step.layer}: ${truncate(step.createdBy ?? '(no history)', style.width - 22)}`);
         if (entry.explanation.removedBy) {
           out.push(`  removed by layer ${entry.explanation.removedBy.layer}: ${truncate(entry.explanation.removedBy.createdBy ?? '(no history)', style.width - 22)}`);
         }
-        out.push(color.dim(`  → ${esc(entry.explanation.hint)}`));
+        out.push(...wrapText(`→ ${entry.explanation.hint}`, style.width, '  ').map((line) => color.dim(line)));
       }
     }
   }
@@ -55,15 +54,15 @@ function renderWaste(image: ImageReport, style: Style, options: WasteTableOption
     out.push('', color.bold(`Deleted or overwritten by a later layer (top ${Math.min(options.top, hidden.length)} of ${hidden.length})`));
     const t = table(['Bytes', 'Written', 'Hidden by', 'Path'], style, ['right', 'left', 'left', 'left']);
     for (const entry of hidden.slice(0, options.top)) {
-      t.push([humanSize(entry.bytes), truncate(entry.writtenBy.map((ref) => ref.layer).join(','), 9), `${entry.how === 'deleted' ? 'rm' : 'write'} in ${entry.removedBy.layer}`, truncate(entry.path, style.width - 40)]);
+      t.push([humanSize(entry.bytes), truncate(entry.writtenBy.map((ref) => ref.layer).join(','), 9), `${entry.how === 'deleted' ? 'rm' : 'write'} in ${entry.removedBy.layer}`, truncatePath(entry.path, style.width - 40)]);
     }
     out.push(t.toString());
     if (!options.brief) {
       for (const entry of hidden.slice(0, Math.min(options.top, 5))) {
-        out.push(`${color.bold(esc(entry.path))}`);
+        out.push(`${color.bold(truncatePath(entry.path, style.width))}`);
         for (const ref of entry.writtenBy) out.push(`  written by layer ${ref.layer}: ${truncate(ref.createdBy ?? '(no history)', style.width - 22)}`);
         out.push(`  ${entry.how} by layer ${entry.removedBy.layer}: ${truncate(entry.removedBy.createdBy ?? '(no history)', style.width - 26)}`);
-        out.push(color.dim(`  → ${esc(entry.hint)}`));
+        out.push(...wrapText(`→ ${entry.hint}`, style.width, '  ').map((line) => color.dim(line)));
       }
     }
   }
@@ -78,10 +77,10 @@ function renderWaste(image: ImageReport, style: Style, options: WasteTableOption
   if (!options.brief) {
     out.push('', color.bold('Largest files'));
     const files = table(['Size', 'Layer', 'Path'], style, ['right', 'right', 'left']);
-    for (const file of waste.largestFiles.slice(0, options.top)) files.push([humanSize(file.size), String(file.layer), truncate(file.path, style.width - 20)]);
+    for (const file of waste.largestFiles.slice(0, options.top)) files.push([humanSize(file.size), String(file.layer), truncatePath(file.path, style.width - 20)]);
     out.push(files.toString(), '', color.bold('Largest directories'));
     const dirs = table(['Size', 'Path'], style, ['right', 'left']);
-    for (const dir of waste.largestDirectories.slice(0, options.top)) dirs.push([humanSize(dir.size), truncate(dir.path, style.width - 12)]);
+    for (const dir of waste.largestDirectories.slice(0, options.top)) dirs.push([humanSize(dir.size), truncatePath(dir.path, style.width - 12)]);
     out.push(dirs.toString());
   }
   return out;

@@ -1,0 +1,35 @@
+/** Tables for people: long paths cut in the middle so rows stay distinguishable; --no-trunc shows them whole. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCli } from './helpers/cli.js';
+import { layerTar, writeImage } from './helpers/layout.js';
+
+const DIR = '/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm';
+const NAMES = ['_main_binary-amd64_Packages', '_updates_main_binary-amd64_Packages'];
+
+let work: string;
+let layout: string;
+beforeAll(async () => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'layerlens-tables-'));
+  layout = path.join(work, 'layout');
+  // Each file written in layer 0 and again in layer 1: both are waste entries, with paths that differ at the end.
+  const files = NAMES.map((name) => ({ name: `${DIR}${name}`.slice(1), content: 'x'.repeat(5000) + name }));
+  writeImage(layout, 'latest', [await layerTar(files), await layerTar(files.map((file) => ({ ...file, content: file.content + ' v2' })))]);
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+test('waste rows keep the end of long paths (cut in the middle), and fit 100 columns', async () => {
+  const result = await runCli(['waste', `oci:${layout}`, '--no-color']);
+  expect(result.code).toBe(0);
+  const rows = result.stdout.split('\n').filter((line) => line.includes('…') && line.includes('Packages'));
+  expect(rows.length).toBeGreaterThanOrEqual(2);
+  for (const name of NAMES) expect(rows.some((row) => row.trimEnd().endsWith(name))).toBe(true);
+  for (const line of result.stdout.split('\n')) expect(line.length).toBeLessThanOrEqual(100);
+});
+
+test('--no-trunc prints whole paths', async () => {
+  const result = await runCli(['waste', `oci:${layout}`, '--no-color', '--no-trunc']);
+  expect(result.code).toBe(0);
+  for (const name of NAMES) expect(result.stdout).toContain(`${DIR}${name}`);
+});
