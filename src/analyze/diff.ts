@@ -39,7 +39,11 @@ export interface ConfigChange {
 export interface ImageDiff {
   files: { added: FileDelta[]; removed: FileDelta[]; changed: ChangedFile[] };
   layers: { shared: LayerMatch[]; onlyA: LayerMatch[]; onlyB: LayerMatch[]; commonBase: number };
-  totals: { compressedSizeDelta: number | null; uncompressedSizeDelta: number | null; filesDelta: number; layersDelta: number };
+  /**
+   * compressedSizeDelta: layers shared by diffId count 0, the others by compressed size (the estimate where a
+   * layer is stored uncompressed); `measure` says so in words.
+   */
+  totals: { compressedSizeDelta: number | null; measure: string | null; uncompressedSizeDelta: number | null; filesDelta: number; layersDelta: number };
   config: ConfigChange[];
 }
 
@@ -173,4 +177,71 @@ export function rollUp(files: ImageDiff['files'], depth: number): DirectoryDelta
     entry.sizeDelta += file.sizeDelta;
   }
   return [...dirs.values()].sort((x, y) => Math.abs(y.sizeDelta) - Math.abs(x.sizeDelta) || (x.path < y.path ? -1 : 1));
+}
+
+/** A layer as size comparisons see it: its diffId and what it costs. */
+export interface SizedLayer {
+  diffId: string | null;
+  /** The pull cost: the real compressed size, or the gzip -6 estimate of a layer stored uncompressed; null if unknown. */
+  compressedSize: number | null;
+  /** Whether `compressedSize` is an estimate. */
+  estimated: boolean;
+  uncompressedSize: number | null;
+}
+
+export interface SizeGrowth {
+  base: number;
+  now: number;
+  /** Layers matched by diffId (counted as no growth). */
+  shared: number;
+  /** Whether an estimate entered the comparison. */
+  estimated: boolean;
+}
+
+/**
+ * Growth from `base` to `now`, like with like: a layer both hold (same diffId: the same content, however each
+ * stores it) grows by nothing, whatever its stored sizes; the others add or take away their own size. Null when
+ * the size of a layer that is not shared is unknown.
+ */
+export function sizeGrowth(base: SizedLayer[], now: SizedLayer[], pick: 'compressedSize' | 'uncompressedSize'): SizeGrowth | null {
+  const unmatched = new Map<string, number[]>();
+  now.forEach((layer, i) => {
+    if (layer.diffId) unmatched.set(layer.diffId, [...(unmatched.get(layer.diffId) ?? []), i]);
+  });
+  const sharedNow = new Set<number>();
+  let baseTotal = 0;
+  let growth = 0;
+  let shared = 0;
+  let estimated = false;
+  for (const layer of base) {
+    const match = layer.diffId ? unmatched.get(layer.diffId)?.shift() : undefined;
+    if (match !== undefined) {
+      sharedNow.add(match);
+      shared++;
+      // The baseline's own size where it has one, else the image's: the layer is the same content.
+      const size = layer[pick] ?? now[match]![pick];
+      if (size === null) return null;
+      baseTotal += size;
+      continue;
+    }
+    const size = layer[pick];
+    if (size === null) return null;
+    baseTotal += size;
+    growth -= size;
+    if (pick === 'compressedSize' && layer.estimated) estimated = true;
+  }
+  for (const [i, layer] of now.entries()) {
+    if (sharedNow.has(i)) continue;
+    const size = layer[pick];
+    if (size === null) return null;
+    growth += size;
+    if (pick === 'compressedSize' && layer.estimated) estimated = true;
+  }
+  return { base: baseTotal, now: baseTotal + growth, shared, estimated };
+}
+
+/** What a growth figure compared, for reports (`check.rules[].measure`, `diff.totals.measure`). */
+export function growthMeasure(pick: 'compressedSize' | 'uncompressedSize', growth: SizeGrowth): string {
+  const what = pick === 'compressedSize' ? `compressed size${growth.estimated ? ' (gzip -6 estimate for layers stored uncompressed)' : ''}` : 'uncompressed size';
+  return `${what}; ${growth.shared} layer(s) shared by diffId count 0`;
 }

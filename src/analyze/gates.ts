@@ -5,6 +5,7 @@
  */
 import picomatch from 'picomatch';
 import { UsageError } from '../errors.js';
+import { growthMeasure, sizeGrowth, type SizedLayer } from './diff.js';
 
 /** `kB`, `MB`, `GB`, `TB` decimal; `KiB`, `MiB`, `GiB`, `TiB` binary; case-insensitive (`20Mb` = 20,000,000); bare = bytes. */
 export function parseSize(value: unknown, name: string): number {
@@ -45,14 +46,26 @@ export interface RuleResult {
   actual: number | string | string[] | boolean | null;
   /** One sentence for people and CI annotations. */
   message: string;
+  /** `actual` is (or includes) an estimate: the gzip -6 size of layers stored uncompressed. */
+  estimated: boolean;
+  /** Growth rules: which figure was compared (null elsewhere). */
+  measure: string | null;
 }
+
+type Result = Omit<RuleResult, 'estimated' | 'measure'> & Partial<Pick<RuleResult, 'estimated' | 'measure'>>;
 
 /** What the rules look at, gathered from the report (and the platform listing, the baseline). */
 export interface GateFacts {
+  /** The pull cost: real compressed sizes, with the estimate for layers stored uncompressed. */
   compressedSize: number | null;
+  compressedSizeEstimated: boolean;
   uncompressedSize: number | null;
   contentSize: number | null;
+  /** Each layer's pull cost, as `compressedSize`. */
   layerSizes: (number | null)[];
+  layerSizesEstimated: boolean;
+  /** The layers, for growth against the baseline. */
+  layers: SizedLayer[];
   largestFile: { path: string; size: number } | null;
   files: number;
   paths: string[];
@@ -64,7 +77,8 @@ export interface GateFacts {
   failedChecks: number;
   platforms: string[] | null;
   missingPlatforms: string[] | null;
-  baseline: { compressedSize: number | null; uncompressedSize: number | null; input: string } | null;
+  /** The baseline's layers (null: a saved report without them, compared by its totals). */
+  baseline: { compressedSize: number | null; uncompressedSize: number | null; input: string; layers: SizedLayer[] | null } | null;
 }
 
 export interface GateConfig {
@@ -104,35 +118,42 @@ export const RULE_NAMES = [
   'maxUncompressedGrowth',
 ] as const;
 
-function sizeRule(name: string, threshold: number | undefined, actual: number | null, what: string): RuleResult {
+function sizeRule(name: string, threshold: number | undefined, actual: number | null, what: string, estimated = false): Result {
   if (threshold === undefined) return { name, status: 'skip', threshold: null, actual, message: `${name} not set` };
   if (actual === null) return { name, status: 'skip', threshold, actual, message: `${what} is not known for this image` };
   const ok = actual <= threshold;
-  return { name, status: ok ? 'pass' : 'fail', threshold, actual, message: `${what} is ${actual}${ok ? ', within' : ', more than'} ${threshold}` };
+  const how = estimated ? ' (estimated: gzip -6 of the layers stored uncompressed, as a push would store them)' : '';
+  return { name, status: ok ? 'pass' : 'fail', threshold, actual, estimated, message: `${what} is ${actual}${how}${ok ? ', within' : ', more than'} ${threshold}` };
 }
 
-function growthRule(name: string, limit: GateConfig['maxGrowth'], base: number | null | undefined, now: number | null, what: string): RuleResult {
+function growthRule(name: string, limit: GateConfig['maxGrowth'], facts: GateFacts, pick: 'compressedSize' | 'uncompressedSize', what: string): Result {
   if (!limit) return { name, status: 'skip', threshold: null, actual: null, message: `${name} not set` };
   const threshold = 'ratio' in limit ? `${(limit.ratio * 100).toFixed(2).replace(/\.?0+$/, '')}%` : limit.bytes;
-  if (base === undefined) return { name, status: 'skip', threshold, actual: null, message: `${name} needs --baseline` };
-  if (base === null || now === null) return { name, status: 'skip', threshold, actual: null, message: `${what} is not known for the image or the baseline` };
-  const growth = now - base;
+  if (!facts.baseline) return { name, status: 'skip', threshold, actual: null, message: `${name} needs --baseline` };
+  // Layer by layer where the baseline names its layers; a saved report without them only has its totals.
+  const growth = facts.baseline.layers ? sizeGrowth(facts.baseline.layers, facts.layers, pick) : null;
+  const totals = pick === 'compressedSize' ? { base: facts.baseline.compressedSize, now: facts.compressedSize } : { base: facts.baseline.uncompressedSize, now: facts.uncompressedSize };
+  const compared = growth ?? (!facts.baseline.layers && totals.base !== null && totals.now !== null ? { base: totals.base, now: totals.now, shared: 0, estimated: pick === 'compressedSize' && facts.compressedSizeEstimated } : null);
+  if (!compared) return { name, status: 'skip', threshold, actual: null, message: `${what} is not known for every layer of the image or the baseline that they do not share` };
+  const measure = growth ? growthMeasure(pick, growth) : `${pick === 'compressedSize' ? 'compressed' : 'uncompressed'} size, totals of the saved report (it lists no layers)`;
+  const { base, now } = compared;
+  const change = now - base;
   const allowed = 'ratio' in limit ? base * limit.ratio : limit.bytes;
-  const ok = growth <= allowed;
-  const shown = 'ratio' in limit ? `${base === 0 ? 0 : ((growth / base) * 100).toFixed(2)}%` : growth;
-  return { name, status: ok ? 'pass' : 'fail', threshold, actual: shown, message: `${what} grew by ${growth} bytes (${base} → ${now})${ok ? '' : `, more than the ${threshold} allowed`}` };
+  const ok = change <= allowed;
+  const shown = 'ratio' in limit ? `${base === 0 ? 0 : ((change / base) * 100).toFixed(2)}%` : change;
+  return { name, status: ok ? 'pass' : 'fail', threshold, actual: shown, estimated: compared.estimated, measure, message: `${what} grew by ${change} bytes (${base} → ${now}; ${measure})${ok ? '' : `, more than the ${threshold} allowed`}` };
 }
 
 export function evaluateGates(config: GateConfig, facts: GateFacts): RuleResult[] {
-  const results: RuleResult[] = [];
-  results.push(sizeRule('maxSize', config.maxSize, facts.compressedSize, 'the compressed size (pull cost)'));
+  const results: Result[] = [];
+  results.push(sizeRule('maxSize', config.maxSize, facts.compressedSize, 'the compressed size (pull cost)', facts.compressedSizeEstimated));
   results.push(sizeRule('maxUncompressedSize', config.maxUncompressedSize, facts.uncompressedSize, 'the uncompressed size'));
   const largestLayer = facts.layerSizes.every((size) => size !== null) ? Math.max(0, ...(facts.layerSizes as number[])) : null;
-  results.push(sizeRule('maxLayerSize', config.maxLayerSize, largestLayer, 'the largest layer (compressed)'));
+  results.push(sizeRule('maxLayerSize', config.maxLayerSize, largestLayer, 'the largest layer (compressed)', facts.layerSizesEstimated));
   results.push(sizeRule('maxLayers', config.maxLayers, facts.layerSizes.length, 'the layer count'));
   const fileRule = sizeRule('maxFileSize', config.maxFileSize, facts.largestFile?.size ?? 0, `the largest file${facts.largestFile ? ` (${facts.largestFile.path})` : ''}`);
   results.push(fileRule);
-  results.push(sizeRule('maxFiles', config.maxFiles, facts.files, 'the number of files'));
+  results.push(sizeRule('maxFiles', config.maxFiles, facts.files, 'the number of paths in the final filesystem'));
 
   // Ratio rules (dive's) can be limited to images above a size, so tiny images don't fail on a few bytes.
   const small = config.minSizeForRatio !== undefined && (facts.contentSize ?? 0) < config.minSizeForRatio;
@@ -176,7 +197,7 @@ export function evaluateGates(config: GateConfig, facts: GateFacts): RuleResult[
     results.push({ name: 'forbidPaths', status: found.length ? 'fail' : 'pass', threshold: config.forbidPaths, actual: found.slice(0, 50), message: found.length ? `forbidden path(s): ${found.slice(0, 5).join(', ')}${found.length > 5 ? ` and ${found.length - 5} more` : ''}` : 'no forbidden path' });
   }
 
-  results.push(growthRule('maxGrowth', config.maxGrowth, facts.baseline ? facts.baseline.compressedSize : undefined, facts.compressedSize, 'the compressed size'));
-  results.push(growthRule('maxUncompressedGrowth', config.maxUncompressedGrowth, facts.baseline ? facts.baseline.uncompressedSize : undefined, facts.uncompressedSize, 'the uncompressed size'));
-  return results;
+  results.push(growthRule('maxGrowth', config.maxGrowth, facts, 'compressedSize', 'the compressed size'));
+  results.push(growthRule('maxUncompressedGrowth', config.maxUncompressedGrowth, facts, 'uncompressedSize', 'the uncompressed size'));
+  return results.map((result) => ({ ...result, estimated: result.estimated ?? false, measure: result.measure ?? null }));
 }

@@ -82,7 +82,7 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
     if (cached) return cached;
     let scan: LayerScan;
     try {
-      scan = await scanLayer(layer.open(), { label: layerLabel(layer) });
+      scan = await scanLayer(layer.open(), { label: layerLabel(layer), estimateGzip: layerCompression(layer.mediaType) === 'none', expectedSize: layer.storedSize ?? layer.size });
     } catch (error) {
       // Unreadable content (exit 3) may also be a blob that is not what its manifest names: hash it once more so
       // the message says so, which tells a damaged download or registry from a bad image.

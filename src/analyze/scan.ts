@@ -15,6 +15,7 @@ import { createDecompressor } from '../fetch/compression.js';
 import { TYPE_BLOCK, TYPE_CHAR, TYPE_DIR, TYPE_FIFO, TYPE_LINK, TYPE_REG, TYPE_SYMLINK, TarFormatError, type TarEntryHeader } from '../image/tar.js';
 import { encodeSurrogateEscape } from '../image/names.js';
 import { TarWalker } from './tar-walker.js';
+import { GzipEstimator } from './gzip-estimate.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
@@ -43,6 +44,8 @@ export interface LayerScan {
   uncompressedSize: number;
   /** Σ of tar header sizes (a hardlink counts 0): dive's layer size. */
   contentSize: number;
+  /** Estimated `gzip -6` size of the uncompressed stream (gzip-estimate.ts), for layers stored uncompressed; else null. */
+  estimatedCompressedSize: number | null;
   entries: LayerEntry[];
 }
 
@@ -123,15 +126,21 @@ function checkNameLimits(what: string, name: string): void {
   }
 }
 
-/** Hashes and counts the bytes that flow through, unchanged. */
+/** Hashes and counts the bytes that flow through, unchanged; feeds them to a gzip estimator when given one. */
 class Tap extends Transform {
   readonly hash = createHash('sha256');
   bytes = 0;
 
+  constructor(readonly estimator: GzipEstimator | null = null) {
+    super();
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
-    callback(null, chunk);
+    const busy = this.estimator?.update(chunk);
+    if (busy) void busy.then(() => callback(null, chunk));
+    else callback(null, chunk);
   }
 }
 
@@ -182,6 +191,13 @@ async function peek(stream: Readable): Promise<Buffer> {
 export interface ScanOptions {
   /** Name for messages: `layer 3 (sha256:…) in ./app.tar`. */
   label: string;
+  /**
+   * Estimate the gzip size of the uncompressed stream (its media type says it is stored uncompressed). Bytes that
+   * turn out uncompressed whatever the media type says get the estimate too: they are what a push would gzip.
+   */
+  estimateGzip?: boolean;
+  /** The blob's length when known in advance (it sets the estimate's sampling grid). */
+  expectedSize?: number | null;
 }
 
 export async function scanLayer(input: Readable, options: ScanOptions): Promise<LayerScan> {
@@ -193,9 +209,11 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
     throw new ImageReadError(`${options.label} could not be read (${errorMessage(error)})`, { cause: error });
   }
   const compression = sniffCompression(head);
-  const blobTap = new Tap();
+  // Inside the one pass: the uncompressed stream is sampled as it goes by (gzip-estimate.ts).
+  const estimator = compression === 'none' || options.estimateGzip ? new GzipEstimator(compression === 'none' ? (options.expectedSize ?? null) : null) : null;
+  const blobTap = new Tap(compression === 'none' ? estimator : null);
   // An uncompressed blob is its own tar stream: hash it once, not twice.
-  const diffTap = compression === 'none' ? null : new Tap();
+  const diffTap = compression === 'none' ? null : new Tap(estimator);
   const decompressor = diffTap ? createDecompressor(compression) : null;
   const entries: LayerEntry[] = [];
   let contentSize = 0;
@@ -290,6 +308,7 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
   }
 
   const digest = `sha256:${blobTap.hash.digest('hex')}`;
+  const estimatedCompressedSize = estimator ? await estimator.result() : null;
   return {
     digest,
     compressedSize: blobTap.bytes,
@@ -297,6 +316,7 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
     diffId: diffTap ? `sha256:${diffTap.hash.digest('hex')}` : digest,
     uncompressedSize: diffTap ? diffTap.bytes : blobTap.bytes,
     contentSize,
+    estimatedCompressedSize,
     entries,
   };
 }

@@ -13,9 +13,13 @@ import { parsePlatform } from '../image/platform.js';
 import { jsonErrorReason, jsonTooDeep, MAX_JSON_DEPTH } from '../image/parse.js';
 import { renderCheckJunit, renderCheckJunitError, renderCheckMarkdown, renderCheckTable, githubAnnotations, type CheckShown } from '../report/check-render.js';
 import { makeStyle } from '../report/format.js';
-import { buildReport, type ImageReport } from '../report/report.js';
+import { buildReport, pullSize, type ImageReport } from '../report/report.js';
 import type { LayerScan } from '../analyze/scan.js';
-import { compareImages, loadForDiff, type LoadedImage } from './diff.js';
+import { analyzeForDiff, compareImages, sizedLayers, type LoadedImage } from './diff.js';
+import type { SizedLayer } from '../analyze/diff.js';
+import { openImage } from '../fetch/open.js';
+import type { LayerRef, OpenedSource } from '../fetch/source.js';
+import { layerCompression } from '../image/mediatypes.js';
 import { CONFIG_KEYS, DIVE_DEFAULTS, flagName, loadGateConfig, parseRuleValue } from './check-config.js';
 import { analyzeImage, chooseFormat, commonOptions, emit, openOptions, registryOptions, type CommonOptions } from './commands.js';
 import { stderrLine } from './output.js';
@@ -31,30 +35,87 @@ interface BaselineTotals {
   compressedSize: number | null;
   uncompressedSize: number | null;
   input: string;
-  /** When the baseline is an image (not a saved report): the image itself, for the diff engine. */
+  /** Layer by layer (diffId and sizes), for growth like with like; null for a saved report that lists none. */
+  layers: SizedLayer[] | null;
+  /** When the baseline image was scanned: the image itself, for the diff engine. */
   loaded?: LoadedImage;
+  /** When it was opened but not scanned: to close. */
+  source?: OpenedSource;
 }
 
-/** A saved JSON report (from --json of any command) or an image to scan. */
-async function loadBaseline(baseline: string, options: CheckOptions, memo: Map<string, Promise<LayerScan>>): Promise<BaselineTotals> {
+interface SavedLayer {
+  diffId?: string | null;
+  mediaType?: string;
+  compressedSize?: number | null;
+  estimatedCompressedSize?: number | null;
+  uncompressedSize?: number | null;
+}
+
+/**
+ * A saved report's layers. A layer stored uncompressed without an estimate (a schemaVersion 1 report) has no
+ * pull cost to compare: its compressedSize is its tar's length.
+ */
+function savedLayers(layers: unknown): SizedLayer[] | null {
+  if (!Array.isArray(layers)) return null;
+  return (layers as SavedLayer[]).map((layer) => {
+    const estimate = typeof layer.estimatedCompressedSize === 'number' ? layer.estimatedCompressedSize : null;
+    const stored = typeof layer.compressedSize === 'number' ? layer.compressedSize : null;
+    const uncompressedMedia = typeof layer.mediaType === 'string' && layerCompression(layer.mediaType) === 'none';
+    return {
+      diffId: typeof layer.diffId === 'string' ? layer.diffId : null,
+      compressedSize: estimate ?? (uncompressedMedia ? null : stored),
+      estimated: estimate !== null,
+      uncompressedSize: typeof layer.uncompressedSize === 'number' ? layer.uncompressedSize : null,
+    };
+  });
+}
+
+/**
+ * A saved JSON report (from --json of any command) or an image. An image is scanned only when a figure needs
+ * its layers' bytes: an uncompressed growth rule, or a layer the checked image does not share (by diffId, from
+ * the config) that is stored uncompressed and so has no compressed size to compare. A registry baseline of
+ * gzip layers is compared from its manifest and config alone: no layer is downloaded.
+ */
+async function loadBaseline(baseline: string, options: CheckOptions, memo: Map<string, Promise<LayerScan>>, current: ImageReport, config: GateConfig): Promise<BaselineTotals> {
   if (existsSync(baseline) && statSync(baseline).isFile()) {
     const head = readFileSync(baseline, { encoding: 'utf8', flag: 'r' }).slice(0, 1).trim();
     if (head === '{') {
-      let report: { totals?: { compressedSize: number | null; uncompressedSize: number | null }; images?: { totals: { compressedSize: number | null; uncompressedSize: number | null } }[] };
+      type Saved = { totals?: { compressedSize: number | null; estimatedCompressedSize?: number | null; uncompressedSize: number | null }; layers?: unknown };
+      let report: Saved & { images?: Saved[] };
       try {
         report = JSON.parse(readFileSync(baseline, 'utf8')) as typeof report;
       } catch (error) {
         throw new UsageError(`--baseline ${baseline} is not valid JSON (${jsonErrorReason(error)})`);
       }
       if (typeof report === 'object' && report !== null && jsonTooDeep(report)) throw new UsageError(`--baseline ${baseline} is JSON nested more than ${MAX_JSON_DEPTH} levels deep: not a layerlens report`);
-      const totals = report.totals ?? report.images?.[0]?.totals;
+      const image = report.totals ? report : report.images?.[0];
+      const totals = image?.totals;
       if (!totals) throw new UsageError(`--baseline ${baseline}: a JSON report with "totals" was expected (save one with layerlens analyze IMAGE --json -o FILE)`);
-      return { compressedSize: totals.compressedSize, uncompressedSize: totals.uncompressedSize, input: baseline };
+      return { compressedSize: totals.estimatedCompressedSize ?? totals.compressedSize, uncompressedSize: totals.uncompressedSize, input: baseline, layers: savedLayers(image.layers) };
     }
   }
   // --username belongs to the checked image's registry: the baseline gets it only if it lives there too.
-  const loaded = await loadForDiff(baseline, { ...options, credentialImages: [options.image] }, memo);
-  return { compressedSize: loaded.report.totals.compressedSize, uncompressedSize: loaded.report.totals.uncompressedSize, input: baseline, loaded };
+  const baseOptions = { ...options, credentialImages: [options.image] };
+  const platform = options.platform ? parsePlatform(options.platform) : null;
+  const source = await openImage(baseline, { platform, allPlatforms: false, ...openOptions(baseOptions), registry: await registryOptions({ ...baseOptions, image: baseline }) });
+  try {
+    const image = source.images[0];
+    if (!image) throw new ImageReadError(`${baseline}: no image found`);
+    const held = new Set(current.layers.map((layer) => layer.diffId));
+    // Stored uncompressed (or of an unknown media type) or of unknown size: only its bytes give a compressed size.
+    const needsBytes = (layer: LayerRef) => !held.has(layer.diffId) && ([null, 'none'].includes(layerCompression(layer.mediaType)) || (layer.size ?? layer.storedSize) === null);
+    if (config.maxUncompressedGrowth !== undefined || image.layers.some(needsBytes)) {
+      const loaded = await analyzeForDiff(source, image, memo);
+      const totals = loaded.report.totals;
+      return { compressedSize: totals.estimatedCompressedSize ?? totals.compressedSize, uncompressedSize: totals.uncompressedSize, input: baseline, layers: sizedLayers(loaded.report), loaded };
+    }
+    const layers: SizedLayer[] = image.layers.map((layer) => ({ diffId: layer.diffId, compressedSize: layer.size ?? layer.storedSize, estimated: false, uncompressedSize: null }));
+    const total = layers.every((layer) => layer.compressedSize !== null) ? layers.reduce((sum, layer) => sum + layer.compressedSize!, 0) : null;
+    return { compressedSize: total, uncompressedSize: null, input: baseline, layers, source };
+  } catch (error) {
+    await source.close();
+    throw error;
+  }
 }
 
 interface Gates {
@@ -87,17 +148,22 @@ function gateConfig(options: CheckOptions): Gates {
 
 function facts(report: ImageReport, platformList: { present: string[]; missing: string[] } | null, baseline: BaselineTotals | null): GateFacts {
   const files = report.files ?? [];
-  const regular = files.filter((file) => file.type !== 'dir');
-  const largest = regular.reduce<{ path: string; size: number } | null>((best, file) => (file.type === 'file' && (!best || file.size > best.size) ? { path: file.path, size: file.size } : best), null);
+  const largest = files.reduce<{ path: string; size: number } | null>((best, file) => (file.type === 'file' && (!best || file.size > best.size) ? { path: file.path, size: file.size } : best), null);
   const failed = report.verify.checks.filter((check) => !check.ok).length;
   const waste = report.waste!;
+  const estimated = report.totals.estimatedCompressedSize !== null;
   return {
-    compressedSize: report.totals.compressedSize,
+    // maxSize gates on what a pull costs: real compressed sizes, the estimate where a layer is stored uncompressed.
+    compressedSize: report.totals.estimatedCompressedSize ?? report.totals.compressedSize,
+    compressedSizeEstimated: estimated,
     uncompressedSize: report.totals.uncompressedSize,
     contentSize: report.totals.contentSize,
-    layerSizes: report.layers.map((layer) => layer.compressedSize),
+    layerSizes: report.layers.map(pullSize),
+    layerSizesEstimated: estimated,
+    layers: sizedLayers(report),
     largestFile: largest,
-    files: regular.length,
+    // One count of files (CONTRACT.md): the paths of the final filesystem, as `files` lists them.
+    files: report.totals.files ?? files.length,
     paths: files.map((file) => file.path),
     efficiency: waste.efficiency,
     wastedBytes: waste.wastedBytes,
@@ -107,7 +173,7 @@ function facts(report: ImageReport, platformList: { present: string[]; missing: 
     failedChecks: failed,
     platforms: platformList?.present ?? null,
     missingPlatforms: platformList?.missing ?? null,
-    baseline,
+    baseline: baseline ? { compressedSize: baseline.compressedSize, uncompressedSize: baseline.uncompressedSize, input: baseline.input, layers: baseline.layers } : null,
   };
 }
 
@@ -131,7 +197,7 @@ export async function runCheck(rawOptions: CheckOptions): Promise<number> {
 async function checkImage(options: CheckOptions, format: string, { config, file, defaults }: Gates, started: number): Promise<number> {
   const platform = options.platform ? parsePlatform(options.platform) : null;
   const memo = new Map<string, Promise<LayerScan>>();
-  const baseline = options.baseline ? await loadBaseline(options.baseline, options, memo) : null;
+  let baseline: BaselineTotals | null = null;
   const handle = await openHandle(options.image, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions(options) });
   let platformList: { present: string[]; missing: string[] } | null = null;
   if (config.requirePlatforms?.length) {
@@ -146,6 +212,8 @@ async function checkImage(options: CheckOptions, format: string, { config, file,
     const image = source.images[0];
     if (!image) throw new ImageReadError(`${options.image}: no image found`);
     const { report: imageReport, union } = await analyzeImage('analyze', image, options, memo);
+    // After the image: which of the baseline's layers it shares decides whether the baseline needs a scan.
+    if (options.baseline) baseline = await loadBaseline(options.baseline, options, memo, imageReport, config);
     // Against a baseline image, the diff engine says where the growth is.
     const diff = baseline?.loaded && union ? compareImages(baseline.loaded, { image, union, report: imageReport }, { depth: 2 }) : null;
     // Only the rules configured are reported (a rule nothing set is no test); integrity always is (CONTRACT.md).
@@ -161,7 +229,7 @@ async function checkImage(options: CheckOptions, format: string, { config, file,
       if (process.env.GITHUB_STEP_SUMMARY) await appendFile(process.env.GITHUB_STEP_SUMMARY, markdown()).catch(() => {});
     }
     const report = buildReport('check', source.info, [imageReport], false);
-    const check = { passed, config: file, defaults, baseline: baseline?.input ?? null, rules: rules.map(({ name, status, threshold, actual, message }) => ({ name, status, threshold, actual, message })) };
+    const check = { passed, config: file, defaults, baseline: baseline?.input ?? null, rules: rules.map(({ name, status, threshold, actual, message, estimated, measure }) => ({ name, status, threshold, actual, estimated, measure, message })) };
     let text: string;
     switch (format) {
       case 'json':
@@ -181,6 +249,7 @@ async function checkImage(options: CheckOptions, format: string, { config, file,
   } finally {
     await source.close();
     await baseline?.loaded?.source.close();
+    await baseline?.source?.close();
   }
 }
 
@@ -188,13 +257,15 @@ async function checkImage(options: CheckOptions, format: string, { config, file,
 function integrityResult(report: ImageReport): RuleResult {
   const failed = report.verify.checks.filter((check) => !check.ok);
   const total = report.verify.checks.length;
-  if (failed.length === 0) return { name: 'integrity', status: 'pass', threshold: null, actual: `${total} of ${total} checks passed`, message: `digests, sizes and diff_ids: ${total} checks passed` };
+  if (failed.length === 0) return { name: 'integrity', status: 'pass', threshold: null, actual: `${total} of ${total} checks passed`, estimated: false, measure: null, message: `digests, sizes and diff_ids: ${total} checks passed` };
   const first = failed[0]!;
   return {
     name: 'integrity',
     status: 'fail',
     threshold: null,
     actual: `${failed.length} of ${total} checks failed`,
+    estimated: false,
+    measure: null,
     message: `${failed.length} of ${total} integrity checks failed; first: ${first.kind} ${first.subject}: expected ${first.expected ?? '-'}, actual ${first.actual ?? '-'}`,
   };
 }
@@ -226,7 +297,7 @@ const RULE_HELP: Record<string, string> = {
   maxLayerSize: 'largest compressed layer',
   maxLayers: 'most layers',
   maxFileSize: 'largest single file',
-  maxFiles: 'most files (non-directories)',
+  maxFiles: 'most paths in the final filesystem (what `files` lists)',
   lowestEfficiency: "dive's efficiency floor: 0.95 or 95%",
   highestWastedBytes: "dive's wasted-bytes ceiling, e.g. 20MB",
   highestUserWastedPercent: "dive's user-wasted ceiling: 0.1 or 10%",

@@ -1,6 +1,6 @@
 /** `layerlens diff A B`: two images of any kind, compared by files, layers, sizes and config. */
 import type { Argv } from 'yargs';
-import { diffConfig, diffFiles, diffLayers, rollUp, type ImageDiff } from '../analyze/diff.js';
+import { diffConfig, diffFiles, diffLayers, growthMeasure, rollUp, sizeGrowth, type ImageDiff, type SizedLayer } from '../analyze/diff.js';
 import { globMatcher } from '../analyze/files.js';
 import { layerHistory } from '../analyze/history.js';
 import { scanImage, type ImageScan } from '../analyze/image-scan.js';
@@ -13,7 +13,7 @@ import type { OpenedSource, ResolvedImage } from '../fetch/source.js';
 import { parsePlatform } from '../image/platform.js';
 import { renderDiffMarkdown, renderDiffTable } from '../report/diff-render.js';
 import { makeStyle } from '../report/format.js';
-import { imageReport, SCHEMA_VERSION, type ImageReport, type SourceReport } from '../report/report.js';
+import { imageReport, pullSize, SCHEMA_VERSION, type ImageReport, type SourceReport } from '../report/report.js';
 import { chooseFormat, commonOptions, emit, openOptions, registryOptions, type CommonOptions } from './commands.js';
 import { STDIN_TOKEN } from './stdin.js';
 import { wholeNumber } from './commands.js';
@@ -57,11 +57,21 @@ export async function loadForDiff(argument: string, options: CommonOptions, memo
   const source = await openImage(argument, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions({ ...options, image: argument }) });
   const image = source.images[0];
   if (!image) throw new ImageReadError(`${argument}: no image found`);
+  return analyzeForDiff(source, image, memo);
+}
+
+/** Scan and analyse an image already opened (check's baseline opens it first to see whether it needs a scan). */
+export async function analyzeForDiff(source: OpenedSource, image: ResolvedImage, memo: Map<string, Promise<LayerScan>>): Promise<LoadedImage> {
   const scan = await scanImage(image, { memo });
   const entries = scan.layers.map((layer) => layer?.entries ?? []);
   const union = buildUnion(entries);
   const waste = analyzeWaste(entries, union, layerHistory(image.config, image.layers.length));
   return { source, image, scan, union, report: imageReport(image, scan, { union, waste }) };
+}
+
+/** A report's layers as size comparisons see them. */
+export function sizedLayers(report: ImageReport): SizedLayer[] {
+  return report.layers.map((layer) => ({ diffId: layer.diffId, compressedSize: pullSize(layer), estimated: layer.estimatedCompressedSize !== null, uncompressedSize: layer.uncompressedSize }));
 }
 
 function side(loaded: LoadedImage): DiffSide {
@@ -92,11 +102,14 @@ export function compareImages(a: Pick<LoadedImage, 'image' | 'union' | 'report'>
     const y = pick(b.report);
     return x === null || y === null ? null : y - x;
   };
+  // Like with like: layers both hold count 0, the others by their pull cost (estimated where stored uncompressed).
+  const growth = sizeGrowth(sizedLayers(a.report), sizedLayers(b.report), 'compressedSize');
   return {
     files,
     layers: diffLayers(a.image, b.image),
     totals: {
-      compressedSizeDelta: delta((report) => report.totals.compressedSize),
+      compressedSizeDelta: growth ? growth.now - growth.base : null,
+      measure: growth ? growthMeasure('compressedSize', growth) : null,
       uncompressedSizeDelta: delta((report) => report.totals.uncompressedSize),
       filesDelta: (b.report.totals.files ?? 0) - (a.report.totals.files ?? 0),
       layersDelta: b.image.layers.length - a.image.layers.length,

@@ -17,6 +17,11 @@ export function showValue(rule: RuleResult, value: RuleResult['threshold'] | Rul
   return String(value);
 }
 
+/** The actual value, marked when it is an estimate (maxSize on layers stored uncompressed). */
+function actualText(rule: RuleResult): string {
+  return `${showValue(rule, rule.actual)}${rule.estimated ? ' estimated' : ''}`;
+}
+
 /** What a check shows: the configured rules, the integrity test every check has, and where the rules came from. */
 export interface CheckShown {
   rules: RuleResult[];
@@ -37,7 +42,7 @@ export function renderCheckTable(image: string, shown: CheckShown, passed: boole
   const t = table(['Rule', 'Status', 'Threshold', 'Actual'], style, ['left', 'left', 'left', 'left']);
   const colour = { pass: style.color.green, fail: style.color.red.bold, skip: style.color.dim };
   for (const rule of [shown.integrity, ...shown.rules]) {
-    t.push([esc(rule.name), colour[rule.status](rule.status.toUpperCase()), truncate(showValue(rule, rule.threshold), 28), truncate(showValue(rule, rule.actual), Math.max(16, style.width - 66))]);
+    t.push([esc(rule.name), colour[rule.status](rule.status.toUpperCase()), truncate(showValue(rule, rule.threshold), 28), truncate(actualText(rule), Math.max(16, style.width - 66))]);
   }
   const failed = [shown.integrity, ...shown.rules].filter((rule) => rule.status === 'fail');
   const lines = [style.color.bold(`layerlens check ${esc(image)}`), style.color.dim(esc(rulesOrigin(shown))), '', t.toString(), ''];
@@ -70,7 +75,7 @@ export function renderCheckMarkdown(image: string, shown: CheckShown, passed: bo
   ];
   for (const rule of rules) {
     if (rule.status === 'skip' && rule.threshold === null) continue; // not configured: keep the comment short
-    lines.push(`| ${escapeMarkdown(rule.name)} | ${icon[rule.status]} ${rule.status} | ${markdownValue(rule, rule.threshold)} | ${markdownValue(rule, rule.actual)} |`);
+    lines.push(`| ${escapeMarkdown(rule.name)} | ${icon[rule.status]} ${rule.status} | ${markdownValue(rule, rule.threshold)} | ${markdownValue(rule, rule.actual)}${rule.estimated ? ' (estimated)' : ''} |`);
   }
   const failed = rules.filter((rule) => rule.status === 'fail');
   if (failed.length) {

@@ -15,10 +15,15 @@ function platformText(platform: DiffReport['a']['platform']): string {
   return safePlatform(platform);
 }
 
+function pullText(totals: DiffReport['a']['totals']): string {
+  return totals.estimatedCompressedSize === null ? humanSize(totals.compressedSize) : `~${humanSize(totals.estimatedCompressedSize)}`;
+}
+
 function summaryRows(report: DiffReport): [string, string, string, string][] {
   const { a, b, diff } = report;
   return [
-    ['Compressed', humanSize(a.totals.compressedSize), humanSize(b.totals.compressedSize), signed(diff.totals.compressedSizeDelta)],
+    // The pull cost of each side (`~`: estimated for layers stored uncompressed), and Δ like with like (diff.ts).
+    ['Compressed', pullText(a.totals), pullText(b.totals), signed(diff.totals.compressedSizeDelta)],
     ['Uncompressed', humanSize(a.totals.uncompressedSize), humanSize(b.totals.uncompressedSize), signed(diff.totals.uncompressedSizeDelta)],
     ['Layers', String(a.totals.layers), String(b.totals.layers), `${diff.totals.layersDelta >= 0 ? '+' : ''}${diff.totals.layersDelta}`],
     ['Files', String(a.totals.files ?? '-'), String(b.totals.files ?? '-'), `${diff.totals.filesDelta >= 0 ? '+' : ''}${diff.totals.filesDelta}`],
@@ -34,7 +39,9 @@ export function renderDiffTable(report: DiffReport, style: Style, top: number): 
   const out: string[] = [color.bold(`A: ${esc(report.a.source.input)}`), color.bold(`B: ${esc(report.b.source.input)}`), ''];
   const summary = table(['', 'A', 'B', 'Δ'], style, ['left', 'right', 'right', 'right']);
   for (const row of summaryRows(report)) summary.push(row);
-  out.push(summary.toString(), '');
+  out.push(summary.toString());
+  if (diff.totals.measure) out.push(color.dim(`Compressed Δ: ${diff.totals.measure}`));
+  out.push('');
   const layers = diff.layers;
   const byDiffId = layers.shared.filter((layer) => layer.by === 'diffId').length;
   out.push(

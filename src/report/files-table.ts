@@ -23,7 +23,7 @@ function modeString(node: FsNode): string {
   return `${TYPE_CHAR[node.type] ?? '?'}${rwx(6, 0o4000, 's')}${rwx(3, 0o2000, 's')}${rwx(0, 0o1000, 't')}`;
 }
 
-function renderTree(image: ImageReport, union: UnionFs, style: Style, options: FilesTableOptions): string[] {
+function renderTree(image: ImageReport, union: UnionFs, style: Style, options: FilesTableOptions): { lines: string[]; rows: number; depthLimited: boolean } {
   const focus = focusNode(union, options.path);
   const match = globMatcher(options.glob);
   const layerIndex = options.layer ?? image.layers.length - 1;
@@ -64,13 +64,23 @@ function renderTree(image: ImageReport, union: UnionFs, style: Style, options: F
     const owner = `${node.uid}:${node.gid}`;
     return `${mark}${modeString(node)} ${owner.padStart(9)} ${humanSize(size(node)).padStart(9)} ${`L${node.layer}`.padStart(4)}  ${colored}`;
   };
-  if (focus.parent) lines.push(line(focus, ''));
+  let rows = 0;
+  let depthLimited = false;
+  if (focus.parent) {
+    lines.push(line(focus, ''));
+    rows++;
+  }
   const descend = (node: FsNode, prefix: string, depth: number) => {
-    if (!node.children || depth > maxDepth) return;
+    if (!node.children) return;
+    if (depth > maxDepth) {
+      if (node.children.size > 0) depthLimited = true;
+      return;
+    }
     const children = [...node.children.values()].filter((child) => !filtering || keep.has(child)).sort((a, b) => (a.name < b.name ? -1 : 1));
     children.forEach((child, i) => {
       const last = i === children.length - 1;
       lines.push(line(child, `${prefix}${last ? '└── ' : '├── '}`));
+      rows++;
       descend(child, `${prefix}${last ? '    ' : '│   '}`, depth + 1);
     });
   };
@@ -79,7 +89,7 @@ function renderTree(image: ImageReport, union: UnionFs, style: Style, options: F
     lines.push('', style.color.bold(`Removed by layer ${layerIndex}:`));
     for (const path of changes.removed) lines.push(style.color.red(`D ${esc(path)}`));
   }
-  return lines;
+  return { lines, rows, depthLimited };
 }
 
 export function renderFilesTable(report: Report, unions: (UnionFs | null)[], style: Style, options: FilesTableOptions): string {
@@ -93,9 +103,12 @@ export function renderFilesTable(report: Report, unions: (UnionFs | null)[], sty
     const asOf = options.changed ? `what layer ${layerIndex} changed (A added, M modified)` : options.layer !== undefined ? `as of layer ${options.layer}` : `all ${image.layers.length} layers`;
     out.push(style.color.dim(`${platform}, ${asOf}; sizes of directories include everything below them`));
     out.push(style.color.bold(`${options.changed ? '  ' : ''}${'Mode'.padEnd(10)} ${'UID:GID'.padStart(9)} ${'Size'.padStart(9)} ${'By'.padStart(4)}  Path`));
-    for (const line of renderTree(image, union, style, options)) out.push(line); // not a spread: 200k lines overflow the argument stack
-    const files = image.files ?? [];
-    out.push('', style.color.dim(`${files.length} path(s) listed`));
+    const tree = renderTree(image, union, style, options);
+    for (const line of tree.lines) out.push(line); // not a spread: 200k lines overflow the argument stack
+    // The rows printed, of the paths the selection holds (what `files --json` lists).
+    const total = (image.files ?? []).length;
+    const more = tree.rows < total && tree.depthLimited ? '; --depth to see more' : '';
+    out.push('', style.color.dim(`${tree.rows.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} paths${more}`));
   });
   return out.join('\n') + '\n';
 }

@@ -6,12 +6,13 @@ import { layerHistory } from '../analyze/history.js';
 import type { ImageScan, SkippedBlob } from '../analyze/image-scan.js';
 import { layerCompression } from '../image/mediatypes.js';
 import type { EntryType } from '../analyze/scan.js';
-import type { UnionFs } from '../analyze/union.js';
+import { WHITEOUT_PREFIX, type UnionFs } from '../analyze/union.js';
 import type { WasteReport } from '../analyze/waste.js';
 import type { AttestationEntry, PlatformEntry, PlatformsResult } from '../analyze/platforms.js';
 import type { ResolvedImage, SourceInfo, VerifyCheck } from '../fetch/source.js';
 
-export const SCHEMA_VERSION = 1;
+/** 2: totals.files, layers[].diffId and check with no rules changed meaning (docs/CHANGELOG.md). */
+export const SCHEMA_VERSION = 2;
 
 export interface PlatformReport {
   os: string;
@@ -22,11 +23,19 @@ export interface PlatformReport {
 export interface LayerReport {
   index: number;
   digest: string | null;
+  /** The sha256 of the uncompressed stream as measured where the layer was scanned, else the config's diff_id. */
   diffId: string | null;
+  /** Which of the two `diffId` is. */
+  diffIdSource: 'measured' | 'config';
   mediaType: string;
   compressedSize: number | null;
+  /** Layers stored uncompressed: the estimated gzip -6 size (what a push would store); null otherwise. */
+  estimatedCompressedSize: number | null;
   uncompressedSize: number | null;
   contentSize: number | null;
+  /** Every tar header of the layer, whiteouts included. */
+  entries: number | null;
+  /** Entries that are not whiteouts: the paths this layer writes. */
   files: number | null;
   /** Paths this layer added, modified and removed in the union (null when the union was not built). */
   added: number | null;
@@ -63,9 +72,17 @@ export interface ConfigSummary {
 export interface Totals {
   layers: number;
   compressedSize: number | null;
+  /** When any layer is estimated: Σ of real compressed sizes and estimates (the pull cost once pushed); else null. */
+  estimatedCompressedSize: number | null;
   uncompressedSize: number | null;
   contentSize: number | null;
+  /** Paths in the final filesystem (what `files` lists, `/` excluded); null when the union was not built. */
   files: number | null;
+}
+
+/** What a layer costs to pull: its real compressed size, or the estimate for a layer stored uncompressed. */
+export function pullSize(layer: Pick<LayerReport, 'compressedSize' | 'estimatedCompressedSize'>): number | null {
+  return layer.estimatedCompressedSize ?? layer.compressedSize;
 }
 
 export interface VerifyReport {
@@ -137,6 +154,23 @@ function configSummary(image: ResolvedImage): ConfigSummary {
   };
 }
 
+function isWhiteout(path: string): boolean {
+  return path.slice(path.lastIndexOf('/') + 1).startsWith(WHITEOUT_PREFIX);
+}
+
+/** Paths of the union filesystem, `/` excluded: the rows `files --json` lists without a filter. */
+function countPaths(union: UnionFs): number {
+  let count = 0;
+  const stack = [union.root]; // iterative: a layer controls the depth; unsorted: only the number matters
+  while (stack.length > 0) {
+    for (const child of stack.pop()!.children?.values() ?? []) {
+      count++;
+      if (child.children) stack.push(child);
+    }
+  }
+  return count;
+}
+
 /** Build one image's report. Without a scan (inspect), sizes that need the layer bytes are null. */
 export function imageReport(image: ResolvedImage, scan: ImageScan | null, extras: Extras = {}): ImageReport {
   const createdBy = layerHistory(image.config, image.layers.length);
@@ -147,12 +181,16 @@ export function imageReport(image: ResolvedImage, scan: ImageScan | null, extras
     return {
       index: layer.index,
       digest,
-      diffId: layer.diffId,
+      // What was measured, when it was: a config's claim that the bytes contradict is in the failed diffId check.
+      diffId: scanned?.diffId ?? layer.diffId,
+      diffIdSource: scanned ? 'measured' : 'config',
       mediaType: layer.mediaType,
       compressedSize: scanned?.compressedSize ?? layer.storedSize ?? layer.size,
+      estimatedCompressedSize: scanned?.estimatedCompressedSize ?? null,
       uncompressedSize: scanned?.uncompressedSize ?? null,
       contentSize: scanned?.contentSize ?? null,
-      files: scanned ? scanned.entries.length : null,
+      entries: scanned ? scanned.entries.length : null,
+      files: scanned ? scanned.entries.filter((entry) => !isWhiteout(entry.path)).length : null,
       added: null,
       modified: null,
       removed: null,
@@ -171,6 +209,7 @@ export function imageReport(image: ResolvedImage, scan: ImageScan | null, extras
   const sum = (pick: (layer: LayerReport) => number | null): number | null =>
     layers.every((layer) => pick(layer) !== null) ? layers.reduce((total, layer) => total + (pick(layer) ?? 0), 0) : null;
   const checks = [...image.checks, ...(scan?.checks ?? [])];
+  const estimated = layers.some((layer) => layer.estimatedCompressedSize !== null);
   return {
     indexDigest: image.indexDigest,
     manifestDigest: image.manifestDigest,
@@ -182,9 +221,10 @@ export function imageReport(image: ResolvedImage, scan: ImageScan | null, extras
     totals: {
       layers: layers.length,
       compressedSize: sum((layer) => layer.compressedSize),
+      estimatedCompressedSize: estimated ? sum(pullSize) : null,
       uncompressedSize: sum((layer) => layer.uncompressedSize),
       contentSize: sum((layer) => layer.contentSize),
-      files: sum((layer) => layer.files),
+      files: extras.union ? countPaths(extras.union) : null,
     },
     verify: { ok: checks.every((check) => check.ok), checks, skipped: scan?.skipped ?? [] },
     ...(extras.files ? { files: extras.files } : {}),

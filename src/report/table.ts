@@ -58,9 +58,11 @@ function summary(image: ImageReport, style: Style, showScan: boolean): string[] 
     listed('Labels', labels);
   }
   const totals = image.totals;
-  const sizes = [`${totals.layers} layer(s)`, `${humanSize(totals.compressedSize)} compressed`];
+  const sizes = [`${totals.layers} layer(s)`, `${humanSize(totals.compressedSize)} ${totals.estimatedCompressedSize === null ? 'compressed' : 'stored'}`];
   if (showScan) sizes.push(`${humanSize(totals.uncompressedSize)} uncompressed`, `${totals.files ?? '-'} files`);
   lines.push(`${label('Size')}${sizes.join(', ')}`);
+  // Layers stored uncompressed (docker save, engines): what they hold is the tar; a pull would cost the estimate.
+  if (totals.estimatedCompressedSize !== null) lines.push(`${label('Pull size')}~${humanSize(totals.estimatedCompressedSize)} ${color.dim('(gzip -6 estimate: layers stored uncompressed)')}`);
   return lines;
 }
 

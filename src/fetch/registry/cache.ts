@@ -24,7 +24,8 @@ export function defaultCacheDir(): string {
   return path.join(base, 'layerlens');
 }
 
-const SCAN_FORMAT = 2; // 2: layers read with Go archive/tar rules (header-only entries, PAX size, sparse, raw names)
+// 2: layers read with Go archive/tar rules (header-only entries, PAX size, sparse, raw names); 3: estimatedCompressedSize
+const SCAN_FORMAT = 3;
 /** A temp file this old is a leftover whoever wrote it. */
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
 
