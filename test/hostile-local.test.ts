@@ -2,14 +2,16 @@
  * Hostile local inputs (issue 14, section 4): JSON nested 100k deep (exit 3 for an image document, exit 2 for a
  * gate config, one line, never "internal error"); an OCI layout whose files are symbolic links out of the layout
  * directory (refused, exit 3, no byte of the outside file in any message); a compressed archive that inflates
- * past the free space of $TMPDIR (exit 3 "disk full", naming the need, the temporary file removed).
+ * past the free space of $TMPDIR (exit 3 "disk full", naming the need, the temporary file removed); stdin, read in
+ * one pass, never touches $TMPDIR.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ROOT, runCli, SAMPLES, type CliResult } from './helpers/cli.js';
+import { ROOT, runCli, runJson, SAMPLES, type CliResult } from './helpers/cli.js';
+import { realisticImage, REALISTIC_BUILD_TIMEOUT_MS } from './helpers/realistic.js';
 import { putBlob, rawTar, writeLayout } from './helpers/hostile.js';
 
 const DEEP = '['.repeat(100_000) + ']'.repeat(100_000);
@@ -237,9 +239,27 @@ describe('a compressed archive that inflates past the free space of $TMPDIR', ()
     expect(readdirSync(small)).toEqual([]);
   });
 
-  test('a tarball on stdin larger than the free space: exit 3 "disk full"', async () => {
-    const line = expectOneLine(await runFedStdin(['layers', '-'], BOMB, env), 3, pattern());
-    expect(line).toMatch(/^layerlens: standard input: /);
+  // Standard input is read in one pass (issue 21): it never spills, so no stdin can fill $TMPDIR.
+  test('a tarball on stdin larger than the free space of $TMPDIR is read in one pass, writing nothing there', async () => {
+    const image = await realisticImage();
+    const fromFile = await runJson<{ layers: unknown[]; totals: unknown }>(['layers', '--json', image.dockerArchive], { env });
+    const fromStdin = await runFedStdin(['layers', '--json', '-'], readFileSync(image.dockerArchive), env);
+    expect(fromStdin.stderr).toBe('');
+    expect(fromStdin.code).toBe(0);
+    const json = JSON.parse(fromStdin.stdout) as { layers: unknown[]; totals: { uncompressedSize: number } };
+    expect(json.totals.uncompressedSize).toBe(image.info.uncompressedSize);
+    expect(json.totals.uncompressedSize).toBeGreaterThan(300e6); // more than the 20 MiB $TMPDIR could ever hold
+    expect({ layers: json.layers, totals: json.totals }).toEqual({ layers: fromFile.json.layers, totals: fromFile.json.totals });
+    expect(readdirSync(small)).toEqual([]);
+  }, REALISTIC_BUILD_TIMEOUT_MS);
+
+  test('64 MiB of zeros on stdin: exit 3 "not a tar archive" at once, nothing written to $TMPDIR', async () => {
+    expectOneLine(await runFedStdin(['layers', '-'], BOMB, env), 3, /^layerlens: standard input is not a tar archive/);
+    expect(readdirSync(small)).toEqual([]);
+  });
+
+  test('a gzip bomb on stdin is inflated in memory as it streams, never spilled: exit 3, nothing written to $TMPDIR', async () => {
+    expectOneLine(await runFedStdin(['layers', '-'], gzipSync(BOMB), env), 3, /^layerlens: standard input is not a tar archive/);
     expect(readdirSync(small)).toEqual([]);
   });
 

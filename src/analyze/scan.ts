@@ -182,6 +182,12 @@ async function peek(stream: Readable): Promise<Buffer> {
 export interface ScanOptions {
   /** Name for messages: `layer 3 (sha256:…) in ./app.tar`. */
   label: string;
+  /**
+   * The stored bytes are hashed and counted by the caller, who feeds them in: a one-pass archive reader, which
+   * must know a blob's digest even when its content fails to scan (damage is a finding). Called once the input
+   * has ended; the scanner then does not hash them a second time.
+   */
+  storedBytes?: () => { digest: string; size: number };
 }
 
 export async function scanLayer(input: Readable, options: ScanOptions): Promise<LayerScan> {
@@ -193,7 +199,7 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
     throw new ImageReadError(`${options.label} could not be read (${errorMessage(error)})`, { cause: error });
   }
   const compression = sniffCompression(head);
-  const blobTap = new Tap();
+  const blobTap = options.storedBytes ? null : new Tap();
   // An uncompressed blob is its own tar stream: hash it once, not twice.
   const diffTap = compression === 'none' ? null : new Tap();
   const decompressor = diffTap ? createDecompressor(compression) : null;
@@ -275,8 +281,9 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
   walk.on('error', () => (failedAt ??= 'tar'));
 
   try {
-    if (diffTap && decompressor) await pipeline(input, blobTap, decompressor, new Overlap(), diffTap, walk);
-    else await pipeline(input, blobTap, walk);
+    const stages = blobTap ? [input, blobTap] : [input];
+    if (diffTap && decompressor) await pipeline([...stages, decompressor, new Overlap(), diffTap, walk]);
+    else await pipeline([...stages, walk]);
   } catch (error) {
     const detail = errorMessage(error);
     if (error instanceof ImageReadError) throw error;
@@ -289,16 +296,28 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
     throw new ImageReadError(`${options.label} is not a valid tar stream (${detail})`, { cause: error });
   }
 
-  const digest = `sha256:${blobTap.hash.digest('hex')}`;
+  const stored = blobTap ? { digest: `sha256:${blobTap.hash.digest('hex')}`, size: blobTap.bytes } : options.storedBytes!();
+  const digest = stored.digest;
   return {
     digest,
-    compressedSize: blobTap.bytes,
+    compressedSize: stored.size,
     compression,
     diffId: diffTap ? `sha256:${diffTap.hash.digest('hex')}` : digest,
-    uncompressedSize: diffTap ? diffTap.bytes : blobTap.bytes,
+    uncompressedSize: diffTap ? diffTap.bytes : stored.size,
     contentSize,
     entries,
   };
+}
+
+/** A layer scanned as it streamed by (stream-archive.ts) failed; `blobDigest` is the sha256 of its bytes as stored (read to the end). */
+export class PassScanError extends ImageReadError {
+  constructor(
+    message: string,
+    readonly blobDigest: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /** sha256 and length of a blob, nothing else: the second look at a blob whose content could not be read. */

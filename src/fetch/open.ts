@@ -1,7 +1,7 @@
 /**
  * From an image argument to resolved images: pick the transport, detect file formats from content (never from
- * names), unwrap compressed archives and stdin into a temporary tarball (random access needs a seekable file;
- * the temp file is always removed), and hand the FileTree to the right reader.
+ * names), unwrap compressed archives into a temporary tarball (random access needs a seekable file; the temp
+ * file is always removed), read stdin in one pass (stream-archive.ts), and hand the FileTree to the right reader.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
@@ -17,6 +17,7 @@ import { resolveRoot, type ResolveContext } from './resolve.js';
 import type { RegistryOptions } from './registry/source.js';
 import type { OpenedSource, Selection, SourceHandle, SourceInfo, SourceKind } from './source.js';
 import { checkSpaceFor, isDiskFull, makeTempDir, removeTempDir, spaceGuard, spaceIn, spillMargin } from './tempfiles.js';
+import { readArchiveStream, SecondPassNeeded, type StreamedTree } from './stream-archive.js';
 import { DirTree, TarTree } from './tree.js';
 
 export interface OpenOptions {
@@ -86,7 +87,7 @@ async function gzipSizeField(file: string, fileSize: number): Promise<number> {
 }
 
 interface Archive {
-  tree: TarTree;
+  tree: TarTree | StreamedTree;
   cleanup: () => void;
 }
 
@@ -112,25 +113,18 @@ async function openArchive(file: string, label: string, debug?: (line: string) =
   }
 }
 
+/**
+ * Standard input is read in one pass (stream-archive.ts): layers are scanned as they arrive, nothing is written to
+ * disk. A pipe cannot be read twice, so an archive the pass cannot serve (SecondPassNeeded) is refused with a hint.
+ */
 async function openStdin(debug?: (line: string) => void): Promise<Archive> {
   if (process.stdin.isTTY) throw new ImageReadError('"-" reads an image tarball from standard input, but stdin is a terminal; pipe one in (e.g. docker save app | layerlens layers -)');
-  debug?.('reading standard input into a temporary file');
-  const raw = await spill(process.stdin, 'none', 'standard input');
-  try {
-    return await openArchive(raw.file, 'standard input', debug).then((archive) => ({
-      tree: archive.tree,
-      cleanup: () => {
-        archive.cleanup();
-        raw.cleanup();
-      },
-    }));
-  } catch (error) {
-    raw.cleanup();
-    throw error;
-  }
+  debug?.('reading standard input in one pass');
+  const tree = await readArchiveStream(process.stdin, 'standard input', { ...(debug ? { debug } : {}) });
+  return { tree, cleanup: () => {} };
 }
 
-async function archiveKind(tree: TarTree): Promise<'docker-archive' | 'oci-archive'> {
+async function archiveKind(tree: TarTree | StreamedTree): Promise<'docker-archive' | 'oci-archive'> {
   if ((await tree.size('manifest.json')) !== null) return 'docker-archive';
   if ((await tree.size('index.json')) !== null || (await tree.size('oci-layout')) !== null) return 'oci-archive';
   if (tree.truncated) {
@@ -184,7 +178,10 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
     case 'docker-archive':
       return withArchive(argument, await openArchive(transport.path, transport.path, options.debug), selection, 'docker-archive');
     case 'stdin':
-      return withArchive(argument, await openStdin(options.debug), selection, null);
+      return withArchive(argument, await openStdin(options.debug), selection, null).catch((error: unknown) => {
+        if (error instanceof SecondPassNeeded) throw new ImageReadError(`${error.message}; a pipe cannot be read twice: save the archive to a file and read that`, { cause: error });
+        throw error;
+      });
     case 'path': {
       const info = await stat(transport.path).catch(() => null);
       if (!info) throw new ImageReadError(`no such file or directory: ${transport.path}`);
