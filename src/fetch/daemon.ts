@@ -71,6 +71,9 @@ export function engineEndpoints(engine: EngineKind): Endpoint[] {
   return endpoints;
 }
 
+/** An endpoint layerlens cannot talk to (ssh://): said in one line when the user named the engine. */
+export class UnsupportedEndpoint extends ImageReadError {}
+
 export class EngineClient {
   private readonly agent: Agent;
   private readonly base: string;
@@ -92,6 +95,9 @@ export class EngineClient {
         this.agent = new Agent({ bodyTimeout: 0 });
         this.base = `http://${url.host}`;
       }
+    } else if (address.startsWith('ssh://')) {
+      // The docker CLI tunnels these through `ssh HOST docker system dial-stdio`; layerlens does not run ssh.
+      throw new UnsupportedEndpoint(`${endpoint.origin} is an ssh:// endpoint (${quoteServerText(address)}), which layerlens does not support; forward the socket (ssh -L /tmp/docker.sock:/var/run/docker.sock HOST) and set DOCKER_HOST=unix:///tmp/docker.sock`);
     } else {
       throw new ImageReadError(`${endpoint.origin} is "${address}": expected unix://PATH or tcp://HOST:PORT`);
     }
@@ -135,12 +141,13 @@ export class EngineClient {
 }
 
 /** The first engine endpoint that answers, or null; `tried` lists every endpoint and why it failed. */
-export async function connectEngine(engine: EngineKind, tried: string[]): Promise<EngineClient | null> {
+export async function connectEngine(engine: EngineKind, tried: string[], options: { strict?: boolean } = {}): Promise<EngineClient | null> {
   for (const endpoint of engineEndpoints(engine)) {
     let client: EngineClient;
     try {
       client = new EngineClient(endpoint);
     } catch (error) {
+      if (options.strict && error instanceof UnsupportedEndpoint) throw error;
       tried.push(errorMessage(error)); // e.g. an ssh:// DOCKER_HOST: skip it, try the next endpoint
       continue;
     }

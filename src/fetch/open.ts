@@ -163,7 +163,7 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
     case 'daemon': {
       const { connectEngine, openFromEngine } = await import('./daemon.js');
       const tried: string[] = [];
-      const client = await connectEngine(transport.engine, tried);
+      const client = await connectEngine(transport.engine, tried, { strict: true });
       if (!client) throw new ImageReadError(`no ${transport.engine} engine is reachable (tried ${tried.join('; ')}); start it or set ${transport.engine === 'docker' ? 'DOCKER_HOST' : 'CONTAINER_HOST'}`);
       return openFromEngine(argument, client, transport.name, selection, options.debug, options.registry?.timeoutSeconds);
     }
