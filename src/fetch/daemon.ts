@@ -15,6 +15,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { errorMessage, ImageReadError } from '../errors.js';
 import { resolveDockerArchive } from './docker-archive.js';
 import { DEFAULT_TIMEOUT_SECONDS, DeadlineError, errorCode, guardStall, quoteServerText } from './registry/transport.js';
+import type { Progress } from '../report/progress.js';
 import type { ResolvedImage, Selection, SourceHandle } from './source.js';
 import { makeTempDir, removeTempDir } from './tempfiles.js';
 import { readArchiveStream, SecondPassNeeded } from './stream-archive.js';
@@ -165,7 +166,15 @@ export async function connectEngine(engine: EngineKind, tried: string[], options
 }
 
 /** Read an image the engine holds: its metadata, then `docker save` of it, scanned in one pass as it streams. */
-export async function openFromEngine(input: string, client: EngineClient, name: string, selection: Selection, debug?: (line: string) => void, timeoutSeconds = DEFAULT_TIMEOUT_SECONDS): Promise<SourceHandle> {
+export async function openFromEngine(
+  input: string,
+  client: EngineClient,
+  name: string,
+  selection: Selection,
+  debug?: (line: string) => void,
+  timeoutSeconds = DEFAULT_TIMEOUT_SECONDS,
+  progress: Progress | null = null,
+): Promise<SourceHandle> {
   try {
     const engine = await client.version();
     const record = await client.inspect(name);
@@ -177,7 +186,13 @@ export async function openFromEngine(input: string, client: EngineClient, name: 
     let cleanup = () => {};
     let images: ResolvedImage[];
     try {
-      const tree = await readArchiveStream(await exportStream(client, engine.name, name, timeoutSeconds), label, { ...(debug ? { debug } : {}) });
+      const onBytes = progress ? (bytes: number) => progress.exporting(label, bytes, record.Size ?? null) : undefined;
+      let tree;
+      try {
+        tree = await readArchiveStream(await exportStream(client, engine.name, name, timeoutSeconds), label, { ...(debug ? { debug } : {}), ...(onBytes ? { progress: onBytes } : {}) });
+      } finally {
+        progress?.done();
+      }
       images = await resolveDockerArchive(tree, { ...selection, ref: null });
     } catch (error) {
       if (!(error instanceof SecondPassNeeded)) throw error;

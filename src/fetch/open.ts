@@ -27,6 +27,8 @@ export interface OpenOptions {
   debug?: (line: string) => void;
   /** Registry access (defaults: verified TLS, docker's credentials, no cache). */
   registry?: Partial<Omit<RegistryOptions, 'debug'>>;
+  /** containerd's namespace for `containerd:NAME` (default `default`). */
+  namespace?: string;
   /** For a bare NAME: force the registry or the local engine (default: the engine when it holds the name). */
   source?: 'registry' | 'daemon';
   /** One-line notes on stderr (which source was used); silent with --quiet. */
@@ -165,7 +167,11 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
       const tried: string[] = [];
       const client = await connectEngine(transport.engine, tried, { strict: true });
       if (!client) throw new ImageReadError(`no ${transport.engine} engine is reachable (tried ${tried.join('; ')}); start it or set ${transport.engine === 'docker' ? 'DOCKER_HOST' : 'CONTAINER_HOST'}`);
-      return openFromEngine(argument, client, transport.name, selection, options.debug, options.registry?.timeoutSeconds);
+      return openFromEngine(argument, client, transport.name, selection, options.debug, options.registry?.timeoutSeconds, options.registry?.progress ?? null);
+    }
+    case 'containerd': {
+      const { openFromContainerd } = await import('./containerd.js');
+      return openFromContainerd(argument, transport.name, options.namespace ?? 'default', selection, options.debug);
     }
     case 'oci-layout': {
       const info = await stat(transport.path).catch(() => null);
@@ -203,7 +209,7 @@ async function openBareNameFromEngine(argument: string, selection: Selection, op
     if (!client) continue;
     try {
       if (await client.inspect(argument)) {
-        const handle = await openFromEngine(argument, client, argument, selection, options.debug, options.registry?.timeoutSeconds);
+        const handle = await openFromEngine(argument, client, argument, selection, options.debug, options.registry?.timeoutSeconds, options.registry?.progress ?? null);
         options.note?.(`reading ${argument} from the local ${handle.info.engine?.name ?? engine} engine at ${client.endpoint.address} (docker://${argument} reads the registry)`);
         return handle;
       }

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
 import type { LayerScan } from '../analyze/scan.js';
 
-export type SourceKind = 'registry' | 'docker-archive' | 'oci-layout' | 'oci-archive' | 'daemon';
+export type SourceKind = 'registry' | 'docker-archive' | 'oci-layout' | 'oci-archive' | 'daemon' | 'containerd';
 
 export interface SourceInfo {
   input: string;
