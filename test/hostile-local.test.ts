@@ -263,6 +263,22 @@ describe('a compressed archive that inflates past the free space of $TMPDIR', ()
     expect(readdirSync(small)).toEqual([]);
   });
 
+  test('stdin with one flipped byte inside a layer: the pass still finds it, exit 1 naming expected and actual diff_id', async () => {
+    const damaged = readFileSync(path.join(SAMPLES, 'busybox-amd64.tar'));
+    damaged[512 + 1_000_000]! ^= 0xff; // inside the busybox binary of layer 0: the tar stays valid, its sha256 does not
+    const result = await runFedStdin(['layers', '--json', '-'], damaged, env);
+    expect(result.code).toBe(1);
+    const failed = (JSON.parse(result.stdout) as { verify: { checks: { ok: boolean; kind: string; expected: string; actual: string }[] } }).verify.checks.filter((check) => !check.ok);
+    expect(failed).toEqual([expect.objectContaining({ kind: 'diffId', expected: 'sha256:edc487aa0a9a3e969687b8567495996feba922a6aedaada13953376f1db54fb6', actual: expect.stringMatching(/^sha256:(?!edc487)/) })]);
+    expect(readdirSync(small)).toEqual([]);
+  });
+
+  test('stdin cut short inside a layer: exit 3, one line "truncated", no stray error', async () => {
+    const archive = readFileSync(path.join(SAMPLES, 'busybox-amd64.tar'));
+    expectOneLine(await runFedStdin(['layers', '-'], archive.subarray(0, 1_500_000), env), 3, /^layerlens: standard input is truncated: /);
+    expect(readdirSync(small)).toEqual([]);
+  });
+
   test('an archive that fits is read as before', async () => {
     const result = await runCli(['layers', path.join(work, 'busybox.tar.gz')], { env });
     expect(result.stderr).toBe('');

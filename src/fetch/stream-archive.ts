@@ -185,6 +185,8 @@ class Incoming {
         else this.onDone = settle;
       });
     });
+    // Read when the image is resolved, if ever (a stream cut short inside this member never gets there).
+    layer.scan.catch(() => undefined);
     this.layer = layer;
     this.state = 'layer';
     this.tree.scannedLayers++;
@@ -206,7 +208,6 @@ class Incoming {
       this.done = true;
       this.onDone?.();
       const scan = this.layer.scan;
-      scan.catch(() => undefined); // read when the image is resolved; never an unhandled rejection
       return { type: 'file', size: this.size, head: this.head ?? Buffer.alloc(0), bytes: null, scan };
     }
     const bytes = Buffer.concat(this.parts);
