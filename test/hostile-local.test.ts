@@ -279,6 +279,21 @@ describe('a compressed archive that inflates past the free space of $TMPDIR', ()
     expect(readdirSync(small)).toEqual([]);
   });
 
+  test("temporary directories of killed runs (their pid gone) are swept at the next spill; a live process's are kept", async () => {
+    const dead = spawn(process.execPath, ['-e', '']);
+    const deadPid = await new Promise<number>((resolve) => dead.on('exit', () => resolve(dead.pid!)));
+    const stale = path.join(small, `layerlens-engine-${deadPid}-AbC123`);
+    const live = path.join(small, `layerlens-archive-${process.pid}-XyZ789`);
+    for (const dir of [stale, live]) {
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, 'image.tar'), 'left behind');
+    }
+    const result = await runCli(['layers', path.join(work, 'busybox.tar.gz')], { env });
+    expect(result.code).toBe(0);
+    expect(readdirSync(small)).toEqual([path.basename(live)]);
+    rmSync(live, { recursive: true });
+  });
+
   test('an archive that fits is read as before', async () => {
     const result = await runCli(['layers', path.join(work, 'busybox.tar.gz')], { env });
     expect(result.stderr).toBe('');

@@ -17,7 +17,7 @@ import { resolveDockerArchive } from './docker-archive.js';
 import { DEFAULT_TIMEOUT_SECONDS, DeadlineError, errorCode, guardStall, quoteServerText } from './registry/transport.js';
 import type { Progress } from '../report/progress.js';
 import type { ResolvedImage, Selection, SourceHandle } from './source.js';
-import { makeTempDir, removeTempDir } from './tempfiles.js';
+import { makeTempDir, removeTempDir, sweepStale } from './tempfiles.js';
 import { readArchiveStream, SecondPassNeeded } from './stream-archive.js';
 import { TarTree } from './tree.js';
 
@@ -175,6 +175,7 @@ export async function openFromEngine(
   timeoutSeconds = DEFAULT_TIMEOUT_SECONDS,
   progress: Progress | null = null,
 ): Promise<SourceHandle> {
+  sweepStale(); // what a killed run left (before one pass, an export always went through a temp file)
   try {
     const engine = await client.version();
     const record = await client.inspect(name);
