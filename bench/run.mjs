@@ -7,13 +7,17 @@
 //
 //   node bench/run.mjs [--images realistic,smallfiles,biglayer,manylayers] [--runs 5] [--jobs N] [--quick]
 //                      [--images-dir bench/images] [--out bench/results/DATE-HOST.json] [--only m1,m2]
-//                      [--noise 0.25] [--retries 2]
+//                      [--noise 0.25] [--retries 2] [--docker-socket PATH] [--podman-socket PATH]
 //
 // --quick: images manylayers,realistic, 1 run: a smoke test of the harness in about a minute.
 // --only: measure ids to run (e.g. floor:oci,layerlens:oci-layout); default all.
 // --noise/--retries: a sample during which other processes kept more than NOISE cores busy on average (from
 //   /proc/stat, minus the CPU of the measured command and of our registry) is discarded and taken again, at most
 //   RETRIES times; every sample records that foreign CPU, and discarded ones are kept in the JSON.
+// --docker-socket/--podman-socket: a running dockerd / `podman system service` on that unix socket: the image is
+//   loaded into it (POST /images/load, untimed) and layerlens:daemon-docker / layerlens:daemon-podman read it as
+//   docker-daemon:bench/NAME:1 / podman:bench/NAME:1, beside peer:engine-export-docker / -podman (the engine's own
+//   export, curl --unix-socket …/images/bench/NAME:1/get to /dev/null). Without them these rows are not measured.
 // Needs: node, the built CLI (npm run build), openssl, pigz, zstd, skopeo, umoci, docker-registry, GNU time, dd, tar.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -42,7 +46,7 @@ function die(message) {
   process.stderr.write(`run.mjs: ${message}\n`);
   process.exit(2);
 }
-const known = new Set(['--images', '--runs', '--jobs', '--quick', '--images-dir', '--out', '--only', '--noise', '--retries', '--help', '-h']);
+const known = new Set(['--images', '--runs', '--jobs', '--quick', '--images-dir', '--out', '--only', '--noise', '--retries', '--docker-socket', '--podman-socket', '--help', '-h']);
 for (const a of argv) if (a.startsWith('-') && !known.has(a)) die(`unknown option ${a}`);
 if (argv.includes('--help') || argv.includes('-h')) {
   const head = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
@@ -57,6 +61,10 @@ const IMAGES_DIR = path.resolve(opt('images-dir', path.join(BENCH, 'images')));
 const ONLY = opt('only', null)?.split(',');
 const NOISE = Number(opt('noise', 0.25));
 const RETRIES = Number(opt('retries', 2));
+const ENGINES = [
+  ['docker', opt('docker-socket', null), 'docker-daemon', 'DOCKER_HOST'],
+  ['podman', opt('podman-socket', null), 'podman', 'CONTAINER_HOST'],
+].filter(([, socket]) => socket).map(([name, socket, transport, variable]) => ({ name, socket: path.resolve(socket), transport, variable }));
 if (!Number.isInteger(RUNS) || RUNS < 1) die('--runs must be a positive integer');
 if (!Number.isInteger(JOBS) || JOBS < 1) die('--jobs must be a positive integer');
 for (const name of IMAGES) {
@@ -390,7 +398,7 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-function layerlens(id, label, source, extra, info, { floor, peers = [] }) {
+function layerlens(id, label, source, extra, info, { floor, peers = [] }, env = ENV) {
   return {
     id,
     label,
@@ -400,7 +408,7 @@ function layerlens(id, label, source, extra, info, { floor, peers = [] }) {
     command: ['node', 'bin/layerlens.js', 'analyze', '--json', source, ...extra],
     async run(ctx) {
       const out = path.join(SCRATCH, `${info.name}-${id.replace(':', '-')}.json`);
-      const r = await timed(['node', CLI, 'analyze', '--json', source, ...(typeof extra === 'function' ? extra(ctx) : extra)], { stdout: out });
+      const r = await timed(['node', CLI, 'analyze', '--json', source, ...(typeof extra === 'function' ? extra(ctx) : extra)], { stdout: out, env });
       if (r.code !== 0) throw new Error(`${this.command.join(' ')} exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
       if (!ctx.checked.has(id)) {
         ctx.checked.add(id);
@@ -414,7 +422,7 @@ function layerlens(id, label, source, extra, info, { floor, peers = [] }) {
 
 /** What layerlens reported, against what generate.sh counted with tar/pigz. */
 function checkReport(id, report, info) {
-  const docker = id.endsWith('docker-archive');
+  const docker = id.endsWith('docker-archive') || id.startsWith('layerlens:daemon-');
   const expect = {
     layers: info.layers,
     tarEntries: info.entries,
@@ -481,6 +489,25 @@ function measuresFor(name, info, registry) {
         return warm;
       },
     },
+    ...ENGINES.flatMap((engine) => {
+      const env = { ...ENV, [engine.variable]: `unix://${engine.socket}` };
+      const exportUrl = `http://engine/images/bench/${name}:1/get`;
+      const exportRow = `peer:engine-export-${engine.name}`;
+      return [
+        layerlens(`layerlens:daemon-${engine.name}`, `layerlens analyze ${engine.transport}:bench/${name}:1`, `${engine.transport}:bench/${name}:1`, [], info, { floor: 'floor:docker', peers: [exportRow, 'peer:tar-tvf-layers'] }, env),
+        {
+          id: exportRow,
+          label: `curl --unix-socket ${engine.name}.sock …/images/bench/${name}:1/get -o /dev/null (the engine's own export)`,
+          kind: 'peer',
+          command: ['curl', '-sf', '--unix-socket', engine.socket, exportUrl, '-o', '/dev/null'],
+          run: async () => {
+            const r = await timed(['curl', '-sf', '--unix-socket', engine.socket, exportUrl, '-o', '/dev/null']);
+            if (r.code !== 0) throw new Error(`curl export from ${engine.name} exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
+            return r;
+          },
+        },
+      ];
+    }),
     { id: 'layerlens:startup', label: 'layerlens --version (node start-up and module loading alone)', kind: 'baseline', command: ['node', 'bin/layerlens.js', '--version'], run: () => timed(['node', CLI, '--version']) },
     { id: 'peer:umoci-unpack', label: 'umoci unpack --rootless (to a temp dir)', kind: 'peer', command: ['umoci', 'unpack', '--rootless', '--image', `${layout}:latest`, 'DIR'], run: peerRun(['umoci', 'unpack', '--rootless', '--image', `${layout}:latest`, scratch('bundle')], scratch('bundle')) },
     { id: 'peer:skopeo-copy-dir', label: 'skopeo copy registry → dir:', kind: 'peer', command: ['skopeo', 'copy', `docker://${ref}`, 'dir:DIR'], run: peerRun(['skopeo', '--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `dir:${scratch('skopeo')}`], scratch('skopeo')) },
@@ -533,6 +560,11 @@ try {
     // Warm the page cache: every input once, untimed.
     await timed(['sh', '-c', `cat ${q(path.join(IMAGES_DIR, `${name}.oci.tar`))} ${q(path.join(IMAGES_DIR, `${name}.docker.tar`))} ${q(path.join(IMAGES_DIR, `${name}.oci`))}/blobs/sha256/* >/dev/null`]);
 
+    for (const engine of ENGINES) {
+      const load = await timed(['curl', '-sf', '--unix-socket', engine.socket, '-X', 'POST', '-H', 'Content-Type: application/x-tar', '-T', path.join(IMAGES_DIR, `${name}.docker.tar`), 'http://engine/images/load?quiet=1']);
+      if (load.code !== 0) throw new Error(`loading ${name} into ${engine.name} at ${engine.socket} failed: ${load.stderr}`);
+      log(`${name}: loaded into ${engine.name} (${engine.socket}) in ${load.wall.toFixed(1)} s`);
+    }
     const measures = measuresFor(name, info, registry);
     const ctx = { checked: new Set(), checks: image.checks };
     for (const m of measures) image.measures[m.id] = { label: m.label, kind: m.kind, command: m.command, runs: [], discarded: [] };

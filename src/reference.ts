@@ -12,7 +12,8 @@ export type Transport =
   | { kind: 'oci-archive'; path: string; ref: string | null }
   | { kind: 'path'; path: string; ref: string | null }
   | { kind: 'stdin' }
-  | { kind: 'daemon'; engine: 'docker' | 'podman'; name: string };
+  | { kind: 'daemon'; engine: 'docker' | 'podman'; name: string }
+  | { kind: 'containerd'; name: string };
 
 export interface RegistryReference {
   /** Registry host as written (`docker.io` for Docker Hub). */
@@ -59,6 +60,9 @@ export function parseImageArgument(argument: string): Transport {
       case 'podman':
         if (rest.trim() === '') throw new UsageError(`"${argument}" names no image: write ${transport}:NAME[:TAG] or ${transport}:IMAGE-ID`);
         return { kind: 'daemon', engine: transport === 'podman' ? 'podman' : 'docker', name: rest };
+      case 'containerd':
+        if (rest.trim() === '') throw new UsageError(`"${argument}" names no image: write containerd:NAME (as ctr images ls lists it)`);
+        return { kind: 'containerd', name: rest };
       default:
         break; // `localhost:5000/app` and `./dir:ref` are not transports
     }

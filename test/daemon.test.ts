@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fixture, ROOT, runCli, runJson, SAMPLES, type CliResult } from './helpers/cli.js';
 import { makeDeadSocket, startPodman, type PodmanEngine } from './helpers/podman.js';
 import { freePort } from './helpers/registry.js';
+import { realisticImage, REALISTIC_BUILD_TIMEOUT_MS } from './helpers/realistic.js';
 
 // jest.config.js gives every test 120 s; the hooks that start podman or run a build get more.
 const SLOW = 240_000;
@@ -129,7 +130,7 @@ afterAll(async () => {
 }, SLOW);
 
 afterEach(() => {
-  // Whatever a command streamed from the engine went through a temporary file; none may be left behind.
+  // What a command streams from the engine is read in one pass: no temporary file, none left behind.
   expect(readdirSync(layerlensTmp)).toEqual([]);
 });
 
@@ -173,6 +174,21 @@ describe('an image loaded into podman', () => {
       expect([name, code, json.source.kind, json.configDigest]).toEqual([name, 0, 'daemon', archive.configDigest]);
     }
   });
+});
+
+describe('the realistic image (~400 MB) loaded into podman', () => {
+  test('podman:bench/realistic:1: analyze equals the realistic docker archive read as a file, in one pass (no temp file)', async () => {
+    const realistic = await realisticImage();
+    await engine.podman(['load', '--quiet', '-i', realistic.dockerArchive], { timeout: SLOW });
+    const fromEngine = await runJson<LayersJson>(['analyze', '--json', 'podman:bench/realistic:1'], { env: env({ CONTAINER_HOST: engine.address }) });
+    expect(fromEngine.stderr).toBe('');
+    expect(fromEngine.code).toBe(0);
+    expect(fromEngine.json.totals.uncompressedSize).toBe(realistic.info.uncompressedSize);
+    expect(fromEngine.json.totals.uncompressedSize).toBeGreaterThan(300e6);
+    const fromFile = await runJson<LayersJson>(['analyze', '--json', realistic.dockerArchive], { env: env() });
+    expect({ ...fromEngine.json, source: null }).toEqual({ ...fromFile.json, source: null });
+    await engine.podman(['rmi', 'bench/realistic:1']);
+  }, REALISTIC_BUILD_TIMEOUT_MS);
 });
 
 describe('a bare NAME', () => {

@@ -2,14 +2,16 @@
  * Hostile local inputs (issue 14, section 4): JSON nested 100k deep (exit 3 for an image document, exit 2 for a
  * gate config, one line, never "internal error"); an OCI layout whose files are symbolic links out of the layout
  * directory (refused, exit 3, no byte of the outside file in any message); a compressed archive that inflates
- * past the free space of $TMPDIR (exit 3 "disk full", naming the need, the temporary file removed).
+ * past the free space of $TMPDIR (exit 3 "disk full", naming the need, the temporary file removed); stdin, read in
+ * one pass, never touches $TMPDIR.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ROOT, runCli, SAMPLES, type CliResult } from './helpers/cli.js';
+import { ROOT, runCli, runJson, SAMPLES, type CliResult } from './helpers/cli.js';
+import { realisticImage, REALISTIC_BUILD_TIMEOUT_MS } from './helpers/realistic.js';
 import { putBlob, rawTar, writeLayout } from './helpers/hostile.js';
 
 const DEEP = '['.repeat(100_000) + ']'.repeat(100_000);
@@ -237,10 +239,59 @@ describe('a compressed archive that inflates past the free space of $TMPDIR', ()
     expect(readdirSync(small)).toEqual([]);
   });
 
-  test('a tarball on stdin larger than the free space: exit 3 "disk full"', async () => {
-    const line = expectOneLine(await runFedStdin(['layers', '-'], BOMB, env), 3, pattern());
-    expect(line).toMatch(/^layerlens: standard input: /);
+  // Standard input is read in one pass (issue 21): it never spills, so no stdin can fill $TMPDIR.
+  test('a tarball on stdin larger than the free space of $TMPDIR is read in one pass, writing nothing there', async () => {
+    const image = await realisticImage();
+    const fromFile = await runJson<{ layers: unknown[]; totals: unknown }>(['layers', '--json', image.dockerArchive], { env });
+    const fromStdin = await runFedStdin(['layers', '--json', '-'], readFileSync(image.dockerArchive), env);
+    expect(fromStdin.stderr).toBe('');
+    expect(fromStdin.code).toBe(0);
+    const json = JSON.parse(fromStdin.stdout) as { layers: unknown[]; totals: { uncompressedSize: number } };
+    expect(json.totals.uncompressedSize).toBe(image.info.uncompressedSize);
+    expect(json.totals.uncompressedSize).toBeGreaterThan(300e6); // more than the 20 MiB $TMPDIR could ever hold
+    expect({ layers: json.layers, totals: json.totals }).toEqual({ layers: fromFile.json.layers, totals: fromFile.json.totals });
     expect(readdirSync(small)).toEqual([]);
+  }, REALISTIC_BUILD_TIMEOUT_MS);
+
+  test('64 MiB of zeros on stdin: exit 3 "not a tar archive" at once, nothing written to $TMPDIR', async () => {
+    expectOneLine(await runFedStdin(['layers', '-'], BOMB, env), 3, /^layerlens: standard input is not a tar archive/);
+    expect(readdirSync(small)).toEqual([]);
+  });
+
+  test('a gzip bomb on stdin is inflated in memory as it streams, never spilled: exit 3, nothing written to $TMPDIR', async () => {
+    expectOneLine(await runFedStdin(['layers', '-'], gzipSync(BOMB), env), 3, /^layerlens: standard input is not a tar archive/);
+    expect(readdirSync(small)).toEqual([]);
+  });
+
+  test('stdin with one flipped byte inside a layer: the pass still finds it, exit 1 naming expected and actual diff_id', async () => {
+    const damaged = readFileSync(path.join(SAMPLES, 'busybox-amd64.tar'));
+    damaged[512 + 1_000_000]! ^= 0xff; // inside the busybox binary of layer 0: the tar stays valid, its sha256 does not
+    const result = await runFedStdin(['layers', '--json', '-'], damaged, env);
+    expect(result.code).toBe(1);
+    const failed = (JSON.parse(result.stdout) as { verify: { checks: { ok: boolean; kind: string; expected: string; actual: string }[] } }).verify.checks.filter((check) => !check.ok);
+    expect(failed).toEqual([expect.objectContaining({ kind: 'diffId', expected: 'sha256:edc487aa0a9a3e969687b8567495996feba922a6aedaada13953376f1db54fb6', actual: expect.stringMatching(/^sha256:(?!edc487)/) })]);
+    expect(readdirSync(small)).toEqual([]);
+  });
+
+  test('stdin cut short inside a layer: exit 3, one line "truncated", no stray error', async () => {
+    const archive = readFileSync(path.join(SAMPLES, 'busybox-amd64.tar'));
+    expectOneLine(await runFedStdin(['layers', '-'], archive.subarray(0, 1_500_000), env), 3, /^layerlens: standard input is truncated: /);
+    expect(readdirSync(small)).toEqual([]);
+  });
+
+  test("temporary directories of killed runs (their pid gone) are swept at the next spill; a live process's are kept", async () => {
+    const dead = spawn(process.execPath, ['-e', '']);
+    const deadPid = await new Promise<number>((resolve) => dead.on('exit', () => resolve(dead.pid!)));
+    const stale = path.join(small, `layerlens-engine-${deadPid}-AbC123`);
+    const live = path.join(small, `layerlens-archive-${process.pid}-XyZ789`);
+    for (const dir of [stale, live]) {
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, 'image.tar'), 'left behind');
+    }
+    const result = await runCli(['layers', path.join(work, 'busybox.tar.gz')], { env });
+    expect(result.code).toBe(0);
+    expect(readdirSync(small)).toEqual([path.basename(live)]);
+    rmSync(live, { recursive: true });
   });
 
   test('an archive that fits is read as before', async () => {

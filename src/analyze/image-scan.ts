@@ -7,7 +7,7 @@ import { mapLimit } from '../concurrency.js';
 import { ImageReadError, TransferError } from '../errors.js';
 import { layerCompression } from '../image/mediatypes.js';
 import type { LayerRef, ResolvedImage, VerifyCheck } from '../fetch/source.js';
-import { hashBlob, scanLayer, type LayerScan } from './scan.js';
+import { hashBlob, PassScanError, scanLayer, type LayerScan } from './scan.js';
 
 export interface SkippedBlob {
   subject: string;
@@ -78,6 +78,17 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
     throw new ImageReadError(`${layerLabel(layer)}: the blob is missing`);
   }
   const scanOnce = async (layer: LayerRef): Promise<LayerScan> => {
+    if (layer.scanned) {
+      try {
+        return await layer.scanned();
+      } catch (error) {
+        // As below: the pass read the blob to its end, so it can say whether the bytes are what the manifest names.
+        if (error instanceof PassScanError && layer.digest && error.blobDigest !== layer.digest) {
+          throw new ImageReadError(`${error.message}; the blob's sha256 is ${error.blobDigest}, not ${layer.digest} as its manifest says`, { cause: error });
+        }
+        throw error;
+      }
+    }
     const cached = layer.digest && layer.scans ? await layer.scans.load(layer.digest) : null;
     if (cached) return cached;
     let scan: LayerScan;

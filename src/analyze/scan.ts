@@ -131,12 +131,16 @@ class Tap extends Transform {
   readonly hash = createHash('sha256');
   bytes = 0;
 
-  constructor(readonly estimator: GzipEstimator | null = null) {
+  /** `hashing` false: the caller hashes these bytes already (a one-pass archive reader); only sample them. */
+  constructor(
+    readonly estimator: GzipEstimator | null = null,
+    private readonly hashing = true,
+  ) {
     super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
+    if (this.hashing) this.hash.update(chunk);
     this.bytes += chunk.length;
     const busy = this.estimator?.update(chunk);
     if (busy) void busy.then(() => callback(null, chunk));
@@ -198,6 +202,12 @@ export interface ScanOptions {
   estimateGzip?: boolean;
   /** The blob's length when known in advance (it sets the estimate's sampling grid). */
   expectedSize?: number | null;
+  /**
+   * The stored bytes are hashed and counted by the caller, who feeds them in: a one-pass archive reader, which
+   * must know a blob's digest even when its content fails to scan (damage is a finding). Called once the input
+   * has ended; the scanner then does not hash them a second time.
+   */
+  storedBytes?: () => { digest: string; size: number };
 }
 
 export async function scanLayer(input: Readable, options: ScanOptions): Promise<LayerScan> {
@@ -211,7 +221,9 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
   const compression = sniffCompression(head);
   // Inside the one pass: the uncompressed stream is sampled as it goes by (gzip-estimate.ts).
   const estimator = compression === 'none' || options.estimateGzip ? new GzipEstimator(compression === 'none' ? (options.expectedSize ?? null) : null) : null;
-  const blobTap = new Tap(compression === 'none' ? estimator : null);
+  // With storedBytes the caller hashes the blob; an uncompressed one still passes a tap for the estimate.
+  const blobEstimator = compression === 'none' ? estimator : null;
+  const blobTap = options.storedBytes ? (blobEstimator ? new Tap(blobEstimator, false) : null) : new Tap(blobEstimator);
   // An uncompressed blob is its own tar stream: hash it once, not twice.
   const diffTap = compression === 'none' ? null : new Tap(estimator);
   const decompressor = diffTap ? createDecompressor(compression) : null;
@@ -293,8 +305,9 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
   walk.on('error', () => (failedAt ??= 'tar'));
 
   try {
-    if (diffTap && decompressor) await pipeline(input, blobTap, decompressor, new Overlap(), diffTap, walk);
-    else await pipeline(input, blobTap, walk);
+    const stages = blobTap ? [input, blobTap] : [input];
+    if (diffTap && decompressor) await pipeline([...stages, decompressor, new Overlap(), diffTap, walk]);
+    else await pipeline([...stages, walk]);
   } catch (error) {
     const detail = errorMessage(error);
     if (error instanceof ImageReadError) throw error;
@@ -307,18 +320,30 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
     throw new ImageReadError(`${options.label} is not a valid tar stream (${detail})`, { cause: error });
   }
 
-  const digest = `sha256:${blobTap.hash.digest('hex')}`;
+  const stored = blobTap && !options.storedBytes ? { digest: `sha256:${blobTap.hash.digest('hex')}`, size: blobTap.bytes } : options.storedBytes!();
+  const digest = stored.digest;
   const estimatedCompressedSize = estimator ? await estimator.result() : null;
   return {
     digest,
-    compressedSize: blobTap.bytes,
+    compressedSize: stored.size,
     compression,
     diffId: diffTap ? `sha256:${diffTap.hash.digest('hex')}` : digest,
-    uncompressedSize: diffTap ? diffTap.bytes : blobTap.bytes,
+    uncompressedSize: diffTap ? diffTap.bytes : stored.size,
     contentSize,
     estimatedCompressedSize,
     entries,
   };
+}
+
+/** A layer scanned as it streamed by (stream-archive.ts) failed; `blobDigest` is the sha256 of its bytes as stored (read to the end). */
+export class PassScanError extends ImageReadError {
+  constructor(
+    message: string,
+    readonly blobDigest: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /** sha256 and length of a blob, nothing else: the second look at a blob whose content could not be read. */

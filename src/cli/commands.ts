@@ -73,6 +73,7 @@ export interface CommonOptions {
   cache?: boolean;
   progress?: boolean;
   source?: 'registry' | 'daemon';
+  namespace?: string;
   timeout?: number;
   /** --no-trunc: full paths and commands in tables. */
   trunc?: boolean;
@@ -106,6 +107,7 @@ export function commonOptions<T>(command: Argv<T>, withImage = true): Argv<T & C
     .option('cache-dir', { type: 'string', describe: 'blob cache directory (default ~/.cache/layerlens)', group: 'Registry:' })
     .option('cache', { type: 'boolean', default: true, describe: 'keep downloaded blobs in the cache (--no-cache: do not)', group: 'Registry:' })
     .option('progress', { type: 'boolean', default: true, describe: 'download progress on a terminal (--no-progress: none)', group: 'Registry:' })
+    .option('namespace', { type: 'string', default: 'default', describe: 'containerd namespace for containerd:NAME (k8s.io on Kubernetes nodes)', group: 'Registry:' })
     .option('source', { type: 'string', choices: ['registry', 'daemon'], describe: 'for a bare NAME: read the registry, or the local Docker/Podman engine', group: 'Registry:' })
     .option('timeout', { type: 'number', describe: 'seconds: headers and small documents must arrive within S; a blob fails when < 64 KiB arrive in S (default 30)', group: 'Registry:' }) as unknown as Argv<
     T & CommonOptions
@@ -186,8 +188,9 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export function openOptions(options: CommonOptions): Pick<OpenOptions, 'debug' | 'note' | 'source'> {
+export function openOptions(options: CommonOptions): Pick<OpenOptions, 'debug' | 'note' | 'source' | 'namespace'> {
   return {
+    ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
     debug: options.debug ? (line: string) => stderrLine(line) : undefined,
     note: options.quiet ? undefined : (line: string) => stderrLine(line),
     source: options.source,

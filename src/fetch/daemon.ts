@@ -1,21 +1,24 @@
 /**
  * Local engines over the Docker Engine API (which Podman serves too), on undici: find the endpoint the way the
  * docker and podman CLIs do, ask the engine whether it holds the name as typed (`GET /images/{name}/json`), and
- * stream `GET /images/{name}/get` — a docker save tarball — into a temporary file (the archive reader needs random
- * access; the file is always removed) for the existing docker-archive reader.
+ * stream `GET /images/{name}/get` — a docker save tarball — through the one-pass reader (stream-archive.ts): layers
+ * are scanned as they arrive and nothing touches the disk.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createWriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { errorMessage, ImageReadError } from '../errors.js';
 import { resolveDockerArchive } from './docker-archive.js';
-import { DEFAULT_TIMEOUT_SECONDS, DeadlineError, errorCode, guardStall } from './registry/transport.js';
-import type { Selection, SourceHandle } from './source.js';
-import { makeTempDir, removeTempDir } from './tempfiles.js';
+import { DEFAULT_TIMEOUT_SECONDS, DeadlineError, errorCode, guardStall, quoteServerText } from './registry/transport.js';
+import type { Progress } from '../report/progress.js';
+import type { ResolvedImage, Selection, SourceHandle } from './source.js';
+import { makeTempDir, removeTempDir, sweepStale } from './tempfiles.js';
+import { readArchiveStream, SecondPassNeeded } from './stream-archive.js';
 import { TarTree } from './tree.js';
 
 export type EngineKind = 'docker' | 'podman';
@@ -69,6 +72,9 @@ export function engineEndpoints(engine: EngineKind): Endpoint[] {
   return endpoints;
 }
 
+/** An endpoint layerlens cannot talk to (ssh://): said in one line when the user named the engine. */
+export class UnsupportedEndpoint extends ImageReadError {}
+
 export class EngineClient {
   private readonly agent: Agent;
   private readonly base: string;
@@ -90,6 +96,9 @@ export class EngineClient {
         this.agent = new Agent({ bodyTimeout: 0 });
         this.base = `http://${url.host}`;
       }
+    } else if (address.startsWith('ssh://')) {
+      // The docker CLI tunnels these through `ssh HOST docker system dial-stdio`; layerlens does not run ssh.
+      throw new UnsupportedEndpoint(`${endpoint.origin} is an ssh:// endpoint (${quoteServerText(address)}), which layerlens does not support; forward the socket (ssh -L /tmp/docker.sock:/var/run/docker.sock HOST) and set DOCKER_HOST=unix:///tmp/docker.sock`);
     } else {
       throw new ImageReadError(`${endpoint.origin} is "${address}": expected unix://PATH or tcp://HOST:PORT`);
     }
@@ -133,12 +142,13 @@ export class EngineClient {
 }
 
 /** The first engine endpoint that answers, or null; `tried` lists every endpoint and why it failed. */
-export async function connectEngine(engine: EngineKind, tried: string[]): Promise<EngineClient | null> {
+export async function connectEngine(engine: EngineKind, tried: string[], options: { strict?: boolean } = {}): Promise<EngineClient | null> {
   for (const endpoint of engineEndpoints(engine)) {
     let client: EngineClient;
     try {
       client = new EngineClient(endpoint);
     } catch (error) {
+      if (options.strict && error instanceof UnsupportedEndpoint) throw error;
       tried.push(errorMessage(error)); // e.g. an ssh:// DOCKER_HOST: skip it, try the next endpoint
       continue;
     }
@@ -155,44 +165,97 @@ export async function connectEngine(engine: EngineKind, tried: string[]): Promis
   return null;
 }
 
-/** Read an image the engine holds: its metadata, then `docker save` of it through a temporary file. */
-export async function openFromEngine(input: string, client: EngineClient, name: string, selection: Selection, debug?: (line: string) => void, timeoutSeconds = DEFAULT_TIMEOUT_SECONDS): Promise<SourceHandle> {
-  const engine = await client.version();
-  const record = await client.inspect(name);
-  if (!record) {
-    throw new ImageReadError(`${engine.name} at ${client.endpoint.address} has no image "${name}"; pull it first (${engine.name} pull ${name}) or read the registry with docker://${name}`);
-  }
-  const dir = makeTempDir('engine');
-  const file = path.join(dir, 'image.tar');
-  debug?.(`streaming ${name} from ${engine.name} ${engine.version} into a temporary file (removed when done)`);
+/** Read an image the engine holds: its metadata, then `docker save` of it, scanned in one pass as it streams. */
+export async function openFromEngine(
+  input: string,
+  client: EngineClient,
+  name: string,
+  selection: Selection,
+  debug?: (line: string) => void,
+  timeoutSeconds = DEFAULT_TIMEOUT_SECONDS,
+  progress: Progress | null = null,
+): Promise<SourceHandle> {
+  sweepStale(); // what a killed run left (before one pass, an export always went through a temp file)
   try {
-    // No headers deadline (an engine may write the whole export before its first byte); the stall rule once bytes flow.
-    const response = await client.get(`/images/${encodeURI(name)}/get`, { headersTimeout: 0 });
-    if (response.statusCode !== 200) {
-      const text = await response.body.text();
-      throw new ImageReadError(`${engine.name} could not export ${name}: ${response.statusCode} ${text.trim().slice(0, 200)}`);
+    const engine = await client.version();
+    const record = await client.inspect(name);
+    if (!record) {
+      throw new ImageReadError(`${engine.name} at ${client.endpoint.address} has no image "${name}"; pull it first (${engine.name} pull ${name}) or read the registry with docker://${name}`);
     }
-    const stalled = (received: number) =>
-      new DeadlineError(`${engine.name} at ${client.endpoint.address}: the export of ${name} stalled after ${received} bytes: less than 64 KiB arrived in ${timeoutSeconds} s (--timeout ${timeoutSeconds})`);
-    await pipeline(guardStall(response.body, timeoutSeconds, stalled, { fromFirstByte: true }), createWriteStream(file));
-    const tree = await TarTree.open(file, `${engine.name}:${name}`);
-    const images = await resolveDockerArchive(tree, { ...selection, ref: null });
+    const label = `${engine.name}:${name}`;
+    debug?.(`streaming ${name} from ${engine.name} ${engine.version} (${record.Size} bytes by the engine's count), scanning layers as they pass`);
+    let cleanup = () => {};
+    let images: ResolvedImage[];
+    try {
+      const onBytes = progress ? (bytes: number) => progress.exporting(label, bytes, record.Size ?? null) : undefined;
+      let tree;
+      try {
+        tree = await readArchiveStream(await exportStream(client, engine.name, name, timeoutSeconds), label, { ...(debug ? { debug } : {}), ...(onBytes ? { progress: onBytes } : {}) });
+      } finally {
+        progress?.done();
+      }
+      images = await resolveDockerArchive(tree, { ...selection, ref: null });
+    } catch (error) {
+      if (!(error instanceof SecondPassNeeded)) throw error;
+      // The one pass did not keep a member that turned out to be needed whole: export again, into a file.
+      debug?.(`${label}: ${error.message}; exporting it again into a temporary file (removed when done)`);
+      const spilled = await exportToFile(client, engine.name, name, timeoutSeconds);
+      cleanup = spilled.cleanup;
+      try {
+        images = await resolveDockerArchive(await TarTree.open(spilled.file, label), { ...selection, ref: null });
+      } catch (inner) {
+        cleanup();
+        throw inner;
+      }
+    }
     const reference = matchingTag(record.RepoTags ?? [], name) ?? record.RepoTags?.[0] ?? name;
     return {
       info: { input, kind: 'daemon', reference, engine, repoDigests: record.RepoDigests ?? [], imageId: record.Id },
       store: null,
-      label: `${engine.name}:${name}`,
+      label,
       root: { kind: 'images', images },
       close: async () => {
-        removeTempDir(dir);
+        cleanup();
         await client.close();
       },
     };
   } catch (error) {
-    removeTempDir(dir);
     await client.close();
     throw error;
   }
+}
+
+/**
+ * The body of `GET /images/{name}/get`, watched by the stall rule once bytes flow (no headers deadline: Docker
+ * 20.10 writes the whole export before its first byte). Consumed with `for await`: piping undici's body through
+ * default-sized stream buffers crawls at 1-4 MB/s on a chunked unix-socket response.
+ */
+async function exportStream(client: EngineClient, engineName: string, name: string, timeoutSeconds: number): Promise<AsyncIterable<Buffer>> {
+  const response = await client.get(`/images/${encodeURI(name)}/get`, { headersTimeout: 0 });
+  if (response.statusCode !== 200) {
+    const text = await response.body.text();
+    throw new ImageReadError(`${engineName} could not export ${name}: ${response.statusCode} ${quoteServerText(text.trim().slice(0, 200))}`);
+  }
+  const stalled = (received: number) =>
+    new DeadlineError(`${engineName} at ${client.endpoint.address}: the export of ${name} stalled after ${received} bytes: less than 64 KiB arrived in ${timeoutSeconds} s (--timeout ${timeoutSeconds})`);
+  return guardStall(response.body, timeoutSeconds, stalled, { fromFirstByte: true });
+}
+
+async function exportToFile(client: EngineClient, engineName: string, name: string, timeoutSeconds: number): Promise<{ file: string; cleanup: () => void }> {
+  const dir = makeTempDir('engine');
+  const file = path.join(dir, 'image.tar');
+  try {
+    const out = createWriteStream(file, { highWaterMark: 4 << 20 });
+    for await (const chunk of await exportStream(client, engineName, name, timeoutSeconds)) {
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+    out.end();
+    await finished(out);
+  } catch (error) {
+    removeTempDir(dir);
+    throw error;
+  }
+  return { file, cleanup: () => removeTempDir(dir) };
 }
 
 /**

@@ -12,7 +12,7 @@ import { parseConfig, parseDockerArchiveManifest, parseManifestOrIndex } from '.
 import { formatPlatform, platformMatches } from '../image/platform.js';
 import type { DockerArchiveEntry, ImageIndex, ImageManifest, Platform } from '../image/types.js';
 import { LayoutBlobStore, readLayoutIndex } from './oci-layout.js';
-import { readVerified } from './resolve.js';
+import { optional, readVerified } from './resolve.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, type LayerRef, type ResolvedImage, type Selection, type VerifyCheck } from './source.js';
 import type { FileTree } from './tree.js';
 
@@ -150,6 +150,7 @@ export async function resolveDockerArchive(tree: FileTree, selection: Selection)
       available: storedSize !== null,
       location: `${name} in ${tree.label}`,
       open: () => tree.open(name),
+      ...optional('scanned', tree.scanned?.(name)),
     };
   });
 

@@ -12,6 +12,7 @@ import type { BlobStore, Root, VerifyCheck } from './source.js';
 import type { FileTree } from './tree.js';
 import { MAX_MANIFEST_BYTES } from './source.js';
 import type { Readable } from 'node:stream';
+import type { LayerScan } from '../analyze/scan.js';
 
 export function blobPath(digest: string): string {
   if (!isDigest(digest)) throw new ImageReadError(`"${digest}" is not a digest`);
@@ -44,6 +45,10 @@ export class LayoutBlobStore implements BlobStore {
 
   locate(digest: string): string {
     return `${blobPath(digest)} in ${this.tree.label}`;
+  }
+
+  scanned(digest: string): (() => Promise<LayerScan>) | null {
+    return this.tree.scanned?.(blobPath(digest)) ?? null;
   }
 }
 

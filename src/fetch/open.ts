@@ -1,7 +1,7 @@
 /**
  * From an image argument to resolved images: pick the transport, detect file formats from content (never from
- * names), unwrap compressed archives and stdin into a temporary tarball (random access needs a seekable file;
- * the temp file is always removed), and hand the FileTree to the right reader.
+ * names), unwrap compressed archives into a temporary tarball (random access needs a seekable file; the temp
+ * file is always removed), read stdin in one pass (stream-archive.ts), and hand the FileTree to the right reader.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
@@ -17,6 +17,7 @@ import { resolveRoot, type ResolveContext } from './resolve.js';
 import type { RegistryOptions } from './registry/source.js';
 import type { OpenedSource, Selection, SourceHandle, SourceInfo, SourceKind } from './source.js';
 import { checkSpaceFor, isDiskFull, makeTempDir, removeTempDir, spaceGuard, spaceIn, spillMargin } from './tempfiles.js';
+import { readArchiveStream, SecondPassNeeded, type StreamedTree } from './stream-archive.js';
 import { DirTree, TarTree } from './tree.js';
 
 export interface OpenOptions {
@@ -26,6 +27,8 @@ export interface OpenOptions {
   debug?: (line: string) => void;
   /** Registry access (defaults: verified TLS, docker's credentials, no cache). */
   registry?: Partial<Omit<RegistryOptions, 'debug'>>;
+  /** containerd's namespace for `containerd:NAME` (default `default`). */
+  namespace?: string;
   /** For a bare NAME: force the registry or the local engine (default: the engine when it holds the name). */
   source?: 'registry' | 'daemon';
   /** One-line notes on stderr (which source was used); silent with --quiet. */
@@ -86,7 +89,7 @@ async function gzipSizeField(file: string, fileSize: number): Promise<number> {
 }
 
 interface Archive {
-  tree: TarTree;
+  tree: TarTree | StreamedTree;
   cleanup: () => void;
 }
 
@@ -112,25 +115,18 @@ async function openArchive(file: string, label: string, debug?: (line: string) =
   }
 }
 
+/**
+ * Standard input is read in one pass (stream-archive.ts): layers are scanned as they arrive, nothing is written to
+ * disk. A pipe cannot be read twice, so an archive the pass cannot serve (SecondPassNeeded) is refused with a hint.
+ */
 async function openStdin(debug?: (line: string) => void): Promise<Archive> {
   if (process.stdin.isTTY) throw new ImageReadError('"-" reads an image tarball from standard input, but stdin is a terminal; pipe one in (e.g. docker save app | layerlens layers -)');
-  debug?.('reading standard input into a temporary file');
-  const raw = await spill(process.stdin, 'none', 'standard input');
-  try {
-    return await openArchive(raw.file, 'standard input', debug).then((archive) => ({
-      tree: archive.tree,
-      cleanup: () => {
-        archive.cleanup();
-        raw.cleanup();
-      },
-    }));
-  } catch (error) {
-    raw.cleanup();
-    throw error;
-  }
+  debug?.('reading standard input in one pass');
+  const tree = await readArchiveStream(process.stdin, 'standard input', { ...(debug ? { debug } : {}) });
+  return { tree, cleanup: () => {} };
 }
 
-async function archiveKind(tree: TarTree): Promise<'docker-archive' | 'oci-archive'> {
+async function archiveKind(tree: TarTree | StreamedTree): Promise<'docker-archive' | 'oci-archive'> {
   if ((await tree.size('manifest.json')) !== null) return 'docker-archive';
   if ((await tree.size('index.json')) !== null || (await tree.size('oci-layout')) !== null) return 'oci-archive';
   if (tree.truncated) {
@@ -169,9 +165,13 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
     case 'daemon': {
       const { connectEngine, openFromEngine } = await import('./daemon.js');
       const tried: string[] = [];
-      const client = await connectEngine(transport.engine, tried);
+      const client = await connectEngine(transport.engine, tried, { strict: true });
       if (!client) throw new ImageReadError(`no ${transport.engine} engine is reachable (tried ${tried.join('; ')}); start it or set ${transport.engine === 'docker' ? 'DOCKER_HOST' : 'CONTAINER_HOST'}`);
-      return openFromEngine(argument, client, transport.name, selection, options.debug, options.registry?.timeoutSeconds);
+      return openFromEngine(argument, client, transport.name, selection, options.debug, options.registry?.timeoutSeconds, options.registry?.progress ?? null);
+    }
+    case 'containerd': {
+      const { openFromContainerd } = await import('./containerd.js');
+      return openFromContainerd(argument, transport.name, options.namespace ?? 'default', selection, options.debug);
     }
     case 'oci-layout': {
       const info = await stat(transport.path).catch(() => null);
@@ -184,7 +184,10 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
     case 'docker-archive':
       return withArchive(argument, await openArchive(transport.path, transport.path, options.debug), selection, 'docker-archive');
     case 'stdin':
-      return withArchive(argument, await openStdin(options.debug), selection, null);
+      return withArchive(argument, await openStdin(options.debug), selection, null).catch((error: unknown) => {
+        if (error instanceof SecondPassNeeded) throw new ImageReadError(`${error.message}; a pipe cannot be read twice: save the archive to a file and read that`, { cause: error });
+        throw error;
+      });
     case 'path': {
       const info = await stat(transport.path).catch(() => null);
       if (!info) throw new ImageReadError(`no such file or directory: ${transport.path}`);
@@ -206,7 +209,7 @@ async function openBareNameFromEngine(argument: string, selection: Selection, op
     if (!client) continue;
     try {
       if (await client.inspect(argument)) {
-        const handle = await openFromEngine(argument, client, argument, selection, options.debug, options.registry?.timeoutSeconds);
+        const handle = await openFromEngine(argument, client, argument, selection, options.debug, options.registry?.timeoutSeconds, options.registry?.progress ?? null);
         options.note?.(`reading ${argument} from the local ${handle.info.engine?.name ?? engine} engine at ${client.endpoint.address} (docker://${argument} reads the registry)`);
         return handle;
       }

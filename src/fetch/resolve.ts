@@ -223,6 +223,7 @@ export async function resolveImage(
       location: ctx.store.locate(layer.digest),
       open: () => ctx.store.open(layer.digest, layer.size),
       ...(ctx.store.scans ? { scans: ctx.store.scans } : {}),
+      ...optional('scanned', ctx.store.scanned?.(layer.digest)),
     };
   });
   return {
@@ -247,4 +248,9 @@ export async function resolveRoot(root: Root, ctx: ResolveContext | null): Promi
   if (!ctx) throw new Error('a root with an index or manifest needs a blob store');
   if (root.kind === 'index') return resolveIndex(ctx, root.index, root.digest, [...root.checks], root.reference);
   return [await resolveImage(ctx, root.manifest, root.mediaType, root.digest, null, null, [...root.checks], root.reference)];
+}
+
+/** `{ [key]: value }` when there is a value, else nothing (exactOptionalPropertyTypes keeps absent and undefined apart). */
+export function optional<K extends string, V>(key: K, value: V | null | undefined): { [P in K]?: V } {
+  return (value === null || value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
 import type { LayerScan } from '../analyze/scan.js';
 
-export type SourceKind = 'registry' | 'docker-archive' | 'oci-layout' | 'oci-archive' | 'daemon';
+export type SourceKind = 'registry' | 'docker-archive' | 'oci-layout' | 'oci-archive' | 'daemon' | 'containerd';
 
 export interface SourceInfo {
   input: string;
@@ -55,6 +55,11 @@ export interface LayerRef {
   location: string;
   open(): Readable;
   scans?: ScanCache;
+  /**
+   * The scan a one-pass source made of this layer as its bytes streamed by (an engine export, stdin): the layer
+   * is then never opened. Rejects with the scan's error (a PassScanError, which knows the stored bytes' digest).
+   */
+  scanned?: () => Promise<LayerScan>;
 }
 
 export interface ResolvedImage {
@@ -99,6 +104,8 @@ export interface BlobStore {
   open(digest: string, size?: number | null): Readable;
   /** Where a message should say this blob lives. */
   locate(digest: string): string;
+  /** The scan a one-pass source already made of this blob (see LayerRef.scanned), or null. */
+  scanned?(digest: string): (() => Promise<LayerScan>) | null;
   /**
    * Scan results kept by blob digest (the registry's cache): a layer whose verified scan is cached is not read
    * again. Local archives have none: they are re-read and re-verified on every run.

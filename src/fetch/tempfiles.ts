@@ -1,5 +1,5 @@
 /** Temporary files that are always removed, even when the process exits on an error or a signal. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,10 +30,44 @@ export function makeTempDir(purpose: string): string {
         process.kill(process.pid, signal);
       });
     }
+    sweepStale();
   }
-  const dir = mkdtempSync(path.join(tempBase(), `layerlens-${purpose}-`));
+  // The pid in the name lets a later run tell a directory whose process died without cleaning up (SIGKILL, OOM).
+  const dir = mkdtempSync(path.join(tempBase(), `layerlens-${purpose}-${process.pid}-`));
   created.push(dir);
   return dir;
+}
+
+const STALE = /^layerlens-(?:archive|engine)-(\d+)-[A-Za-z0-9]{6}$/;
+
+/**
+ * Remove what earlier runs left when they were killed before their exit handler ran (SIGKILL, the OOM killer, a
+ * CI timeout): our temp directories whose process no longer exists. A directory of a live process is kept.
+ */
+export function sweepStale(base = tempBase()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const match = STALE.exec(name);
+    if (!match || Number(match[1]) === process.pid || alive(Number(match[1]))) continue;
+    rmSync(path.join(base, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // someone else's live process
+  }
 }
 
 export function removeTempDir(dir: string): void {

@@ -7,6 +7,7 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { ImageReadError } from '../errors.js';
+import type { LayerScan } from '../analyze/scan.js';
 import { indexTar, type TarIndex } from './tar-index.js';
 
 /** Big positional reads: Node's sha256 and zlib only reach their speed when fed large buffers. */
@@ -25,6 +26,8 @@ export interface FileTree {
   head(name: string, length: number): Promise<Buffer>;
   /** Every file name in the tree (for messages and detection). */
   names(): Promise<string[]>;
+  /** A tree read in one pass (stream-archive.ts): the scan made of a member as it streamed by, or null. */
+  scanned?(name: string): (() => Promise<LayerScan>) | null;
 }
 
 export function normalizeMemberName(name: string): string {

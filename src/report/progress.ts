@@ -49,6 +49,22 @@ export class Progress {
     this.drawn = true;
   }
 
+  /**
+   * An engine's export as it streams: bytes so far against the engine's own `Size` (an estimate: the export
+   * adds tar headers, and Podman counts differently), so the percentage is capped below 100 until the end.
+   */
+  exporting(label: string, bytes: number, expected: number | null): void {
+    const now = Date.now();
+    if (this.started === 0) this.started = now;
+    if (now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const seconds = Math.max(0.001, (now - this.started) / 1000);
+    const share = expected && expected > 0 ? ` of ~${humanSize(expected)} (${Math.min(99, Math.floor((bytes / expected) * 100))} %)` : '';
+    const line = `reading ${label}: ${humanSize(bytes)}${share} at ${humanSize(Math.round(bytes / seconds))}/s`;
+    this.stream.write(`\r${line.slice(0, (this.stream.columns || 100) - 1)}\x1b[K`);
+    this.drawn = true;
+  }
+
   done(): void {
     if (this.drawn) this.stream.write('\r\x1b[K');
     this.drawn = false;

@@ -1,0 +1,172 @@
+/**
+ * Against a real Docker engine (dockerd with its own data root and socket, see helpers/docker.ts): images loaded
+ * with `docker load` and built with the legacy builder are read through `docker-daemon:NAME` and as a bare NAME
+ * (DOCKER_HOST at the harness's socket), in one pass over the engine's export, and must read exactly as `docker
+ * save` of the same image read as a file (the JSON equal but `source`). The realistic image (~400 MB) is read too:
+ * at that size a slow or spilling stream shows. Nothing may be left in the temporary directory.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCli, runJson, SAMPLES } from './helpers/cli.js';
+import { startDocker, type DockerEngine } from './helpers/docker.js';
+import { realisticImage, REALISTIC_BUILD_TIMEOUT_MS, type RealisticImage } from './helpers/realistic.js';
+
+const SLOW = 600_000;
+const SAMPLE_TAR = path.join(SAMPLES, 'busybox-amd64.tar');
+const SAMPLE_NAME = 'layerlens-sample/busybox:latest';
+const APP = 'layerlens-test/app:1';
+
+interface Report {
+  source: { input: string; kind: string; reference: string | null; engine?: { name: string; version: string } | null };
+  configDigest: string;
+  layers: { diffId: string; createdBy: string | null; uncompressedSize: number; files: number }[];
+  totals: { layers: number; uncompressedSize: number; files: number };
+  verify: { ok: boolean };
+  waste?: { entries: { path: string; explanation: { writtenBy: { createdBy: string }[]; removedBy: { createdBy: string } | null } }[] };
+  [key: string]: unknown;
+}
+
+let engine: DockerEngine;
+let realistic: RealisticImage;
+let work: string;
+let tmp: string;
+
+function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    DOCKER_HOST: engine.address,
+    DOCKER_CONFIG: path.join(work, 'docker-empty'),
+    DOCKER_CONTEXT: undefined,
+    CONTAINER_HOST: `unix://${path.join(work, 'no-podman.sock')}`,
+    XDG_RUNTIME_DIR: undefined,
+    LAYERLENS_TMPDIR: tmp,
+    ...extra,
+  };
+}
+
+function withoutSource(report: Report): Report {
+  return { ...report, source: { input: '', kind: '', reference: null } };
+}
+
+async function saved(name: string): Promise<string> {
+  const file = path.join(work, `${name.replace(/[/:]/g, '_')}.tar`);
+  await engine.docker(['save', '-o', file, name]);
+  return file;
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'layerlens-docker-test-'));
+  tmp = path.join(work, 'tmp');
+  mkdirSync(tmp);
+  mkdirSync(path.join(work, 'docker-empty'));
+  [engine, realistic] = await Promise.all([startDocker(), realisticImage()]);
+  await engine.docker(['load', '-q', '-i', SAMPLE_TAR]);
+  await engine.docker(['load', '-q', '-i', realistic.dockerArchive]);
+  // Built on the realistic image with the legacy builder: a COPY, a RUN that writes 1 MB, one that removes it.
+  const context = path.join(work, 'context');
+  mkdirSync(context);
+  writeFileSync(path.join(context, 'app.txt'), 'hello from the build context\n');
+  writeFileSync(
+    path.join(context, 'Dockerfile'),
+    ['FROM bench/realistic:1', 'COPY app.txt /app/app.txt', 'RUN head -c 1048576 /dev/urandom > /tmp/scratch.bin && echo ran > /app/ran', 'RUN rm /tmp/scratch.bin', 'CMD ["python3", "--version"]', ''].join('\n'),
+  );
+  await engine.docker(['build', '-q', '-t', APP, context], { timeout: SLOW });
+}, REALISTIC_BUILD_TIMEOUT_MS);
+
+afterAll(async () => {
+  await engine?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+}, SLOW);
+
+afterEach(() => {
+  // The export is read in one pass: nothing is ever written to the temporary directory.
+  expect(readdirSync(tmp)).toEqual([]);
+});
+
+describe('docker-daemon:NAME against dockerd', () => {
+  test('the loaded sample reads as its docker save archive does, and names the engine', async () => {
+    const fromEngine = await runJson<Report>(['layers', '--json', `docker-daemon:${SAMPLE_NAME}`], { env: env() });
+    expect(fromEngine.stderr).toBe('');
+    expect(fromEngine.code).toBe(0);
+    const fromFile = await runJson<Report>(['layers', '--json', await saved(SAMPLE_NAME)], { env: env() });
+    expect(fromEngine.json.source).toMatchObject({ kind: 'daemon', engine: { name: 'docker', version: engine.version.Version } });
+    expect(withoutSource(fromEngine.json)).toEqual(withoutSource(fromFile.json));
+  });
+
+  test('the realistic image (~400 MB) from the engine: analyze equals the realistic docker archive read as a file', async () => {
+    const fromEngine = await runJson<Report>(['analyze', '--json', 'docker-daemon:bench/realistic:1'], { env: env() });
+    expect(fromEngine.stderr).toBe('');
+    expect(fromEngine.code).toBe(0);
+    expect(fromEngine.json.totals.uncompressedSize).toBe(realistic.info.uncompressedSize);
+    expect(fromEngine.json.totals.uncompressedSize).toBeGreaterThan(300e6);
+    expect(fromEngine.json.configDigest).toBe(realistic.info.configDigest);
+    const fromFile = await runJson<Report>(['analyze', '--json', realistic.dockerArchive], { env: env() });
+    expect(withoutSource(fromEngine.json)).toEqual(withoutSource(fromFile.json));
+  }, SLOW);
+});
+
+describe('an image built by the legacy builder on the realistic image', () => {
+  let built: Report;
+  let inspect: { Id: string; RootFS: { Layers: string[] } };
+
+  beforeAll(async () => {
+    const result = await runJson<Report>(['analyze', '--json', APP], { env: env() });
+    expect(result.code).toBe(0);
+    // A bare name the engine holds is read there, and stderr says so in one line.
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^layerlens: reading ${APP} from the local docker engine at ${engine.address}`))]);
+    built = result.json;
+    inspect = (JSON.parse(await engine.docker(['image', 'inspect', APP])) as (typeof inspect)[])[0]!;
+  }, SLOW);
+
+  test('layers equal docker image inspect RootFS.Layers, the base first, then one per COPY/RUN step', () => {
+    expect(built.source).toMatchObject({ kind: 'daemon', reference: APP, engine: { name: 'docker' } });
+    expect(built.configDigest).toBe(inspect.Id);
+    expect(built.layers.map((layer) => layer.diffId)).toEqual(inspect.RootFS.Layers);
+    expect(built.layers).toHaveLength(realistic.info.layers + 3);
+    const steps = built.layers.slice(-3).map((layer) => layer.createdBy);
+    expect(steps[0]).toMatch(/^COPY file:[0-9a-f]{64} in \/app\/app\.txt$/); // the legacy builder names the content, not the file
+    expect(steps[1]).toMatch(/head -c 1048576 \/dev\/urandom/);
+    expect(steps[2]).toMatch(/rm \/tmp\/scratch\.bin/);
+    expect(built.verify.ok).toBe(true);
+  });
+
+  test('the 1 MB written by one RUN and removed by the next is waste, explained by both steps', () => {
+    const entry = built.waste!.entries.find((candidate) => candidate.path === '/tmp/scratch.bin');
+    expect(entry).toBeDefined();
+    expect(entry!.explanation.writtenBy.map((step) => step.createdBy)).toEqual([expect.stringMatching(/head -c 1048576/)]);
+    expect(entry!.explanation.removedBy?.createdBy).toMatch(/rm \/tmp\/scratch\.bin/);
+  });
+
+  test('docker save of it, read as a file, gives the same report but source; so do docker-daemon:, the image ID and a short ID', async () => {
+    const fromFile = await runJson<Report>(['analyze', '--json', await saved(APP)], { env: env() });
+    expect(fromFile.code).toBe(0);
+    expect(withoutSource(built)).toEqual(withoutSource(fromFile.json));
+    const hex = inspect.Id.replace(/^sha256:/, '');
+    for (const name of [`docker-daemon:${APP}`, `docker-daemon:${inspect.Id}`, `docker-daemon:${hex.slice(0, 12)}`]) {
+      const other = await runJson<Report>(['analyze', '--json', name], { env: env() });
+      expect({ name, code: other.code, stderr: other.stderr }).toEqual({ name, code: 0, stderr: '' });
+      expect(withoutSource(other.json)).toEqual(withoutSource(built));
+      expect(other.json.configDigest).toBe(inspect.Id);
+    }
+  }, SLOW);
+});
+
+describe('what the engine cannot serve: exit 3, one line', () => {
+  test('a docker context with an ssh:// endpoint: one line saying it is not supported, and what to do', async () => {
+    const config = path.join(work, 'docker-ssh-context');
+    const meta = path.join(config, 'contexts', 'meta', createHash('sha256').update('remote').digest('hex'));
+    mkdirSync(meta, { recursive: true });
+    writeFileSync(path.join(meta, 'meta.json'), JSON.stringify({ Name: 'remote', Endpoints: { docker: { Host: 'ssh://builder@build.example' } } }));
+    writeFileSync(path.join(config, 'config.json'), JSON.stringify({ currentContext: 'remote' }));
+    const result = await runCli(['layers', `docker-daemon:${SAMPLE_NAME}`], { env: env({ DOCKER_HOST: undefined, DOCKER_CONFIG: config }) });
+    expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 3, stdout: '' });
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^layerlens: docker context "remote" is an ssh:\/\/ endpoint \("ssh:\/\/builder@build\.example"\), which layerlens does not support; forward the socket/)]);
+  });
+
+  test('a name dockerd does not hold names the engine and what to do', async () => {
+    const result = await runCli(['layers', 'docker-daemon:no/such:image'], { env: env() });
+    expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 3, stdout: '' });
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^layerlens: docker at unix:\/\/.* has no image "no\/such:image"; pull it first/)]);
+  });
+});
