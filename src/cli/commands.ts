@@ -26,6 +26,7 @@ import { renderImageTable } from '../report/table.js';
 import { renderWasteTable } from '../report/waste-table.js';
 import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.js';
 import { stderrLine, writeStdout } from './output.js';
+import { setSlowDecoderNote } from '../fetch/compression.js';
 import { STDIN_TOKEN } from './stdin.js';
 
 /** yargs `coerce` for a whole-number option: `--top abc` or `--depth -1` is a usage error (exit 2), not NaN. */
@@ -184,9 +185,12 @@ async function readStdin(): Promise<string> {
 }
 
 export function openOptions(options: CommonOptions): Pick<OpenOptions, 'debug' | 'note' | 'source'> {
+  const note = options.quiet ? undefined : (line: string) => stderrLine(line);
+  // The zstd decoder is chosen deep in the layer scan, once per process; its note goes where every other note goes.
+  setSlowDecoderNote(note);
   return {
     debug: options.debug ? (line: string) => stderrLine(line) : undefined,
-    note: options.quiet ? undefined : (line: string) => stderrLine(line),
+    note,
     source: options.source,
   };
 }
