@@ -62,7 +62,7 @@ describe('action.yml', () => {
   function runCheck(inputs: Record<string, string>) {
     const output = path.join(work, 'github-output');
     writeFileSync(output, '');
-    const all = { ...Object.fromEntries(Object.keys(action.inputs).map((name) => [name, ''])), report: 'layerlens-report.json', ...inputs };
+    const all: Record<string, string> = { ...Object.fromEntries(Object.keys(action.inputs).map((name) => [name, ''])), report: 'layerlens-report.json', ...inputs };
     const result = bash(check().run!, { INPUT_JSON: JSON.stringify(all), LAYERLENS_INPUT_IMAGE: all.image!, LAYERLENS_INPUT_REPORT: all.report!, GITHUB_OUTPUT: output });
     return { ...result, outputs: readFileSync(output, 'utf8') };
   }

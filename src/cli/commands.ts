@@ -27,6 +27,7 @@ import { renderWasteTable } from '../report/waste-table.js';
 import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.js';
 import { stderrLine, writeStdout } from './output.js';
 import { setSlowDecoderNote } from '../fetch/compression.js';
+import { parseMirrorUrl } from '../fetch/registry/mirrors.js';
 import { STDIN_TOKEN } from './stdin.js';
 
 /** yargs `coerce` for a whole-number option: `--top abc` or `--depth -1` is a usage error (exit 2), not NaN. */
@@ -43,6 +44,7 @@ export type CommandName = 'inspect' | 'layers' | 'files' | 'waste' | 'analyze' |
 
 export interface CommonOptions {
   image: string;
+  registryMirror?: string[];
   json?: boolean;
   format?: string;
   output?: string;
@@ -104,6 +106,7 @@ export function commonOptions<T>(command: Argv<T>, withImage = true): Argv<T & C
     .option('cache-dir', { type: 'string', describe: 'blob cache directory (default ~/.cache/layerlens)', group: 'Registry:' })
     .option('cache', { type: 'boolean', default: true, describe: 'keep downloaded blobs in the cache (--no-cache: do not)', group: 'Registry:' })
     .option('progress', { type: 'boolean', default: true, describe: 'download progress on a terminal (--no-progress: none)', group: 'Registry:' })
+    .option('registry-mirror', { type: 'string', array: true, describe: 'a Docker Hub mirror (https://host[:port]), tried before docker.io; repeatable', group: 'Registry:' })
     .option('source', { type: 'string', choices: ['registry', 'daemon'], describe: 'for a bare NAME: read the registry, or the local Docker/Podman engine', group: 'Registry:' })
     .option('timeout', { type: 'number', describe: 'seconds: headers and small documents must arrive within S; a blob fails when < 64 KiB arrive in S (default 30)', group: 'Registry:' }) as unknown as Argv<
     T & CommonOptions
@@ -249,6 +252,10 @@ export async function registryOptions(options: CommonOptions): Promise<OpenOptio
     caFile: options.caFile ?? null,
     credentials,
     ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}),
+    dockerMirrors: (options.registryMirror ?? []).map((url) => {
+      parseMirrorUrl(url); // a bad URL is a usage error before anything is read
+      return url;
+    }),
     cache: options.cache === false ? null : new BlobCache(options.cacheDir ?? defaultCacheDir(), { note, debug }),
     progress: Progress.create(options.progress !== false && !options.quiet),
   };

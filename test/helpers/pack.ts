@@ -22,18 +22,23 @@ export interface PackedRelease {
   checkout: string;
 }
 
-export async function packCleanCheckout(work: string): Promise<PackedRelease> {
-  const checkout = path.join(work, 'checkout');
-  mkdirSync(checkout, { recursive: true });
+/** The files of a clean checkout (what git tracks, and untracked files it does not ignore) copied to `dest`. */
+export async function copyCheckout(dest: string): Promise<void> {
+  mkdirSync(dest, { recursive: true });
   const { stdout } = await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, maxBuffer: 64 << 20 });
   for (const file of stdout.split('\0').filter(Boolean)) {
     // A file deleted in the work tree but still in the index is not part of the checkout.
     try {
-      cpSync(path.join(ROOT, file), path.join(checkout, file), { recursive: false });
+      cpSync(path.join(ROOT, file), path.join(dest, file), { recursive: false });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }
+}
+
+export async function packCleanCheckout(work: string): Promise<PackedRelease> {
+  const checkout = path.join(work, 'checkout');
+  await copyCheckout(checkout);
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(checkout, 'node_modules'));
   const out = mkdtempSync(path.join(os.tmpdir(), 'layerlens-pack-'));
   const packed = await run('npm', ['pack', '--json', '--pack-destination', out], { cwd: checkout, maxBuffer: 64 << 20, timeout: 600_000 });
