@@ -18,7 +18,10 @@ RUN npm pack --pack-destination /tmp \
  && npm install --global --prefix /opt/layerlens --omit=dev --no-audit --no-fund --allow-scripts=zstd-napi /tmp/layerlens-*.tgz \
  && rm -rf /opt/layerlens/lib/node_modules/layerlens/node_modules/zstd-napi/build/Release/obj.target \
            /opt/layerlens/lib/node_modules/layerlens/node_modules/zstd-napi/build/Release/.deps \
-           /opt/layerlens/lib/node_modules/layerlens/node_modules/zstd-napi/deps
+           /opt/layerlens/lib/node_modules/layerlens/node_modules/zstd-napi/deps \
+ && find /opt/layerlens -name '*.map' -type f -delete
+# (The last two steps: libzstd's build objects and sources, and dependencies' source maps, which point at sources
+# their packages do not ship; none is read at run time.)
 
 # The final stage adds one layer to the Node runtime: the installed package and its production modules.
 FROM ${BASE}
