@@ -19,7 +19,7 @@ RUN npm pack --pack-destination /tmp \
  && rm -rf /opt/layerlens/lib/node_modules/layerlens/node_modules/zstd-napi/build/Release/obj.target \
            /opt/layerlens/lib/node_modules/layerlens/node_modules/zstd-napi/build/Release/.deps \
            /opt/layerlens/lib/node_modules/layerlens/node_modules/zstd-napi/deps \
- && find /opt/layerlens -name '*.map' -type f -delete
+ && find /opt/layerlens -name '*.map' -type f -exec rm -f {} +
 # (The last two steps: libzstd's build objects and sources, and dependencies' source maps, which point at sources
 # their packages do not ship; none is read at run time.)
 
