@@ -26,6 +26,8 @@ import { renderImageTable } from '../report/table.js';
 import { renderWasteTable } from '../report/waste-table.js';
 import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.js';
 import { stderrLine, writeStdout } from './output.js';
+import { setSlowDecoderNote } from '../fetch/compression.js';
+import { parseMirrorUrl } from '../fetch/registry/mirrors.js';
 import { STDIN_TOKEN } from './stdin.js';
 
 /** yargs `coerce` for a whole-number option: `--top abc` or `--depth -1` is a usage error (exit 2), not NaN. */
@@ -42,6 +44,7 @@ export type CommandName = 'inspect' | 'layers' | 'files' | 'waste' | 'analyze' |
 
 export interface CommonOptions {
   image: string;
+  registryMirror?: string[];
   json?: boolean;
   format?: string;
   output?: string;
@@ -108,6 +111,7 @@ export function commonOptions<T>(command: Argv<T>, withImage = true): Argv<T & C
     .option('cache', { type: 'boolean', default: true, describe: 'keep downloaded blobs in the cache (--no-cache: do not)', group: 'Registry:' })
     .option('progress', { type: 'boolean', default: true, describe: 'download progress on a terminal (--no-progress: none)', group: 'Registry:' })
     .option('namespace', { type: 'string', default: 'default', describe: 'containerd namespace for containerd:NAME (k8s.io on Kubernetes nodes)', group: 'Registry:' })
+    .option('registry-mirror', { type: 'string', array: true, describe: 'a Docker Hub mirror (https://host[:port]), tried before docker.io; repeatable', group: 'Registry:' })
     .option('source', { type: 'string', choices: ['registry', 'daemon'], describe: 'for a bare NAME: read the registry, or the local Docker/Podman engine', group: 'Registry:' })
     .option('timeout', { type: 'number', describe: 'seconds: headers and small documents must arrive within S; a blob fails when < 64 KiB arrive in S (default 30)', group: 'Registry:' }) as unknown as Argv<
     T & CommonOptions
@@ -189,10 +193,13 @@ async function readStdin(): Promise<string> {
 }
 
 export function openOptions(options: CommonOptions): Pick<OpenOptions, 'debug' | 'note' | 'source' | 'namespace'> {
+  const note = options.quiet ? undefined : (line: string) => stderrLine(line);
+  // The zstd decoder is chosen deep in the layer scan, once per process; its note goes where every other note goes.
+  setSlowDecoderNote(note);
   return {
     ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
     debug: options.debug ? (line: string) => stderrLine(line) : undefined,
-    note: options.quiet ? undefined : (line: string) => stderrLine(line),
+    note,
     source: options.source,
   };
 }
@@ -251,6 +258,10 @@ export async function registryOptions(options: CommonOptions): Promise<OpenOptio
     caFile: options.caFile ?? null,
     credentials,
     ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}),
+    dockerMirrors: (options.registryMirror ?? []).map((url) => {
+      parseMirrorUrl(url); // a bad URL is a usage error before anything is read
+      return url;
+    }),
     cache: options.cache === false ? null : new BlobCache(options.cacheDir ?? defaultCacheDir(), { note, debug }),
     progress: Progress.create(options.progress !== false && !options.quiet),
   };

@@ -2,6 +2,7 @@
  * The command line (CONTRACT.md): yargs commands, one module per verb; errors become one line on stderr with
  * the contract's exit code (2 usage, 3 unreadable), a stack trace only with --debug.
  */
+import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { EXIT_UNREADABLE, EXIT_USAGE, LayerlensError, UsageError, errorMessage } from '../errors.js';
 import { registerCheckCommand } from './check.js';
@@ -10,7 +11,10 @@ import { registerImageCommands } from './commands.js';
 import { guardStdio, stderrBlock, stderrLine } from './output.js';
 import { STDIN_TOKEN } from './stdin.js';
 
-export const VERSION = '0.1.0';
+/** The installed package's version: package.json sits two levels above both src/cli/ and dist/cli/. */
+export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const COMPLETION_SHELLS = ['bash', 'zsh'];
 
 export function buildParser(args: string[], setExit: (code: number) => void): Argv {
   const parser = yargs(args)
@@ -18,10 +22,10 @@ export function buildParser(args: string[], setExit: (code: number) => void): Ar
     .usage('$0 <command> <image> [options]\n\nOpen a container image and see what is inside it and what it costs.')
     .strict()
     .recommendCommands()
-    .demandCommand(1, 'name a command: inspect, layers, files, waste, analyze, verify, platforms, diff or check (see --help)')
+    .demandCommand(1, 'name a command: inspect, layers, files, waste, analyze, verify, platforms, diff, check or completion (see --help)')
     .version(VERSION)
     .alias('h', 'help')
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    .wrap(Math.min(100, process.stdout.columns || Number(process.env.COLUMNS) || 100))
     .epilogue(
       'Images: NAME[:TAG][@DIGEST] (registry), docker-archive:FILE[:REF], oci:DIR[:REF], oci-archive:FILE[:REF],\n' +
         'a file or directory (format detected from content), or - for a tarball on stdin.\n' +
@@ -37,12 +41,23 @@ export function buildParser(args: string[], setExit: (code: number) => void): Ar
   registerImageCommands(parser, setExit);
   registerDiffCommand(parser, setExit);
   registerCheckCommand(parser, setExit);
+  // yargs writes the script and answers the shell's --get-yargs-completions calls, from these very commands.
+  parser.completion('completion', 'print a shell completion script: completion bash >> ~/.bashrc, completion zsh >> ~/.zshrc (default: $SHELL)');
   return parser;
 }
 
 
 export async function main(rawArgs: string[]): Promise<number> {
   const args = rawArgs.map((arg) => (arg === '-' ? STDIN_TOKEN : arg));
+  if (args[0] === 'completion' && args[1] !== undefined) {
+    if (!COMPLETION_SHELLS.includes(args[1])) {
+      stderrLine(`completion is for bash or zsh, not ${JSON.stringify(args[1])}`);
+      return EXIT_USAGE;
+    }
+    // yargs picks the script's dialect from $SHELL; naming a shell overrides it (this process only prints it).
+    process.env.SHELL = `/bin/${args[1]}`;
+    args.splice(1, 1);
+  }
   const debug = args.includes('--debug');
   guardStdio();
   try {

@@ -159,7 +159,9 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
         cache: options.registry?.cache ?? null,
         progress: options.registry?.progress ?? null,
         ...(options.registry?.timeoutSeconds !== undefined ? { timeoutSeconds: options.registry.timeoutSeconds } : {}),
+        dockerMirrors: options.registry?.dockerMirrors ?? [],
         debug: options.debug,
+        note: options.note,
       });
     }
     case 'daemon': {

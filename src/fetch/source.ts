@@ -19,6 +19,8 @@ export interface SourceInfo {
   repoDigests?: string[];
   /** For an engine's image: the engine's image ID. */
   imageId?: string;
+  /** For a registry image: the mirror that served the bytes (as configured), or null for the origin. */
+  mirror?: string | null;
 }
 
 export type CheckKind = 'index' | 'manifest' | 'config' | 'layer' | 'diffId' | 'mediaType' | 'platform' | 'layout' | 'reference';

@@ -120,6 +120,8 @@ export interface SourceReport {
   reference: string | null;
   engine?: { name: string; version: string } | null;
   repoDigests?: string[];
+  /** Registry images: the mirror that served the bytes, or null (the origin). */
+  mirror?: string | null;
 }
 
 /** One image: the image's keys at the top level. */
@@ -236,6 +238,7 @@ export function buildReport(command: string, source: SourceInfo, images: ImageRe
   const sourceReport: SourceReport = { input: source.input, kind: source.kind, reference: source.reference };
   if (source.engine !== undefined) sourceReport.engine = source.engine;
   if (source.repoDigests !== undefined) sourceReport.repoDigests = source.repoDigests;
+  if (source.mirror !== undefined) sourceReport.mirror = source.mirror;
   if (!multi && images.length === 1) return { schemaVersion: SCHEMA_VERSION, command, source: sourceReport, ...images[0]! };
   // Checks of shared blobs (the index, the layout) appear in each image's list; the union names each once.
   const seen = new Set<string>();

@@ -109,7 +109,8 @@ async function waitUntilUp(host: string, tls: boolean, caFile: string | null, ch
   throw new Error(`docker-registry did not come up: ${readFileSync(log, 'utf8').slice(-2000)}`);
 }
 
-export async function startRegistry(mode: RegistryMode): Promise<RunningRegistry> {
+/** `proxyOf`: the URL of another registry this one is a pull-through cache of (distribution's `proxy.remoteurl`). */
+export async function startRegistry(mode: RegistryMode, options: { proxyOf?: string } = {}): Promise<RunningRegistry> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `layerlens-registry-${mode}-`));
   const storageDir = path.join(dir, 'storage');
   mkdirSync(storageDir);
@@ -131,6 +132,7 @@ export async function startRegistry(mode: RegistryMode): Promise<RunningRegistry
     issuer = await startTokenIssuer(dir, 'layerlens-test-registry', username!, password!);
     lines.push('auth:', '  token:', `    realm: ${issuer.realm}`, '    service: layerlens-test-registry', '    issuer: layerlens-test-issuer', `    rootcertbundle: ${issuer.bundle}`);
   }
+  if (options.proxyOf) lines.push('proxy:', `  remoteurl: ${options.proxyOf}`);
   const config = path.join(dir, 'config.yml');
   writeFileSync(config, lines.join('\n') + '\n');
   const log = path.join(dir, 'registry.log');

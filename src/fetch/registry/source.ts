@@ -13,10 +13,16 @@ import { MAX_MANIFEST_BYTES, type BlobStore, type Root, type ScanCache, type Sou
 import type { BlobCache } from './cache.js';
 import { RegistryClient, type RegistryClientOptions } from './client.js';
 import type { Progress } from '../../report/progress.js';
+import { loadRegistriesConf, mirrorsFor, type Mirror } from './mirrors.js';
 
 export interface RegistryOptions extends RegistryClientOptions {
   cache: BlobCache | null;
   progress: Progress | null;
+  /** Mirrors to try before the origin, in order; unset: `dockerMirrors` and registries.conf's (mirrors.ts). */
+  mirrors?: Mirror[];
+  /** `--registry-mirror` URLs, for Docker Hub images. */
+  dockerMirrors?: string[];
+  note?: (line: string) => void;
 }
 
 class RegistryBlobStore implements BlobStore {
@@ -110,8 +116,34 @@ async function cachedManifest(client: RegistryClient, cache: BlobCache | null, r
   return { bytes, mediaType: null, digestHeader: digest };
 }
 
-/** Open a registry reference: fetch the manifest or index behind the tag or digest and check its digest. */
+/**
+ * Open a registry reference: fetch the manifest or index behind the tag or digest and check its digest. Mirrors
+ * are tried first, in order; one that cannot serve the manifest (down, 404, refused) passes to the next and at last
+ * to the origin, as podman does. The digest checks are the same whoever serves the bytes. A mirror is another
+ * registry to the client: credentials given for the origin (`--username`) never go to it, only its own auth-file
+ * entry does.
+ */
 export async function openRegistry(input: string, reference: RegistryReference, options: RegistryOptions): Promise<SourceHandle> {
+  const mirrors = options.mirrors ?? mirrorsFor(reference, options.dockerMirrors ?? [], await loadRegistriesConf());
+  for (const mirror of mirrors) {
+    const mirrored: RegistryReference = { ...reference, registry: mirror.registry, repository: mirror.repository, canonical: reference.canonical };
+    const mirrorOptions = { ...options, plainHttp: options.plainHttp || mirror.plainHttp, insecure: options.insecure || mirror.insecure };
+    try {
+      const handle = await openEndpoint(input, mirrored, reference, mirrorOptions);
+      handle.info.mirror = mirror.label;
+      options.debug?.(`${reference.canonical}: served by the mirror ${mirror.label}`);
+      return handle;
+    } catch (error) {
+      if (!(error instanceof ImageReadError)) throw error;
+      options.note?.(`mirror ${mirror.label} could not serve ${reference.canonical} (${error.message}); trying the next source`);
+    }
+  }
+  const handle = await openEndpoint(input, reference, reference, options);
+  handle.info.mirror = null;
+  return handle;
+}
+
+async function openEndpoint(input: string, reference: RegistryReference, origin: RegistryReference, options: RegistryOptions): Promise<SourceHandle> {
   const client = new RegistryClient(reference, options);
   try {
     // A cache directory that cannot be used (a file, read-only) means no cache, with one note — never a failure.
@@ -132,15 +164,15 @@ export async function openRegistry(input: string, reference: RegistryReference, 
     if (fetched.digestHeader && fetched.digestHeader.startsWith(`${algorithm}:`)) {
       checks.push({ kind: 'manifest', subject: fetched.digestHeader, manifest: digest, ok: fetched.digestHeader === digest, expected: fetched.digestHeader, actual: digest, what: 'manifest bytes match the Docker-Content-Digest header' });
     }
-    const parsed = parseManifestOrIndex(fetched.bytes, `${reference.canonical}`, fetched.mediaType ?? undefined);
+    const parsed = parseManifestOrIndex(fetched.bytes, `${origin.canonical}`, fetched.mediaType ?? undefined);
     const root: Root =
       parsed.kind === 'index'
-        ? { kind: 'index', index: parsed.index, digest, checks, reference: reference.canonical }
-        : { kind: 'manifest', manifest: parsed.manifest, mediaType: parsed.mediaType, digest, checks, reference: reference.canonical };
+        ? { kind: 'index', index: parsed.index, digest, checks, reference: origin.canonical }
+        : { kind: 'manifest', manifest: parsed.manifest, mediaType: parsed.mediaType, digest, checks, reference: origin.canonical };
     return {
-      info: { input, kind: 'registry', reference: reference.canonical },
+      info: { input, kind: 'registry', reference: origin.canonical },
       store: new RegistryBlobStore(client, cache, options.progress),
-      label: reference.canonical,
+      label: origin.canonical,
       root,
       close: async () => {
         options.progress?.done();
