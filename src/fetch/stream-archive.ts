@@ -175,7 +175,8 @@ class Incoming {
     const layer = { input, hash, bytes: 0, failed: false, scan: null as unknown as Promise<LayerScan> };
     let stored: { digest: string; size: number } | null = null;
     const storedBytes = () => (stored ??= { digest: `sha256:${hash.digest('hex')}`, size: layer.bytes });
-    layer.scan = scanLayer(input, { label: `${this.name} in ${this.tree.label}`, storedBytes }).catch((error: unknown) => {
+    // The member size sets the estimate's sampling grid, as the blob size does when the archive is a file.
+    layer.scan = scanLayer(input, { label: `${this.name} in ${this.tree.label}`, storedBytes, expectedSize: this.size }).catch((error: unknown) => {
       layer.failed = true;
       // Damage is a finding: the digest of everything stored, read to the member's end (the reader keeps hashing
       // after the scan gave up), tells a damaged blob from bad content.
