@@ -25,6 +25,7 @@ interface Layer {
   compressedSize: number;
   uncompressedSize: number;
   contentSize: number;
+  entries: number;
   files: number;
   added: number;
   modified: number;
@@ -153,7 +154,8 @@ describe('an image loaded into podman', () => {
     expect(layerFacts(json.layers)).toEqual(layerFacts(archive.layers));
     expect(json.layers).toEqual(archive.layers); // uncompressed either way: even digests and stored sizes agree
     expect(json.totals).toEqual(archive.totals);
-    expect(json.layers.map((layer) => layer.files)).toEqual([52, 12, 3]);
+    // the top layer holds 3 tar entries, one of them a whiteout: 2 files (the meaning schemaVersion 2 gave `files`)
+    expect(json.layers.map((layer) => [layer.entries, layer.files])).toEqual([[52, 52], [12, 12], [3, 2]]);
     expect(json.verify.ok).toBe(true);
   });
 
@@ -427,7 +429,7 @@ describe('engines that cannot serve: exit 3, one line', () => {
     expectOneLineError(refused, /no docker engine is reachable/);
     expect(refused.stderr).toContain(tcp);
     const ssh = await runCli(['layers', `docker-daemon:${SAMPLE_NAME}`], { env: env({ DOCKER_HOST: 'ssh://someone@example.invalid' }) });
-    expectOneLineError(ssh, /\$DOCKER_HOST is "ssh:\/\/someone@example\.invalid": expected unix:\/\/PATH or tcp:\/\/HOST:PORT/);
+    expectOneLineError(ssh, /\$DOCKER_HOST is an ssh:\/\/ endpoint \("ssh:\/\/someone@example\.invalid"\), which layerlens does not support; forward the socket \(ssh -L /);
   });
 
   test('an unsupported DOCKER_HOST is skipped for a bare name: the next endpoint (CONTAINER_HOST) serves it', async () => {
