@@ -171,6 +171,9 @@ class Incoming {
 
   private startLayer(): void {
     const input = new PassThrough({ highWaterMark: LAYER_BUFFER });
+    // abort() destroys the input with the stream's error, perhaps after the scan has stopped listening (it failed
+    // first): the scan's own promise reports the failure, so an error event here must not crash the process.
+    input.on('error', () => {});
     const hash = createHash('sha256');
     const layer = { input, hash, bytes: 0, failed: false, scan: null as unknown as Promise<LayerScan> };
     let stored: { digest: string; size: number } | null = null;
