@@ -16,6 +16,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ChallengeError, parseChallenges } from '../src/fetch/registry/auth.js';
 import { noProxy, proxyFor } from '../src/fetch/registry/transport.js';
+import { scanLayer } from '../src/analyze/scan.js';
 import { ROOT, runCli, SAMPLES, type CliResult } from './helpers/cli.js';
 import { layerTar } from './helpers/layout.js';
 import { freePort, makeCertificates } from './helpers/registry.js';
@@ -263,6 +264,21 @@ describe('credentials never travel in clear text or to another host', () => {
     expect(realm.requests).toEqual([]);
     expect(cdn.requests.length).toBeGreaterThan(0);
     expect(cdn.requests.every((request) => request.authorization === undefined)).toBe(true);
+  });
+
+  // The CDN's 401 can arrive before the scanner listens (it first loads its hasher): a stream that already failed,
+  // or closed with no error, must fail the scan — waiting for an event that is gone made the process exit 13 with
+  // nothing on stderr (one CI run in eight).
+  test.each([
+    ['failed', (stream: import('node:stream').PassThrough) => stream.destroy(new Error('401 from the CDN'))],
+    ['closed with no error', (stream: import('node:stream').PassThrough) => stream.destroy()],
+  ])('a layer stream that %s before the scan starts fails the scan, never leaves it waiting', async (_what, end) => {
+    const { PassThrough } = await import('node:stream');
+    const stream = new PassThrough();
+    stream.on('error', () => undefined);
+    end(stream);
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(scanLayer(stream, { label: 'layer 0' })).rejects.toThrow(/layer 0 could not be read/);
   });
 
   describe('--username belongs to the registry of the image it is given with', () => {

@@ -166,6 +166,20 @@ class Overlap extends Transform {
 /** Wait for the stream's first bytes without consuming them (they are pushed back). */
 async function peek(stream: Readable): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    // The stream may have failed or ended before the caller got here (a registry's 401 arrives while the hasher
+    // loads): its 'error' or 'end' is gone, and waiting for it would leave a promise no event ever settles.
+    if (stream.errored) {
+      reject(stream.errored);
+      return;
+    }
+    if (stream.destroyed) {
+      reject(new Error('the stream was closed before it could be read'));
+      return;
+    }
+    if (stream.readableEnded) {
+      resolve(Buffer.alloc(0));
+      return;
+    }
     const onReadable = () => {
       const chunk = stream.read() as Buffer | null;
       if (chunk === null) return; // wait for more or for 'end'
@@ -181,14 +195,21 @@ async function peek(stream: Readable): Promise<Buffer> {
       cleanup();
       reject(error);
     };
+    // Destroyed with no error and no end (an aborted source): a close with nothing read is a failure, not a hang.
+    const onClose = () => {
+      cleanup();
+      reject(stream.errored ?? new Error('the stream was closed before it could be read'));
+    };
     const cleanup = () => {
       stream.off('readable', onReadable);
       stream.off('end', onEnd);
       stream.off('error', onError);
+      stream.off('close', onClose);
     };
     stream.on('readable', onReadable);
     stream.once('end', onEnd);
     stream.once('error', onError);
+    stream.once('close', onClose);
   });
 }
 
