@@ -10,11 +10,21 @@ export const EXIT_UNREADABLE = 3;
 export class LayerlensError extends Error {
   constructor(
     message: string,
-    readonly exitCode: 2 | 3,
+    readonly exitCode: 1 | 2 | 3,
     options?: { cause?: unknown },
   ) {
     super(message, options);
     this.name = new.target.name;
+  }
+}
+
+/**
+ * Exit 1: the image was read and a blob is not what its descriptor names (CONTRACT.md "Damage is a finding"), and
+ * the command cannot give its answer without that blob's content (files, waste, diff). The message names the blob.
+ */
+export class DamagedImageError extends LayerlensError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 1, options);
   }
 }
 

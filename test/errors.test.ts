@@ -67,17 +67,44 @@ describe('truncated archives', () => {
     expectOneLineError(await runCli(['layers', file]), 3, /gzip/);
   });
 
-  test('a gzip layer cut short inside an OCI layout exits 3 naming the layer', async () => {
+  // CONTRACT.md "Damage is a finding": bytes that are not what their digest says fail a check (exit 1); `layers`
+  // prints its whole report with that layer's figures null, `files` one line naming the layer.
+  test('a gzip layer cut short inside an OCI layout: a failed blob check (exit 1), the report with its figures null', async () => {
     const dir = path.join(work, 'oci-cut');
     execFileSync('mkdir', ['-p', dir]);
     execFileSync('tar', ['-xf', OCI_GZIP, '-C', dir]);
     const index = JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8'));
     const manifest = JSON.parse(readFileSync(path.join(dir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
     const layer = path.join(dir, 'blobs', 'sha256', manifest.layers[0].digest.slice(7));
-    truncateSync(layer, Math.floor(statSync(layer).size / 2));
-    expectOneLineError(await runCli(['layers', `oci:${dir}`]), 3, /layer 0 .*(corrupt gzip|truncated)/);
+    const half = Math.floor(statSync(layer).size / 2);
+    truncateSync(layer, half);
+    const actual = `sha256:${execFileSync('sha256sum', [layer], { encoding: 'utf8' }).split(' ')[0]}`;
+    const { code, json, stderr } = await runJson<DamagedReport>(['layers', `oci:${dir}`]);
+    expect(code).toBe(1);
+    expect(stderr).not.toMatch(/internal error|^\s+at /m);
+    expect(json.layers).toHaveLength(manifest.layers.length);
+    expect(json.layers[0]).toMatchObject({ digest: manifest.layers[0].digest, uncompressedSize: null, files: null, added: null });
+    expect(json.layers.slice(1).every((entry) => entry.uncompressedSize !== null && entry.added === null)).toBe(true);
+    expect(json.totals).toMatchObject({ uncompressedSize: null, files: null });
+    const failed = json.verify.checks.filter((check) => !check.ok);
+    expect(failed).toEqual([
+      expect.objectContaining({ kind: 'layer', what: 'layer 0 blob digest', expected: manifest.layers[0].digest, actual }),
+      expect.objectContaining({ kind: 'layer', what: 'layer 0 blob size', expected: manifest.layers[0].size, actual: half }),
+    ]);
+    expect(json.blocked).toEqual([expect.objectContaining({ layer: 0, digest: manifest.layers[0].digest, damaged: true, reason: expect.stringMatching(/layer 0 .*(corrupt gzip|truncated).*the blob's sha256 is sha256:/) })]);
+    expectOneLineError(await runCli(['files', `oci:${dir}`]), 1, new RegExp(`layer 0 .*(corrupt gzip|truncated).*the blob's sha256 is ${actual}.*not ${manifest.layers[0].digest} as its manifest says`));
   });
 });
+
+interface DamagedReport {
+  layers: { digest: string; uncompressedSize: number | null; files: number | null; added: number | null }[];
+  totals: { uncompressedSize: number | null; files: number | null };
+  verify: { ok: boolean; checks: { ok: boolean; kind: string; what: string; expected: unknown; actual: unknown }[] };
+  blocked: { layer: number; digest: string; damaged: boolean; reason: string; blocks: string[] }[];
+  files?: unknown;
+  waste?: unknown;
+  images?: DamagedReport[];
+}
 
 describe('corrupted bytes', () => {
   test('a flipped byte inside an uncompressed layer is a diffId mismatch: exit 1, report still printed', async () => {
@@ -93,7 +120,7 @@ describe('corrupted bytes', () => {
     expect(failed[0]).toMatchObject({ kind: 'diffId', what: expect.stringContaining('layer 1 ') });
   });
 
-  test('a flipped byte in a gzip layer is corrupt compression: exit 3', async () => {
+  test('a flipped byte in a gzip layer is damage: verify, layers and analyze report it (exit 1), files and waste one line', async () => {
     const dir = path.join(work, 'oci-flip');
     execFileSync('mkdir', ['-p', dir]);
     execFileSync('tar', ['-xf', OCI_GZIP, '-C', dir]);
@@ -101,7 +128,26 @@ describe('corrupted bytes', () => {
     const manifest = JSON.parse(readFileSync(path.join(dir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
     const layer = path.join(dir, 'blobs', 'sha256', manifest.layers[0].digest.slice(7));
     flipByte(layer, Math.floor(statSync(layer).size / 2));
-    expectOneLineError(await runCli(['layers', `oci:${dir}`]), 3, /layer 0 .*corrupt gzip/);
+    const actual = `sha256:${execFileSync('sha256sum', [layer], { encoding: 'utf8' }).split(' ')[0]}`;
+    const digestCheck = expect.objectContaining({ kind: 'layer', ok: false, what: 'layer 0 blob digest', expected: manifest.layers[0].digest, actual });
+    for (const command of ['verify', 'layers', 'analyze']) {
+      const { code, json } = await runJson<DamagedReport>([command, `oci:${dir}`]);
+      expect({ command, code }).toEqual({ command, code: 1 });
+      expect(json.verify.checks.filter((check) => !check.ok)).toEqual([digestCheck]);
+      // verify takes every image of an index: the one image is then under `images`.
+      const image = json.images ? json.images[0]! : json;
+      expect(image.blocked).toEqual([expect.objectContaining({ layer: 0, damaged: true })]);
+      // Every other layer was still read and checked.
+      expect(json.verify.checks.filter((check) => check.ok && /^layer [1-9]\d* blob digest$/.test(check.what))).toHaveLength(manifest.layers.length - 1);
+      if (command === 'analyze') expect({ files: json.files, waste: json.waste }).toEqual({ files: null, waste: null });
+    }
+    const table = await runCli(['layers', `oci:${dir}`]);
+    expect(table.code).toBe(1);
+    expect(table.stdout).toMatch(/layer 0 blob digest: expected/);
+    expect(table.stdout).toMatch(/unknown because of it: layer 0's diffId, sizes and files, (the changes of layers 0–\d+|layer 0's changes), the uncompressed and content totals, the number of files/);
+    for (const command of ['files', 'waste']) {
+      expectOneLineError(await runCli([command, `oci:${dir}`]), 1, new RegExp(`layer 0 .*corrupt gzip.*the blob's sha256 is ${actual}`));
+    }
   });
 
   test('a config edited after the fact no longer matches its digest: exit 1', async () => {

@@ -469,11 +469,18 @@ describe('a blob body is never read past its size', () => {
     expect(blobs.filter((name) => name.includes('.tmp-'))).toEqual([]);
   });
 
-  test('an endless body of junk: the run ends, exit 3 naming the digest the bytes do not have', async () => {
+  // Damage is a finding (CONTRACT.md): junk that is not the blob fails its digest check, exit 1 — `layers` with its
+  // report (the layer's figures null), `files` with one line naming the digest the bytes do not have.
+  test('an endless body of junk: the run ends, a failed digest check (exit 1) naming the digest the bytes do not have', async () => {
     const image = await tinyImage();
     const { registry } = await endlessRegistry(image, Buffer.alloc(64 * 1024, 'x'));
-    const result = await runCli(['layers', `docker://${registry.host}/test/app:1`, '--no-cache'], { env: env() });
-    expectOneLine(result, 3, new RegExp(`not ${image.layerDigest} as its manifest says`));
+    const result = await runCli(['layers', `docker://${registry.host}/test/app:1`, '--no-cache', '--json'], { env: env() });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 1, stderr: '' });
+    const report = JSON.parse(result.stdout) as { layers: { uncompressedSize: number | null }[]; verify: { checks: { what: string; ok: boolean; expected: unknown; actual: unknown }[] } };
+    expect(report.verify.checks.find((check) => check.what === 'layer 0 blob digest')).toMatchObject({ ok: false, expected: image.layerDigest });
+    expect(report.verify.checks.find((check) => check.what === 'layer 0 blob size')).toMatchObject({ ok: false, expected: image.layer.length, actual: image.layer.length + 1 });
+    expect(report.layers[0]!.uncompressedSize).toBeNull();
+    expectOneLine(await runCli(['files', `docker://${registry.host}/test/app:1`, '--no-cache'], { env: env() }), 1, new RegExp(`not ${image.layerDigest} as its manifest says`));
   });
 });
 

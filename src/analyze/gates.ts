@@ -66,13 +66,16 @@ export interface GateFacts {
   layerSizesEstimated: boolean;
   /** The layers, for growth against the baseline. */
   layers: SizedLayer[];
+  /** Null (with everything that needs every layer's content) when a layer could not be read: see `blockedBy`. */
   largestFile: { path: string; size: number } | null;
-  files: number;
-  paths: string[];
-  efficiency: number;
-  wastedBytes: number;
+  files: number | null;
+  paths: string[] | null;
+  efficiency: number | null;
+  wastedBytes: number | null;
   userWastedPercent: number | null;
-  reclaimableBytes: number;
+  reclaimableBytes: number | null;
+  /** Why content figures are unknown ("layer 1 is damaged"), or null when every layer was read. */
+  blockedBy: string | null;
   verified: boolean;
   failedChecks: number;
   platforms: string[] | null;
@@ -146,39 +149,47 @@ function growthRule(name: string, limit: GateConfig['maxGrowth'], facts: GateFac
 
 export function evaluateGates(config: GateConfig, facts: GateFacts): RuleResult[] {
   const results: Result[] = [];
+  // A rule whose figure a damaged layer leaves unknown is not evaluated (the integrity test fails instead).
+  const blocked = (name: string, threshold: Result['threshold']): Result => ({ name, status: 'skip', threshold, actual: null, message: `not evaluated: ${facts.blockedBy}` });
   results.push(sizeRule('maxSize', config.maxSize, facts.compressedSize, 'the compressed size (pull cost)', facts.compressedSizeEstimated));
   results.push(sizeRule('maxUncompressedSize', config.maxUncompressedSize, facts.uncompressedSize, 'the uncompressed size'));
   const largestLayer = facts.layerSizes.every((size) => size !== null) ? Math.max(0, ...(facts.layerSizes as number[])) : null;
   results.push(sizeRule('maxLayerSize', config.maxLayerSize, largestLayer, 'the largest layer (compressed)', facts.layerSizesEstimated));
   results.push(sizeRule('maxLayers', config.maxLayers, facts.layerSizes.length, 'the layer count'));
-  const fileRule = sizeRule('maxFileSize', config.maxFileSize, facts.largestFile?.size ?? 0, `the largest file${facts.largestFile ? ` (${facts.largestFile.path})` : ''}`);
-  results.push(fileRule);
-  results.push(sizeRule('maxFiles', config.maxFiles, facts.files, 'the number of paths in the final filesystem'));
+  const content = facts.blockedBy === null;
+  const fileRule = sizeRule('maxFileSize', config.maxFileSize, content ? (facts.largestFile?.size ?? 0) : null, `the largest file${facts.largestFile ? ` (${facts.largestFile.path})` : ''}`);
+  results.push(fileRule.status === 'skip' && fileRule.threshold !== null && !content ? blocked('maxFileSize', fileRule.threshold) : fileRule);
+  const filesRule = sizeRule('maxFiles', config.maxFiles, facts.files, 'the number of paths in the final filesystem');
+  results.push(filesRule.status === 'skip' && filesRule.threshold !== null && !content ? blocked('maxFiles', filesRule.threshold) : filesRule);
 
   // Ratio rules (dive's) can be limited to images above a size, so tiny images don't fail on a few bytes.
   const small = config.minSizeForRatio !== undefined && (facts.contentSize ?? 0) < config.minSizeForRatio;
   const ratioSkip = (name: string, threshold: number) => ({ name, status: 'skip' as const, threshold, actual: null, message: `the image is smaller than minSizeForRatio (${config.minSizeForRatio} bytes)` });
   if (config.lowestEfficiency === undefined) results.push({ name: 'lowestEfficiency', status: 'skip', threshold: null, actual: facts.efficiency, message: 'lowestEfficiency not set' });
+  else if (facts.efficiency === null) results.push(blocked('lowestEfficiency', config.lowestEfficiency));
   else if (small) results.push(ratioSkip('lowestEfficiency', config.lowestEfficiency));
   else {
     const ok = !(facts.efficiency < config.lowestEfficiency); // dive: fail when efficiency < threshold
     results.push({ name: 'lowestEfficiency', status: ok ? 'pass' : 'fail', threshold: config.lowestEfficiency, actual: facts.efficiency, message: `efficiency is ${facts.efficiency}${ok ? '' : `, below ${config.lowestEfficiency}`}` });
   }
   if (config.highestWastedBytes === undefined) results.push({ name: 'highestWastedBytes', status: 'skip', threshold: null, actual: facts.wastedBytes, message: 'highestWastedBytes not set' });
+  else if (facts.wastedBytes === null) results.push(blocked('highestWastedBytes', config.highestWastedBytes));
   else {
     const ok = !(facts.wastedBytes > config.highestWastedBytes); // dive: fail when wasted > threshold
     results.push({ name: 'highestWastedBytes', status: ok ? 'pass' : 'fail', threshold: config.highestWastedBytes, actual: facts.wastedBytes, message: `wasted bytes are ${facts.wastedBytes}${ok ? '' : `, more than ${config.highestWastedBytes}`}` });
   }
   if (config.highestUserWastedPercent === undefined) {
     results.push({ name: 'highestUserWastedPercent', status: 'skip', threshold: null, actual: facts.userWastedPercent, message: 'highestUserWastedPercent not set' });
-  } else if (small) results.push(ratioSkip('highestUserWastedPercent', config.highestUserWastedPercent));
+  } else if (!content) results.push(blocked('highestUserWastedPercent', config.highestUserWastedPercent));
+  else if (small) results.push(ratioSkip('highestUserWastedPercent', config.highestUserWastedPercent));
   else if (facts.userWastedPercent === null) {
     results.push({ name: 'highestUserWastedPercent', status: 'skip', threshold: config.highestUserWastedPercent, actual: null, message: 'the image has no bytes above its base layer' });
   } else {
     const ok = !(facts.userWastedPercent > config.highestUserWastedPercent);
     results.push({ name: 'highestUserWastedPercent', status: ok ? 'pass' : 'fail', threshold: config.highestUserWastedPercent, actual: facts.userWastedPercent, message: `user wasted percent is ${facts.userWastedPercent}${ok ? '' : `, more than ${config.highestUserWastedPercent}`}` });
   }
-  results.push(sizeRule('maxReclaimableBytes', config.maxReclaimableBytes, facts.reclaimableBytes, 'reclaimable bytes'));
+  if (config.maxReclaimableBytes !== undefined && facts.reclaimableBytes === null) results.push(blocked('maxReclaimableBytes', config.maxReclaimableBytes));
+  else results.push(sizeRule('maxReclaimableBytes', config.maxReclaimableBytes, facts.reclaimableBytes, 'reclaimable bytes'));
 
   if (!config.requireVerified) results.push({ name: 'requireVerified', status: 'skip', threshold: null, actual: facts.verified, message: 'requireVerified not set' });
   else results.push({ name: 'requireVerified', status: facts.verified ? 'pass' : 'fail', threshold: 'all checks pass', actual: facts.verified ? 'all checks pass' : `${facts.failedChecks} failed`, message: facts.verified ? 'every digest, size and diff_id matches' : `${facts.failedChecks} digest/size/diff_id check(s) failed` });
@@ -190,6 +201,7 @@ export function evaluateGates(config: GateConfig, facts: GateFacts): RuleResult[
   }
 
   if (!config.forbidPaths?.length) results.push({ name: 'forbidPaths', status: 'skip', threshold: null, actual: null, message: 'forbidPaths not set' });
+  else if (facts.paths === null) results.push(blocked('forbidPaths', config.forbidPaths));
   else {
     // flags 's': picomatch's `**` is built on `.`, which without it lets `/a\nb/.env` pass `**/.env`.
     const matchers = config.forbidPaths.map((glob) => picomatch(glob.replace(/^\/+/, ''), { dot: true, flags: 's' }));

@@ -4,21 +4,20 @@
  */
 import os from 'node:os';
 import { mapLimit } from '../concurrency.js';
-import { ImageReadError, TransferError } from '../errors.js';
+import { DamagedImageError, ImageReadError, TransferError } from '../errors.js';
 import { layerCompression } from '../image/mediatypes.js';
-import type { LayerRef, ResolvedImage, VerifyCheck } from '../fetch/source.js';
+import type { LayerRef, ResolvedImage, SkippedBlob, VerifyCheck } from '../fetch/source.js';
 import { hashBlob, PassScanError, scanLayer, type LayerScan } from './scan.js';
 
-export interface SkippedBlob {
-  subject: string;
-  reason: string;
-}
+export type { SkippedBlob } from '../fetch/source.js';
 
 export interface ImageScan {
   /** One entry per layer; null where a non-distributable layer was not available. */
   layers: (LayerScan | null)[];
   checks: VerifyCheck[];
   skipped: SkippedBlob[];
+  /** Layers whose content could not be scanned (their `layers` entry is null), in layer order. */
+  blocked: BlockedLayer[];
 }
 
 export function layerLabel(layer: LayerRef): string {
@@ -57,12 +56,48 @@ export function layerChecks(layer: LayerRef, scan: LayerScan, manifest: string |
   return checks;
 }
 
+/**
+ * A layer whose content could not be scanned. `damaged`: its bytes do not hash to the digest its manifest names
+ * (CONTRACT.md "Damage is a finding": a failed check, exit 1, whatever else the damage breaks). Otherwise the bytes
+ * are what the manifest names but cannot be decompressed or parsed: a finding for `verify` (the image as
+ * published is unusable), a read error (exit 3) for commands that need the content.
+ */
+export interface BlockedLayer {
+  index: number;
+  digest: string | null;
+  damaged: boolean;
+  /** The sha256 and length of the bytes as read, when they were read to the end. */
+  actual: { digest: string; size: number | null } | null;
+  /** What went wrong, as one line (the read error's message). */
+  error: ImageReadError;
+}
+
+/** One layer's scan, or why there is none; memoised by blob digest so a layer two images share is read once. */
+export type LayerOutcome = { scan: LayerScan; blocked?: undefined } | { scan?: undefined; blocked: Omit<BlockedLayer, 'index'> };
+export type ScanMemo = Map<string, Promise<LayerOutcome>>;
+
 export interface ScanOptions {
   concurrency?: number;
   /** Non-distributable layers are normally skipped when absent; with this they are required like any other. */
   requireAllBlobs?: boolean;
   /** Scans by blob digest, shared between images (diff, all platforms): a layer two images share is read once. */
-  memo?: Map<string, Promise<LayerScan>>;
+  memo?: ScanMemo;
+}
+
+/** The checks a blocked layer fails: its digest and size where damaged, its readability where intact. */
+function blockedChecks(layer: LayerRef, blocked: Omit<BlockedLayer, 'index'>, manifest: string | null): VerifyCheck[] {
+  const subject = layer.digest ?? `layer ${layer.index}`;
+  const checks: VerifyCheck[] = [];
+  if (blocked.damaged && blocked.actual) {
+    checks.push({ kind: 'layer', subject, manifest, ok: false, expected: layer.digest, actual: blocked.actual.digest, what: `layer ${layer.index} blob digest` });
+    if (layer.size !== null && blocked.actual.size !== null) {
+      checks.push({ kind: 'layer', subject, manifest, ok: blocked.actual.size === layer.size, expected: layer.size, actual: blocked.actual.size, what: `layer ${layer.index} blob size` });
+    }
+    return checks;
+  }
+  if (layer.digest && blocked.actual) checks.push({ kind: 'layer', subject, manifest, ok: true, expected: layer.digest, actual: blocked.actual.digest, what: `layer ${layer.index} blob digest` });
+  checks.push({ kind: 'layer', subject, manifest, ok: false, expected: 'a tar stream that can be decompressed and parsed', actual: blocked.error.message, what: `layer ${layer.index} content can be read` });
+  return checks;
 }
 
 export async function scanImage(image: ResolvedImage, options: ScanOptions = {}): Promise<ImageScan> {
@@ -77,48 +112,71 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
     }
     throw new ImageReadError(`${layerLabel(layer)}: the blob is missing`);
   }
-  const scanOnce = async (layer: LayerRef): Promise<LayerScan> => {
+  // Unreadable content (exit 3) may also be a blob that is not what its manifest names: then it is damage.
+  const classify = (layer: LayerRef, error: ImageReadError, actual: { digest: string; size: number | null } | null): LayerOutcome => ({
+    blocked: { digest: layer.digest, damaged: actual !== null && layer.digest !== null && actual.digest !== layer.digest, actual, error },
+  });
+  const scanOnce = async (layer: LayerRef): Promise<LayerOutcome> => {
     if (layer.scanned) {
       try {
-        return await layer.scanned();
+        return { scan: await layer.scanned() };
       } catch (error) {
-        // As below: the pass read the blob to its end, so it can say whether the bytes are what the manifest names.
-        if (error instanceof PassScanError && layer.digest && error.blobDigest !== layer.digest) {
-          throw new ImageReadError(`${error.message}; the blob's sha256 is ${error.blobDigest}, not ${layer.digest} as its manifest says`, { cause: error });
-        }
+        // The pass read the blob to its end, so it can say whether the bytes are what the manifest names.
+        if (error instanceof PassScanError) return classify(layer, error, { digest: error.blobDigest, size: error.blobSize });
         throw error;
       }
     }
     const cached = layer.digest && layer.scans ? await layer.scans.load(layer.digest) : null;
-    if (cached) return cached;
+    if (cached) return { scan: cached };
     let scan: LayerScan;
     try {
       scan = await scanLayer(layer.open(), { label: layerLabel(layer), estimateGzip: layerCompression(layer.mediaType) === 'none', expectedSize: layer.storedSize ?? layer.size });
     } catch (error) {
-      // Unreadable content (exit 3) may also be a blob that is not what its manifest names: hash it once more so
-      // the message says so, which tells a damaged download or registry from a bad image.
+      // Bytes that never arrived (network, stall) say nothing about the blob: reading again would only repeat it.
       if (!(error instanceof ImageReadError) || error instanceof TransferError || !layer.digest) throw error;
+      // Hash it once more so the outcome says which: a damaged download or registry, or a bad image.
       const blob = await hashBlob(layer.open()).catch(() => null);
-      if (!blob || blob.digest === layer.digest) throw error;
-      throw new ImageReadError(`${error.message}; the blob's sha256 is ${blob.digest}, not ${layer.digest} as its manifest says`, { cause: error });
+      return classify(layer, error, blob);
     }
     // Only a scan of bytes that matched their digest is worth keeping.
     if (layer.digest && layer.scans && scan.digest === layer.digest) await layer.scans.save(layer.digest, scan);
-    return scan;
+    return { scan };
   };
-  const layers = await mapLimit(image.layers, concurrency, async (layer) => {
+  const outcomes = await mapLimit(image.layers, concurrency, async (layer): Promise<LayerOutcome | null> => {
     if (!layer.available) return null;
     if (!options.memo || !layer.digest) return scanOnce(layer);
-    let scan = options.memo.get(layer.digest);
-    if (!scan) {
-      scan = scanOnce(layer);
-      options.memo.set(layer.digest, scan);
+    let outcome = options.memo.get(layer.digest);
+    if (!outcome) {
+      outcome = scanOnce(layer);
+      options.memo.set(layer.digest, outcome);
     }
-    return scan;
+    return outcome;
   });
+  const blocked: BlockedLayer[] = [];
   image.layers.forEach((layer, i) => {
-    const scan = layers[i];
-    if (scan) checks.push(...layerChecks(layer, scan, image.manifestDigest));
+    const outcome = outcomes[i];
+    if (outcome?.scan) checks.push(...layerChecks(layer, outcome.scan, image.manifestDigest));
+    if (outcome?.blocked) {
+      checks.push(...blockedChecks(layer, outcome.blocked, image.manifestDigest));
+      blocked.push({ index: layer.index, ...outcome.blocked });
+    }
   });
-  return { layers, checks, skipped };
+  return { layers: outcomes.map((outcome) => outcome?.scan ?? null), checks, skipped, blocked };
+}
+
+/**
+ * For a command that needs every layer's content: the first blocked layer ends it. Damage is a finding (exit 1,
+ * one line naming the blob); intact bytes that cannot be read are the read error they were (exit 3).
+ */
+export function requireContent(scan: ImageScan): void {
+  const first = scan.blocked[0];
+  if (!first) return;
+  if (!first.damaged) throw first.error;
+  throw new DamagedImageError(damageLine(first));
+}
+
+/** One line for a damaged layer: what broke, and what its bytes hash to. */
+export function damageLine(blocked: BlockedLayer): string {
+  const size = blocked.actual?.size ?? null;
+  return `${blocked.error.message}; the blob's sha256 is ${blocked.actual?.digest ?? 'unknown'}${size !== null ? ` (${size} bytes)` : ''}, not ${blocked.digest} as its manifest says`;
 }

@@ -182,7 +182,8 @@ export async function listPlatforms(handle: SourceHandle, options: { sizes: bool
       if (!image) continue;
       const scan = await scanImage(image);
       checks.push(...scan.checks);
-      platforms[i]!.uncompressedSize = scan.layers.reduce((sum, layer) => sum + (layer?.uncompressedSize ?? 0), 0);
+      // A layer that could not be read (its failed checks are above) leaves the platform's size unknown.
+      platforms[i]!.uncompressedSize = scan.blocked.length ? null : scan.layers.reduce((sum, layer) => sum + (layer?.uncompressedSize ?? 0), 0);
     }
   }
 

@@ -361,6 +361,7 @@ export class PassScanError extends ImageReadError {
   constructor(
     message: string,
     readonly blobDigest: string,
+    readonly blobSize: number | null = null,
     options?: { cause?: unknown },
   ) {
     super(message, options);

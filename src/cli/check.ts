@@ -14,7 +14,7 @@ import { jsonErrorReason, jsonTooDeep, MAX_JSON_DEPTH } from '../image/parse.js'
 import { renderCheckJunit, renderCheckJunitError, renderCheckMarkdown, renderCheckTable, githubAnnotations, type CheckShown } from '../report/check-render.js';
 import { makeStyle } from '../report/format.js';
 import { buildReport, pullSize, type ImageReport } from '../report/report.js';
-import type { LayerScan } from '../analyze/scan.js';
+import type { ScanMemo } from '../analyze/image-scan.js';
 import { analyzeForDiff, compareImages, sizedLayers, type LoadedImage } from './diff.js';
 import type { SizedLayer } from '../analyze/diff.js';
 import { openImage } from '../fetch/open.js';
@@ -76,7 +76,7 @@ function savedLayers(layers: unknown): SizedLayer[] | null {
  * the config) that is stored uncompressed and so has no compressed size to compare. A registry baseline of
  * gzip layers is compared from its manifest and config alone: no layer is downloaded.
  */
-async function loadBaseline(baseline: string, options: CheckOptions, memo: Map<string, Promise<LayerScan>>, current: ImageReport, config: GateConfig): Promise<BaselineTotals> {
+async function loadBaseline(baseline: string, options: CheckOptions, memo: ScanMemo, current: ImageReport, config: GateConfig): Promise<BaselineTotals> {
   if (existsSync(baseline) && statSync(baseline).isFile()) {
     const head = readFileSync(baseline, { encoding: 'utf8', flag: 'r' }).slice(0, 1).trim();
     if (head === '{') {
@@ -148,9 +148,10 @@ function gateConfig(options: CheckOptions): Gates {
 
 function facts(report: ImageReport, platformList: { present: string[]; missing: string[] } | null, baseline: BaselineTotals | null): GateFacts {
   const files = report.files ?? [];
+  const blocked = report.blocked[0];
   const largest = files.reduce<{ path: string; size: number } | null>((best, file) => (file.type === 'file' && (!best || file.size > best.size) ? { path: file.path, size: file.size } : best), null);
   const failed = report.verify.checks.filter((check) => !check.ok).length;
-  const waste = report.waste!;
+  const waste = report.waste ?? null;
   const estimated = report.totals.estimatedCompressedSize !== null;
   return {
     // maxSize gates on what a pull costs: real compressed sizes, the estimate where a layer is stored uncompressed.
@@ -163,12 +164,13 @@ function facts(report: ImageReport, platformList: { present: string[]; missing: 
     layers: sizedLayers(report),
     largestFile: largest,
     // One count of files (CONTRACT.md): the paths of the final filesystem, as `files` lists them.
-    files: report.totals.files ?? files.length,
-    paths: files.map((file) => file.path),
-    efficiency: waste.efficiency,
-    wastedBytes: waste.wastedBytes,
-    userWastedPercent: waste.userWastedPercent,
-    reclaimableBytes: waste.reclaimableBytes,
+    files: blocked ? null : (report.totals.files ?? files.length),
+    paths: blocked ? null : files.map((file) => file.path),
+    efficiency: waste?.efficiency ?? null,
+    wastedBytes: waste?.wastedBytes ?? null,
+    userWastedPercent: waste?.userWastedPercent ?? null,
+    reclaimableBytes: waste?.reclaimableBytes ?? null,
+    blockedBy: blocked ? `layer ${blocked.layer} (${blocked.digest ?? 'no digest'}) is ${blocked.damaged ? 'damaged' : 'unreadable'}` : null,
     verified: failed === 0,
     failedChecks: failed,
     platforms: platformList?.present ?? null,
@@ -196,7 +198,7 @@ export async function runCheck(rawOptions: CheckOptions): Promise<number> {
 
 async function checkImage(options: CheckOptions, format: string, { config, file, defaults }: Gates, started: number): Promise<number> {
   const platform = options.platform ? parsePlatform(options.platform) : null;
-  const memo = new Map<string, Promise<LayerScan>>();
+  const memo = new Map() as ScanMemo;
   let baseline: BaselineTotals | null = null;
   const handle = await openHandle(options.image, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions(options) });
   let platformList: { present: string[]; missing: string[] } | null = null;
@@ -222,7 +224,7 @@ async function checkImage(options: CheckOptions, format: string, { config, file,
     const passed = rules.every((rule) => rule.status !== 'fail') && integrity.status !== 'fail';
     const shown: CheckShown = { rules, integrity, config: file, defaults };
     const exitCode = passed ? 0 : 1;
-    const markdown = () => renderCheckMarkdown(options.image, shown, passed, { compressedSize: imageReport.totals.compressedSize, uncompressedSize: imageReport.totals.uncompressedSize, efficiency: imageReport.waste!.efficiency });
+    const markdown = () => renderCheckMarkdown(options.image, shown, passed, { compressedSize: imageReport.totals.compressedSize, uncompressedSize: imageReport.totals.uncompressedSize, efficiency: imageReport.waste?.efficiency ?? null });
     if (process.env.GITHUB_ACTIONS === 'true') {
       // In GitHub Actions: an annotation per failed rule, and the markdown table in the job summary.
       process.stderr.write(githubAnnotations(integrity.status === 'fail' ? [integrity, ...rules] : rules));

@@ -6,11 +6,10 @@ import { writeFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { selectFiles, fileReport } from '../analyze/files.js';
 import { layerHistory } from '../analyze/history.js';
-import { scanImage, type ImageScan } from '../analyze/image-scan.js';
-import type { LayerScan } from '../analyze/scan.js';
+import { requireContent, scanImage, type ImageScan, type ScanMemo } from '../analyze/image-scan.js';
 import { buildUnion, type UnionFs } from '../analyze/union.js';
 import { analyzeWaste } from '../analyze/waste.js';
-import { ImageReadError, UsageError } from '../errors.js';
+import { DamagedImageError, ImageReadError, LayerlensError, UsageError } from '../errors.js';
 import type { ResolvedImage } from '../fetch/source.js';
 import { openHandle, resolveHandle, type OpenOptions } from '../fetch/open.js';
 import { listPlatforms } from '../analyze/platforms.js';
@@ -18,10 +17,10 @@ import type { Credentials } from '../fetch/registry/auth.js';
 import { BlobCache, defaultCacheDir } from '../fetch/registry/cache.js';
 import { parseImageArgument } from '../reference.js';
 import { Progress } from '../report/progress.js';
-import { parsePlatform } from '../image/platform.js';
+import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { renderFilesTable } from '../report/files-table.js';
 import { makeStyle, type Style } from '../report/format.js';
-import { buildReport, imageReport, platformsReport, type Extras, type ImageReport, type Report } from '../report/report.js';
+import { buildReport, imageReport, platformsReport, unresolvedError, type Extras, type ImageError, type ImageReport, type Report, type RunProblems } from '../report/report.js';
 import { renderImageTable } from '../report/table.js';
 import { renderWasteTable } from '../report/waste-table.js';
 import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.js';
@@ -149,15 +148,31 @@ function checkLayerOption(options: CommonOptions, image: ResolvedImage): number 
   return options.layer;
 }
 
-/** Everything a command computes for one image, beyond the manifests and config. */
-export async function analyzeImage(command: CommandName, image: ResolvedImage, options: CommonOptions, memo?: Map<string, Promise<LayerScan>>): Promise<{ report: ImageReport; union: UnionFs | null }> {
+/**
+ * Everything a command computes for one image, beyond the manifests and config. A layer that could not be read
+ * (CONTRACT.md "Damage is a finding"): `verify` reports it as failed checks; `layers` and `analyze` report the
+ * rest with that layer's figures null and say what it blocked; `files` and `waste`, which are nothing without
+ * every layer, end with one line naming it (exit 1 when damaged). Intact bytes that cannot be read are exit 3
+ * everywhere but `verify`.
+ */
+export async function analyzeImage(command: CommandName, image: ResolvedImage, options: CommonOptions, memo?: ScanMemo): Promise<{ report: ImageReport; union: UnionFs | null }> {
   if (command === 'inspect' || (command === 'verify' && options.fast)) return { report: imageReport(image, null), union: null };
   const scan: ImageScan = await scanImage(image, { requireAllBlobs: options.requireAllBlobs ?? false, memo });
   if (command === 'verify') return { report: imageReport(image, scan), union: null };
+  const unreadable = scan.blocked.find((blocked) => !blocked.damaged);
+  if (unreadable) throw unreadable.error;
+  if (command === 'files' || command === 'waste') requireContent(scan);
   const entries = scan.layers.map((layer) => layer?.entries ?? []);
+  const contentFigures = command === 'analyze' ? ['files', 'waste'] : [];
+  const firstBlocked = scan.blocked[0]?.index;
+  if (firstBlocked !== undefined) {
+    // The layers below the damaged one still have exact changes; nothing built on the whole union can be given.
+    const union = buildUnion(entries.slice(0, firstBlocked));
+    return { report: imageReport(image, scan, { union, changeLists: command === 'analyze', contentFigures }), union: null };
+  }
   const asOf = command === 'files' ? checkLayerOption(options, image) : undefined;
   const union = buildUnion(entries, asOf);
-  const extras: Extras = { union, changeLists: command === 'files' || command === 'analyze' };
+  const extras: Extras = { union, changeLists: command === 'files' || command === 'analyze', contentFigures };
   if (command === 'files') {
     const changed = options.changed && asOf !== undefined ? union.changes[asOf] : undefined;
     extras.files = selectFiles(union, { path: options.path, glob: options.glob, changed }).map(fileReport);
@@ -281,15 +296,32 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   const coverage = command === 'analyze' && (handle.platformRoot?.root ?? handle.root).kind === 'index' ? await listPlatforms(handle, { sizes: false, require: [] }).catch(() => null) : null;
   const source = await resolveHandle(handle, { platform, allPlatforms });
   try {
-    if (source.images.length === 0) throw new ImageReadError(`${options.image}: no image found`);
+    if (source.images.length === 0 && source.unresolved.length === 0) throw new ImageReadError(`${options.image}: no image found`);
     const reports: ImageReport[] = [];
     const unions: (UnionFs | null)[] = [];
+    const problems: RunProblems = { errors: source.unresolved.map(unresolvedError), checks: source.unresolved.flatMap((image) => image.checks), absent: source.absent };
     for (const image of source.images) {
-      const { report, union } = await analyzeImage(command, image, options);
-      reports.push(report);
-      unions.push(union);
+      try {
+        const { report, union } = await analyzeImage(command, image, options);
+        reports.push(report);
+        unions.push(union);
+      } catch (error) {
+        // One image of several that cannot be reported: the others go on, and the document says which and why.
+        if (!allPlatforms || !(error instanceof LayerlensError) || error.exitCode === 2) throw error;
+        problems.errors.push({ manifestDigest: image.manifestDigest, platform: formatPlatform(image.config), exitCode: error.exitCode, message: error.message });
+      }
     }
-    const report = buildReport(command, source.info, reports, allPlatforms);
+    // Nothing to show but failures: the worst of them is the answer, in one line; verify still prints a damaged
+    // manifest's failed check, which is a finding of its own.
+    const damageFound = problems.errors.some((error) => error.exitCode === 1) || problems.checks.some((check) => !check.ok);
+    if (reports.length === 0 && (command !== 'verify' || !damageFound)) {
+      const worst = worstError(source.unresolved.map((image) => image.error), problems.errors);
+      for (const error of problems.errors) if (error.message !== worst.message) stderrLine(error.message);
+      throw worst;
+    }
+    // Each image the document could not hold gets its one line, as a single-image run would print it.
+    for (const error of problems.errors) stderrLine(error.message);
+    const report = buildReport(command, source.info, reports, allPlatforms, problems);
     const document = coverage ? { ...report, platforms: coverage.platforms, platformsTotal: coverage.platformsTotal, attestations: coverage.attestations } : report;
     let text: string;
     if (format === 'json') text = JSON.stringify(document, null, 2) + '\n';
@@ -299,10 +331,24 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
     }
     else text = render(command, report, unions, makeStyle({ noColor: options.color === false || options.output !== undefined, noTrunc: options.trunc === false }), options);
     await emit(text, options);
-    return report.verify.ok ? 0 : 1;
+    return runExitCode(report.verify.ok, problems.errors);
   } finally {
     await source.close();
   }
+}
+
+/** CONTRACT.md precedence: an image that could not be read (3) outranks a failed check (1). */
+export function runExitCode(verified: boolean, errors: ImageError[]): number {
+  if (errors.some((error) => error.exitCode === 3)) return 3;
+  if (!verified || errors.some((error) => error.exitCode === 1)) return 1;
+  return 0;
+}
+
+function worstError(thrown: LayerlensError[], errors: ImageError[]): LayerlensError {
+  const unreadable = thrown.find((error) => error.exitCode === 3);
+  if (unreadable) return unreadable;
+  const first = errors.find((error) => error.exitCode === 3) ?? errors[0]!;
+  return first.exitCode === 3 ? new ImageReadError(first.message) : thrown[0] ?? new DamagedImageError(first.message);
 }
 
 export async function runPlatformsCommand(rawOptions: CommonOptions): Promise<number> {

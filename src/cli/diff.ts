@@ -3,8 +3,7 @@ import type { Argv } from 'yargs';
 import { diffConfig, diffFiles, diffLayers, growthMeasure, rollUp, sizeGrowth, type ImageDiff, type SizedLayer } from '../analyze/diff.js';
 import { globMatcher } from '../analyze/files.js';
 import { layerHistory } from '../analyze/history.js';
-import { scanImage, type ImageScan } from '../analyze/image-scan.js';
-import type { LayerScan } from '../analyze/scan.js';
+import { requireContent, scanImage, type ImageScan, type ScanMemo } from '../analyze/image-scan.js';
 import { buildUnion, type UnionFs } from '../analyze/union.js';
 import { analyzeWaste } from '../analyze/waste.js';
 import { ImageReadError, UsageError } from '../errors.js';
@@ -52,7 +51,7 @@ export interface LoadedImage {
 }
 
 /** Open, scan and analyse one side of a comparison (layers already scanned for the other side are reused). */
-export async function loadForDiff(argument: string, options: CommonOptions, memo: Map<string, Promise<LayerScan>>): Promise<LoadedImage> {
+export async function loadForDiff(argument: string, options: CommonOptions, memo: ScanMemo): Promise<LoadedImage> {
   const platform = options.platform ? parsePlatform(options.platform) : null;
   const source = await openImage(argument, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions({ ...options, image: argument }) });
   const image = source.images[0];
@@ -61,8 +60,10 @@ export async function loadForDiff(argument: string, options: CommonOptions, memo
 }
 
 /** Scan and analyse an image already opened (check's baseline opens it first to see whether it needs a scan). */
-export async function analyzeForDiff(source: OpenedSource, image: ResolvedImage, memo: Map<string, Promise<LayerScan>>): Promise<LoadedImage> {
+export async function analyzeForDiff(source: OpenedSource, image: ResolvedImage, memo: ScanMemo): Promise<LoadedImage> {
   const scan = await scanImage(image, { memo });
+  // A diff is of contents: a layer that could not be read leaves nothing to compare (one line naming it).
+  requireContent(scan);
   const entries = scan.layers.map((layer) => layer?.entries ?? []);
   const union = buildUnion(entries);
   const waste = analyzeWaste(entries, union, layerHistory(image.config, image.layers.length));
@@ -128,7 +129,7 @@ export async function runDiff(raw: DiffOptions): Promise<number> {
   const format = chooseFormat(options, ['table', 'json', 'markdown']);
   const depth = options.depth ?? 2;
   if (!Number.isInteger(depth) || depth < 1) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
-  const memo = new Map<string, Promise<LayerScan>>();
+  const memo = new Map() as ScanMemo;
   const a = await loadForDiff(options.imageA, options, memo);
   try {
     const b = await loadForDiff(options.imageB, options, memo);

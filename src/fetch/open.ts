@@ -13,7 +13,7 @@ import { parseImageArgument } from '../reference.js';
 import { createDecompressor, sniffOuterCompression, type OuterCompression } from './compression.js';
 import { resolveDockerArchive } from './docker-archive.js';
 import { layoutRoot, LayoutBlobStore } from './oci-layout.js';
-import { resolveRoot, type ResolveContext } from './resolve.js';
+import { resolveRoot, type ResolveContext, type ResolveOutcome } from './resolve.js';
 import type { RegistryOptions } from './registry/source.js';
 import type { OpenedSource, Selection, SourceHandle, SourceInfo, SourceKind } from './source.js';
 import { checkSpaceFor, isDiskFull, makeTempDir, removeTempDir, spaceGuard, spaceIn, spillMargin } from './tempfiles.js';
@@ -237,10 +237,23 @@ export async function resolveHandle(handle: SourceHandle, options: Pick<OpenOpti
   try {
     const ref = handle.root.kind === 'images' ? null : handle.root.reference;
     const selection: Selection = { ref, platform: options.platform, allPlatforms: options.allPlatforms };
-    const ctx: ResolveContext | null = handle.store ? { store: handle.store, selection, label: handle.label } : null;
+    // Several images: one that fails is recorded and the others go on; absent manifests are listed, not read.
+    const outcome: ResolveOutcome = { unresolved: [], absent: [], candidates: 0 };
+    const ctx: ResolveContext | null = handle.store ? { store: handle.store, selection, label: handle.label, ...(options.allPlatforms ? { outcome } : {}) } : null;
     const images = await resolveRoot(handle.root, ctx);
+    if (!options.allPlatforms) outcome.candidates = images.length;
+    if (handle.root.kind === 'images') {
+      outcome.candidates = images.length;
+      // A Docker 25+ docker save: its OCI index names every platform of the tag, with blobs for some.
+      if (handle.platformRoot && handle.platformRoot.root.kind !== 'images') {
+        const named: ResolveOutcome = { unresolved: [], absent: [], candidates: 0 };
+        const platformCtx: ResolveContext = { store: handle.platformRoot.store, selection: { ...selection, allPlatforms: true }, label: handle.label, outcome: named };
+        await resolveRoot(handle.platformRoot.root, platformCtx).catch(() => []);
+        if (named.candidates > images.length) Object.assign(outcome, { absent: named.absent, candidates: named.candidates });
+      }
+    }
     const reference = handle.info.reference ?? images[0]?.reference ?? null;
-    return { info: { ...handle.info, reference }, images, close: handle.close };
+    return { info: { ...handle.info, reference }, images, unresolved: outcome.unresolved, absent: outcome.absent, candidates: outcome.candidates, close: handle.close };
   } catch (error) {
     await handle.close();
     throw error;

@@ -5,7 +5,7 @@
  */
 import { IO_CONCURRENCY, mapLimit } from '../concurrency.js';
 import { createHash } from 'node:crypto';
-import { ImageReadError } from '../errors.js';
+import { DamagedImageError, ImageReadError, LayerlensError } from '../errors.js';
 import { isImageConfigMediaType, isIndexMediaType, isManifestMediaType, isNonDistributable, MediaType } from '../image/mediatypes.js';
 import { parseConfig, parseManifestOrIndex } from '../image/parse.js';
 import { formatPlatform, hostPlatform, normalizePlatform, platformMatches } from '../image/platform.js';
@@ -19,6 +19,8 @@ import {
   type ResolvedImage,
   type Root,
   type Selection,
+  type SkippedBlob,
+  type UnresolvedImage,
   type VerifyCheck,
 } from './source.js';
 
@@ -80,6 +82,32 @@ export interface ResolveContext {
   selection: Selection;
   /** Where messages should say this is, e.g. `oci:./dir`. */
   label: string;
+  /**
+   * Several-image runs: an image that fails to resolve is recorded here and the others go on (CONTRACT.md: verify
+   * goes on with every other platform); manifests the source does not hold are listed, not read.
+   */
+  outcome?: ResolveOutcome;
+}
+
+export interface ResolveOutcome {
+  unresolved: UnresolvedImage[];
+  absent: SkippedBlob[];
+  /** Image manifests the indexes name (present or not). */
+  candidates: number;
+}
+
+/**
+ * Resolve one image, saying "damaged" when it is: a manifest or config whose bytes do not hash to their digest
+ * and then fail to parse is a finding (exit 1, CONTRACT.md "Damage is a finding"), not an unreadable image.
+ */
+async function resolveDamageAware<T>(checks: VerifyCheck[], resolve: () => Promise<T>): Promise<T> {
+  try {
+    return await resolve();
+  } catch (error) {
+    const damaged = checks.find((check) => !check.ok && check.what.endsWith(' digest') && (check.kind === 'manifest' || check.kind === 'config' || check.kind === 'index'));
+    if (!damaged || !(error instanceof ImageReadError)) throw error;
+    throw new DamagedImageError(`${error.message}; the ${damaged.kind} blob is damaged: its sha256 is ${damaged.actual}, not ${damaged.expected} as its descriptor names`, { cause: error });
+  }
 }
 
 /** Choose and load images from an index (the index's own digest is null for an OCI layout's index.json). */
@@ -100,9 +128,20 @@ export async function resolveIndex(
     const what = index.manifests.length === 0 ? 'lists no manifests' : `lists no container image (only ${found.join(', ')})`;
     throw new ImageReadError(`${indexDigest ? `index ${indexDigest} in ` : ''}${ctx.label} ${what}`);
   }
-  const chosen = choosePlatforms(ctx, entries, indexDigest);
+  // What the source holds: an archive or layout often keeps one platform of an index that names eleven.
+  const held = await Promise.all(entries.map(async (entry) => isIndexMediaType(entry.mediaType) || (await ctx.store.stat(entry.digest)).available));
+  const present = entries.filter((_, i) => held[i]);
+  const chosen = choosePlatforms(ctx, entries, present, indexDigest);
   const images: ResolvedImage[] = [];
   for (const descriptor of chosen) {
+    if (!isIndexMediaType(descriptor.mediaType) && ctx.outcome) ctx.outcome.candidates++;
+    if (!present.includes(descriptor)) {
+      if (ctx.outcome) {
+        ctx.outcome.absent.push({ subject: descriptor.digest, reason: 'not in this archive', ...(descriptor.platform ? { platform: formatPlatform(descriptor.platform) } : {}) });
+        continue;
+      }
+      throw new ImageReadError(`the ${describeEntry(descriptor)} manifest that ${indexDigest ? `index ${indexDigest.slice(0, 19)}` : ctx.label} names is not in ${ctx.label}${present.length ? ` (it holds ${present.map(describeEntry).join(', ')})` : ''}`);
+    }
     if (seen.has(descriptor.digest)) throw new ImageReadError(`${ctx.label}: index ${descriptor.digest} refers to itself (a loop)`);
     // Each distinct index or manifest is read once, however many paths lead to it: an index listing the next one
     // four times, eight levels deep, is 8 documents, not 4^8.
@@ -117,17 +156,30 @@ export async function resolveIndex(
       const nextSeen = new Set(seen).add(descriptor.digest);
       images.push(...(await resolveIndex(ctx, parsed.index, descriptor.digest, nestedChecks, reference, depth + 1, nextSeen, visited)));
     } else {
-      images.push(await resolveManifestDescriptor(ctx, descriptor, indexDigest, [...checks], reference));
+      const own = [...checks];
+      try {
+        images.push(await resolveDamageAware(own, () => resolveManifestDescriptor(ctx, descriptor, indexDigest, own, reference)));
+      } catch (error) {
+        // A usage error is the run's; a damaged or unreadable image is this image's, and the others go on.
+        if (!ctx.outcome || !(error instanceof LayerlensError) || error.exitCode === 2) throw error;
+        ctx.outcome.unresolved.push({ manifestDigest: descriptor.digest, platform: descriptor.platform ?? null, checks: own, error });
+      }
     }
   }
   return images;
 }
 
-function choosePlatforms(ctx: ResolveContext, entries: Descriptor[], indexDigest: string | null): Descriptor[] {
+/**
+ * `--platform` picks among every entry (one the source does not hold is then a clear error); the default choice
+ * (the only image, else the host's) is made among the entries the source holds, as a runtime would pull.
+ */
+function choosePlatforms(ctx: ResolveContext, all: Descriptor[], present: Descriptor[], indexDigest: string | null): Descriptor[] {
   const { selection } = ctx;
   const where = indexDigest ? `index ${indexDigest.slice(0, 19)}` : ctx.label;
+  if (selection.allPlatforms) return all;
+  const entries = selection.platform ? all : present;
   const available = () => entries.map(describeEntry).join(', ');
-  if (selection.allPlatforms) return entries;
+  if (entries.length === 0) throw new ImageReadError(`${ctx.label} holds none of the ${all.length} manifests ${where} names`);
   if (selection.platform) {
     const wanted = selection.platform;
     const matching = entries.filter((entry) => !entry.platform || platformMatches(wanted, entry.platform));
@@ -247,7 +299,9 @@ export async function resolveRoot(root: Root, ctx: ResolveContext | null): Promi
   if (root.kind === 'images') return root.images;
   if (!ctx) throw new Error('a root with an index or manifest needs a blob store');
   if (root.kind === 'index') return resolveIndex(ctx, root.index, root.digest, [...root.checks], root.reference);
-  return [await resolveImage(ctx, root.manifest, root.mediaType, root.digest, null, null, [...root.checks], root.reference)];
+  const checks = [...root.checks];
+  if (ctx.outcome) ctx.outcome.candidates++;
+  return [await resolveDamageAware(checks, () => resolveImage(ctx, root.manifest, root.mediaType, root.digest, null, null, checks, root.reference))];
 }
 
 /** `{ [key]: value }` when there is a value, else nothing (exactOptionalPropertyTypes keeps absent and undefined apart). */

@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
 import type { LayerScan } from '../analyze/scan.js';
+import type { LayerlensError } from '../errors.js';
 
 export type SourceKind = 'registry' | 'docker-archive' | 'oci-layout' | 'oci-archive' | 'daemon' | 'containerd';
 
@@ -35,6 +36,26 @@ export interface VerifyCheck {
   actual: string | number | null;
   /** A short sentence saying what was compared, e.g. "layer 2 blob size". */
   what: string;
+}
+
+/** A blob a run did not read, and why (CONTRACT.md `verify.skipped`). */
+export interface SkippedBlob {
+  subject: string;
+  reason: string;
+  /** For a manifest an index names: the platform it claims (people tell eleven digests apart by it). */
+  platform?: string;
+}
+
+/**
+ * An image an index names that could not be resolved in a several-image run (a damaged or unreadable manifest or
+ * config): the others go on, and the report lists this one with its checks.
+ */
+export interface UnresolvedImage {
+  manifestDigest: string;
+  platform: Platform | null;
+  /** The checks made before it failed (a failed digest check when the blob is damaged). */
+  checks: VerifyCheck[];
+  error: LayerlensError;
 }
 
 export interface LayerRef {
@@ -145,6 +166,12 @@ export interface SourceHandle {
 export interface OpenedSource {
   info: SourceInfo;
   images: ResolvedImage[];
+  /** Several-image runs: images the index names that could not be resolved (the rest were). */
+  unresolved: UnresolvedImage[];
+  /** Manifests an index names that the archive or layout does not hold ("not in this archive"). */
+  absent: SkippedBlob[];
+  /** How many image manifests the index names (1 without an index): "1 of 11 platforms present". */
+  candidates: number;
   close(): Promise<void>;
 }
 

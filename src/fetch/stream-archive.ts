@@ -184,7 +184,10 @@ class Incoming {
       // Damage is a finding: the digest of everything stored, read to the member's end (the reader keeps hashing
       // after the scan gave up), tells a damaged blob from bad content.
       return new Promise<never>((_, reject) => {
-        const settle = () => reject(new PassScanError(errorMessage(error), storedBytes().digest, { cause: error }));
+        const settle = () => {
+          const stored = storedBytes();
+          reject(new PassScanError(errorMessage(error), stored.digest, stored.size, { cause: error }));
+        };
         if (this.done) settle();
         else this.onDone = settle;
       });

@@ -61,14 +61,14 @@ function markdownValue(rule: RuleResult, value: RuleResult['threshold'] | RuleRe
   return typeof value === 'number' || typeof value === 'boolean' || value === null ? text : escapeMarkdown(text);
 }
 
-export function renderCheckMarkdown(image: string, shown: CheckShown, passed: boolean, extra: { compressedSize: number | null; uncompressedSize: number | null; efficiency: number }): string {
+export function renderCheckMarkdown(image: string, shown: CheckShown, passed: boolean, extra: { compressedSize: number | null; uncompressedSize: number | null; efficiency: number | null }): string {
   const icon = { pass: '✅', fail: '❌', skip: '⏭️' };
   const rules = [shown.integrity, ...shown.rules];
   const ok = passed && shown.integrity.status !== 'fail';
   const lines = [
     `### ${ok ? '✅' : '❌'} layerlens check: ${markdownCode(image, false)}`,
     '',
-    `Compressed **${humanSize(extra.compressedSize)}**, uncompressed **${humanSize(extra.uncompressedSize)}**, efficiency **${(extra.efficiency * 100).toFixed(2)} %**. ${escapeMarkdown(rulesOrigin(shown))}.`,
+    `Compressed **${humanSize(extra.compressedSize)}**, uncompressed **${humanSize(extra.uncompressedSize)}**, efficiency **${extra.efficiency === null ? 'unknown (a layer could not be read)' : `${(extra.efficiency * 100).toFixed(2)} %`}**. ${escapeMarkdown(rulesOrigin(shown))}.`,
     '',
     '| Rule | Status | Threshold | Actual |',
     '| --- | --- | --- | --- |',

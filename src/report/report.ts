@@ -3,13 +3,14 @@
  * Renderers only read it; analyses only write it.
  */
 import { layerHistory } from '../analyze/history.js';
-import type { ImageScan, SkippedBlob } from '../analyze/image-scan.js';
+import { damageLine, type ImageScan } from '../analyze/image-scan.js';
 import { layerCompression } from '../image/mediatypes.js';
 import type { EntryType } from '../analyze/scan.js';
 import { WHITEOUT_PREFIX, type UnionFs } from '../analyze/union.js';
 import type { WasteReport } from '../analyze/waste.js';
 import type { AttestationEntry, PlatformEntry, PlatformsResult } from '../analyze/platforms.js';
-import type { ResolvedImage, SourceInfo, VerifyCheck } from '../fetch/source.js';
+import type { ResolvedImage, SkippedBlob, SourceInfo, UnresolvedImage, VerifyCheck } from '../fetch/source.js';
+import { formatPlatform } from '../image/platform.js';
 
 /** 2: totals.files, layers[].diffId and check with no rules changed meaning (docs/CHANGELOG.md). */
 export const SCHEMA_VERSION = 2;
@@ -91,6 +92,17 @@ export interface VerifyReport {
   skipped: SkippedBlob[];
 }
 
+/** A layer whose content could not be read, and the figures that are null because of it. */
+export interface BlockedReport {
+  layer: number;
+  digest: string | null;
+  /** Its bytes do not hash to its digest (a failed check); else they do but cannot be decompressed or parsed. */
+  damaged: boolean;
+  reason: string;
+  /** What this layer's absence leaves unknown, for people: "layer 1's sizes and files", "the file list". */
+  blocks: string[];
+}
+
 export interface ImageReport {
   indexDigest: string | null;
   manifestDigest: string | null;
@@ -101,8 +113,11 @@ export interface ImageReport {
   layers: LayerReport[];
   totals: Totals;
   verify: VerifyReport;
-  files?: FileReport[];
-  waste?: WasteReport;
+  /** Layers whose content could not be read (damage is a finding: the rest of the report still holds). */
+  blocked: BlockedReport[];
+  /** Null when a blocked layer leaves them unknown (analyze). */
+  files?: FileReport[] | null;
+  waste?: WasteReport | null;
 }
 
 /** What a command computed beyond the manifests, config and scan. */
@@ -112,6 +127,8 @@ export interface Extras {
   changeLists?: boolean;
   files?: FileReport[];
   waste?: WasteReport;
+  /** Figures beyond the layer table that a blocked layer leaves unknown (analyze: the file list and waste). */
+  contentFigures?: string[];
 }
 
 export interface SourceReport {
@@ -133,9 +150,31 @@ export interface MultiReport {
   source: SourceReport;
   indexDigest: string | null;
   images: ImageReport[];
+  /** Images the index names that could not be reported: damaged (exitCode 1) or unreadable (3). */
+  errors: ImageError[];
   verify: VerifyReport;
 }
 export type Report = SingleReport | MultiReport;
+
+export interface ImageError {
+  manifestDigest: string | null;
+  platform: string | null;
+  exitCode: 1 | 2 | 3;
+  message: string;
+}
+
+/** What a several-image run could not report, beside the images it did. */
+export interface RunProblems {
+  errors: ImageError[];
+  /** Checks of images that failed to resolve (a damaged manifest's failed digest check). */
+  checks: VerifyCheck[];
+  /** Manifests the source does not hold. */
+  absent: SkippedBlob[];
+}
+
+export function unresolvedError(image: UnresolvedImage): ImageError {
+  return { manifestDigest: image.manifestDigest, platform: image.platform ? formatPlatform(image.platform) : null, exitCode: image.error.exitCode, message: image.error.message };
+}
 
 export function isMultiReport(report: Report): report is MultiReport {
   return 'images' in report;
@@ -199,7 +238,10 @@ export function imageReport(image: ResolvedImage, scan: ImageScan | null, extras
       createdBy: createdBy[i] ?? null,
     };
   });
-  const changes = extras.union?.changes ?? [];
+  const blockedLayers = scan?.blocked ?? [];
+  const firstBlocked = blockedLayers[0]?.index ?? null;
+  // Below the first blocked layer the union (built from those layers only) is exact; from it up, unknown.
+  const changes = (extras.union?.changes ?? []).slice(0, firstBlocked ?? undefined);
   layers.forEach((layer, i) => {
     const change = changes[i];
     if (!change) return;
@@ -226,24 +268,45 @@ export function imageReport(image: ResolvedImage, scan: ImageScan | null, extras
       estimatedCompressedSize: estimated ? sum(pullSize) : null,
       uncompressedSize: sum((layer) => layer.uncompressedSize),
       contentSize: sum((layer) => layer.contentSize),
-      files: extras.union ? countPaths(extras.union) : null,
+      files: extras.union && firstBlocked === null ? countPaths(extras.union) : null,
     },
     verify: { ok: checks.every((check) => check.ok), checks, skipped: scan?.skipped ?? [] },
+    blocked: blockedLayers.map((blocked) => ({
+      layer: blocked.index,
+      digest: blocked.digest,
+      damaged: blocked.damaged,
+      reason: blocked.damaged ? damageLine(blocked) : blocked.error.message,
+      blocks: blockedFigures(blocked.index, layers.length, blocked.index === firstBlocked, extras),
+    })),
     ...(extras.files ? { files: extras.files } : {}),
     ...(extras.waste ? { waste: extras.waste } : {}),
+    ...(firstBlocked !== null ? Object.fromEntries((extras.contentFigures ?? []).map((key) => [key, null])) : {}),
   };
 }
 
-export function buildReport(command: string, source: SourceInfo, images: ImageReport[], multi: boolean): Report {
+/** What one blocked layer leaves unknown; the first also blocks everything built on the union above it. */
+function blockedFigures(index: number, count: number, first: boolean, extras: Extras): string[] {
+  const figures = [`layer ${index}'s diffId, sizes and files`];
+  if (!first) return figures;
+  if (extras.union) figures.push(index === count - 1 ? `layer ${index}'s changes` : `the changes of layers ${index}–${count - 1}`);
+  figures.push('the uncompressed and content totals', 'the number of files');
+  for (const key of extras.contentFigures ?? []) figures.push(key === 'files' ? 'the file list' : key === 'waste' ? 'waste and efficiency' : key);
+  return figures;
+}
+
+export function buildReport(command: string, source: SourceInfo, images: ImageReport[], multi: boolean, problems: RunProblems = { errors: [], checks: [], absent: [] }): Report {
   const sourceReport: SourceReport = { input: source.input, kind: source.kind, reference: source.reference };
   if (source.engine !== undefined) sourceReport.engine = source.engine;
   if (source.repoDigests !== undefined) sourceReport.repoDigests = source.repoDigests;
   if (source.mirror !== undefined) sourceReport.mirror = source.mirror;
-  if (!multi && images.length === 1) return { schemaVersion: SCHEMA_VERSION, command, source: sourceReport, ...images[0]! };
+  if (!multi && images.length === 1) {
+    const image = images[0]!;
+    if (problems.absent.length === 0) return { schemaVersion: SCHEMA_VERSION, command, source: sourceReport, ...image };
+    return { schemaVersion: SCHEMA_VERSION, command, source: sourceReport, ...image, verify: { ...image.verify, skipped: [...image.verify.skipped, ...problems.absent] } };
+  }
   // Checks of shared blobs (the index, the layout) appear in each image's list; the union names each once.
   const seen = new Set<string>();
-  const checks = images
-    .flatMap((image) => image.verify.checks)
+  const checks = [...images.flatMap((image) => image.verify.checks), ...problems.checks]
     .filter((check) => {
       const key = `${check.kind}|${check.subject}|${check.manifest}|${check.what}`;
       if (seen.has(key)) return false;
@@ -256,7 +319,8 @@ export function buildReport(command: string, source: SourceInfo, images: ImageRe
     source: sourceReport,
     indexDigest: images[0]?.indexDigest ?? null,
     images,
-    verify: { ok: checks.every((check) => check.ok), checks, skipped: images.flatMap((image) => image.verify.skipped) },
+    errors: problems.errors,
+    verify: { ok: checks.every((check) => check.ok), checks, skipped: [...images.flatMap((image) => image.verify.skipped), ...problems.absent] },
   };
 }
 

@@ -112,7 +112,28 @@ function failures(image: ImageReport, style: Style): string[] {
   const lines = failed.map(
     (check) => style.color.red(`✗ ${esc(check.what)}: expected ${esc(String(check.expected ?? 'none'))}, got ${esc(String(check.actual ?? 'none'))}`) + style.color.dim(` (${esc(check.subject)})`),
   );
-  for (const skipped of image.verify.skipped) lines.push(style.color.yellow(`- ${esc(skipped.subject)}: ${esc(skipped.reason)}`));
+  for (const skipped of image.verify.skipped) lines.push(style.color.yellow(`- ${skipped.platform ? `${esc(skipped.platform)} ` : ''}${esc(skipped.subject)}: ${esc(skipped.reason)}`));
+  lines.push(...blockedLines(image, style));
+  return lines;
+}
+
+/** A layer that could not be read, and what its absence leaves unknown (shown as "-" above). */
+export function blockedLines(image: ImageReport, style: Style): string[] {
+  return image.blocked.map((blocked) =>
+    style.color.red(`✗ ${esc(blocked.reason)}`) + style.color.dim(`\n  unknown because of it: ${blocked.blocks.join(', ')}`),
+  );
+}
+
+/** Several images: those the document could not hold, with why; and how many platforms the source holds. */
+export function runProblemLines(report: Report, style: Style): string[] {
+  const errors = isMultiReport(report) ? report.errors : [];
+  const images = isMultiReport(report) ? report.images.length : 1;
+  const lines = errors.map((error) => style.color.red(`✗ ${error.platform ?? 'image'} ${shortDigest(error.manifestDigest)}: ${esc(error.message)}`));
+  const absent = report.verify.skipped.filter((skipped) => skipped.reason === 'not in this archive').length;
+  if (absent > 0) {
+    const named = images + errors.length + absent;
+    lines.push(style.color.yellow(`${named - absent} of ${named} platforms present (${absent} not in this archive)`));
+  }
   return lines;
 }
 
@@ -123,10 +144,12 @@ export function renderImageTable(report: Report, style: Style, options: { scanne
   for (const image of images) {
     if (images.length > 1) out.push('', style.color.bold.underline(platformText(image.platform)));
     out.push(...summary(image, style, showScan), '', layerTable(image, style, showScan));
-    const problems = failures(image, style);
-    if (problems.length) out.push('', ...problems);
+    const failed = failures(image, style);
+    if (failed.length) out.push('', ...failed);
   }
+  const problems = runProblemLines(report, style);
+  if (problems.length) out.push('', ...problems);
   const verify = report.verify;
-  if (showScan && verify.ok) out.push('', style.color.green(`✓ ${verify.checks.length} digest, size and diff_id checks passed`));
+  if (showScan && verify.ok && (!isMultiReport(report) || report.errors.length === 0)) out.push('', style.color.green(`✓ ${verify.checks.length} digest, size and diff_id checks passed`));
   return out.join('\n') + '\n';
 }

@@ -4,7 +4,7 @@ import type { VerifyCheck } from '../fetch/source.js';
 import { escapeTerminal as esc } from './escape.js';
 import { humanSize, platformText, truncate, type Style } from './format.js';
 import { isMultiReport, type PlatformsReport, type Report } from './report.js';
-import { sourceLine, table } from './table.js';
+import { blockedLines, runProblemLines, sourceLine, table } from './table.js';
 
 function value(text: string | number | null): string {
   if (text === null) return 'none';
@@ -23,15 +23,30 @@ export function renderVerifyTable(report: Report, style: Style): string {
   for (const image of images) {
     out.push('', style.color.bold(`${platformText(image.platform)}  ${esc(image.manifestDigest ?? image.configDigest)}`));
     for (const check of image.verify.checks) out.push(checkLine(check, style));
-    for (const skipped of image.verify.skipped) out.push(style.color.yellow(`- ${esc(skipped.subject)}: ${esc(skipped.reason)}`));
+    for (const skipped of image.verify.skipped) out.push(style.color.yellow(`- ${skipped.platform ? `${esc(skipped.platform)} ` : ''}${esc(skipped.subject)}: ${esc(skipped.reason)}`));
+    out.push(...blockedLines(image, style));
   }
+  if (isMultiReport(report)) {
+    // Images that did not resolve: their checks (a damaged manifest's digest) and why they stopped.
+    const key = (check: VerifyCheck) => `${check.kind}|${check.subject}|${check.manifest}|${check.what}`;
+    const listed = new Set(report.images.flatMap((image) => image.verify.checks.map(key)));
+    const orphan = report.verify.checks.filter((check) => !listed.has(key(check)));
+    if (orphan.length) out.push('', ...orphan.map((check) => checkLine(check, style)));
+    for (const skipped of report.verify.skipped.filter((entry) => entry.reason === 'not in this archive')) out.push(style.color.yellow(`- ${skipped.platform ? `${esc(skipped.platform)} ` : ''}${esc(skipped.subject)}: ${esc(skipped.reason)}`));
+  }
+  const problems = runProblemLines(report, style);
+  if (problems.length) out.push('', ...problems);
   const { checks, skipped } = report.verify;
   const failed = checks.filter((check) => !check.ok).length;
+  const unreported = isMultiReport(report) ? report.errors.length : 0;
+  const notRead = unreported ? style.color.red.bold(`; ${unreported} image(s) could not be checked to the end (above)`) : '';
   out.push(
     '',
     failed
-      ? style.color.red.bold(`${failed} of ${checks.length} checks failed`)
-      : style.color.green.bold(`all ${checks.length} checks passed`) + (skipped.length ? style.color.yellow(` (${skipped.length} blob(s) skipped)`) : ''),
+      ? style.color.red.bold(`${failed} of ${checks.length} checks failed`) + notRead
+      : unreported
+        ? style.color.red.bold(`${checks.length} checks passed`) + notRead
+        : style.color.green.bold(`all ${checks.length} checks passed`) + (skipped.length ? style.color.yellow(` (${skipped.length} blob(s) skipped)`) : ''),
   );
   return out.join('\n') + '\n';
 }
