@@ -146,6 +146,8 @@ describe('an image loaded into podman', () => {
       reference: SAMPLE_NAME,
       engine: { name: 'podman', version: podmanVersion },
       repoDigests: record.RepoDigests,
+      mirror: null,
+      attached: null,
     });
     expect(json.configDigest).toBe(record.Id.startsWith('sha256:') ? record.Id : `sha256:${record.Id}`);
     expect(json.configDigest).toBe(archive.configDigest);
@@ -335,7 +337,7 @@ describe('an image built by podman build', () => {
     await engine.podman(['save', '--quiet', '--format', 'docker-archive', '-o', saved, IMAGE]);
     const { code, json } = await runJson<LayersJson>(['layers', saved], { env: env() });
     expect(code).toBe(0);
-    expect(json.source).toEqual({ input: saved, kind: 'docker-archive', reference: IMAGE });
+    expect(json.source).toEqual({ input: saved, kind: 'docker-archive', reference: IMAGE, mirror: null, attached: null });
     expect(json.configDigest).toBe(daemon.configDigest);
     expect(json.layers).toEqual(daemon.layers);
     expect(json.totals).toEqual(daemon.totals);

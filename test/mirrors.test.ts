@@ -5,11 +5,13 @@
  * mirror can serve) or from a containers-registries.conf(5) file named by CONTAINERS_REGISTRIES_CONF, as podman
  * reads it. A dead mirror falls back to the origin; credentials for the origin never reach a mirror.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { mirrorsFor, parseRegistriesConf } from '../src/fetch/registry/mirrors.js';
 import { runCli, runJson, SAMPLES } from './helpers/cli.js';
+import { startContainerd, type ContainerdEngine } from './helpers/containerd.js';
+import { startPodman, type PodmanEngine } from './helpers/podman.js';
 import { freePort, pushImage, startFaultProxy, startRegistry, type RunningRegistry } from './helpers/registry.js';
 
 interface Report {
@@ -81,6 +83,68 @@ describe('registries.conf mirrors', () => {
     const result = await runCli(['inspect', `${origin.host}/sample/amd64:1`, '--no-cache'], { env: variables });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`${variables.CONTAINERS_REGISTRIES_CONF}:2`);
+  });
+});
+
+describe('source.mirror and source.attached in every document, whatever the source', () => {
+  // CONTRACT.md's `source` shows both keys: a pipeline reads `source.mirror` without asking first what kind of
+  // source it was, so they are present (null: no mirror served, no attached report was used) for every kind.
+  let podman: PodmanEngine;
+  let containerd: ContainerdEngine;
+  const SAMPLE_TAR = path.join(SAMPLES, 'busybox-amd64.tar');
+
+  beforeAll(async () => {
+    [podman, containerd] = await Promise.all([startPodman(), startContainerd()]);
+    await podman.podman(['load', '--quiet', '-i', SAMPLE_TAR]);
+    await containerd.ctr(['-n', 'default', 'images', 'import', '--no-unpack', SAMPLE_TAR]);
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all([podman?.stop(), containerd?.stop()]);
+  }, 120_000);
+
+  interface Source {
+    kind: string;
+    mirror?: unknown;
+    attached?: unknown;
+  }
+  const engines = () => ({ CONTAINER_HOST: podman.address, DOCKER_HOST: `unix://${path.join(home, 'no-docker.sock')}`, CONTAINERD_ADDRESS: containerd.address });
+  const cases: [string, string, () => string[], string][] = [
+    ['docker-archive:', 'docker-archive', () => ['layers', `docker-archive:${SAMPLE_TAR}`], ''],
+    ['a docker save by path', 'docker-archive', () => ['inspect', SAMPLE_TAR], ''],
+    ['oci: (a layout)', 'oci-layout', () => ['layers', `oci:${path.join(SAMPLES, 'busybox-oci')}`, '--platform', 'linux/amd64'], ''],
+    ['oci: with --all-platforms (several images)', 'oci-layout', () => ['inspect', `oci:${path.join(SAMPLES, 'busybox-oci')}`, '--all-platforms'], ''],
+    ['oci-archive:', 'oci-archive', () => ['files', `oci-archive:${path.join(SAMPLES, 'busybox.oci.tar')}`, '--platform', 'linux/amd64'], ''],
+    ['platforms of a layout', 'oci-layout', () => ['platforms', `oci:${path.join(SAMPLES, 'busybox-oci')}`], ''],
+    ['stdin', 'docker-archive', () => ['layers', '-'], SAMPLE_TAR],
+    ['podman: (an engine)', 'daemon', () => ['layers', 'podman:layerlens-sample/busybox:latest'], ''],
+    ['containerd:', 'containerd', () => ['inspect', 'containerd:docker.io/layerlens-sample/busybox:latest'], ''],
+    ['a registry, from its origin', 'registry', () => ['inspect', `${origin.host}/sample/amd64:1`, '--no-cache'], ''],
+  ];
+
+  test.each(cases)('%s: source.kind %s, mirror null and attached null, both present', async (_name, kind, args, stdinFile) => {
+    const { code, json, stderr } = await runJson<{ source: Source }>(args(), { env: { ...env(null), ...engines() }, ...(stdinFile ? { input: readFileSync(stdinFile) } : {}) });
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(json.source.kind).toBe(kind);
+    expect(Object.keys(json.source)).toEqual(expect.arrayContaining(['mirror', 'attached']));
+    expect(json.source.mirror).toBeNull();
+    expect(json.source.attached).toBeNull();
+  });
+
+  test('diff: both sides say so too', async () => {
+    const { code, json } = await runJson<{ a: { source: Source }; b: { source: Source } }>(['diff', `oci:${path.join(SAMPLES, 'busybox-oci')}`, 'podman:layerlens-sample/busybox:latest', '--platform', 'linux/amd64'], { env: { ...env(null), ...engines() } });
+    expect(code).toBe(0);
+    expect([json.a.source, json.b.source]).toEqual([
+      expect.objectContaining({ kind: 'oci-layout', mirror: null, attached: null }),
+      expect.objectContaining({ kind: 'daemon', mirror: null, attached: null }),
+    ]);
+  });
+
+  test('platforms of a registry image names the mirror that served its index (it used to drop the key)', async () => {
+    const conf = `[[registry]]\nlocation = "${origin.host}"\n[[registry.mirror]]\nlocation = "${mirror.host}"\n`;
+    const { code, json } = await runJson<{ source: Source }>(['platforms', `${origin.host}/sample/amd64:1`, '--no-cache'], { env: env(conf) });
+    expect(code).toBe(0);
+    expect(json.source).toMatchObject({ kind: 'registry', mirror: mirror.host, attached: null });
   });
 });
 

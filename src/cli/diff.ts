@@ -12,7 +12,7 @@ import type { OpenedSource, ResolvedImage } from '../fetch/source.js';
 import { parsePlatform } from '../image/platform.js';
 import { renderDiffMarkdown, renderDiffTable } from '../report/diff-render.js';
 import { makeStyle } from '../report/format.js';
-import { imageReport, pullSize, SCHEMA_VERSION, type ImageReport, type SourceReport } from '../report/report.js';
+import { imageReport, pullSize, SCHEMA_VERSION, sourceReport, type ImageReport, type SourceReport } from '../report/report.js';
 import { chooseFormat, commonOptions, emit, openOptions, registryOptions, type CommonOptions } from './commands.js';
 import { STDIN_TOKEN } from './stdin.js';
 import { wholeNumber } from './commands.js';
@@ -78,7 +78,7 @@ export function sizedLayers(report: ImageReport): SizedLayer[] {
 function side(loaded: LoadedImage): DiffSide {
   const { report } = loaded;
   return {
-    source: { input: loaded.source.info.input, kind: loaded.source.info.kind, reference: loaded.source.info.reference },
+    source: sourceReport(loaded.source.info),
     configDigest: report.configDigest,
     manifestDigest: report.manifestDigest,
     platform: report.platform,

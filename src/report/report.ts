@@ -137,8 +137,22 @@ export interface SourceReport {
   reference: string | null;
   engine?: { name: string; version: string } | null;
   repoDigests?: string[];
-  /** Registry images: the mirror that served the bytes, or null (the origin). */
-  mirror?: string | null;
+  /** The mirror that served the bytes; null when the origin did and for every source that is not a registry. */
+  mirror: string | null;
+  /** `{ digest }` of an attached report (OCI referrer) used instead of reading the image; null when none was. */
+  attached: { digest: string } | null;
+}
+
+/**
+ * `source` as every document prints it: the contract's keys are present for every source kind, null where they
+ * do not apply, so a pipeline can read `source.mirror` without first asking what kind of source it was. No
+ * command reads attached reports yet (`--use-attached`), so `attached` is always null.
+ */
+export function sourceReport(source: SourceInfo): SourceReport {
+  const report: SourceReport = { input: source.input, kind: source.kind, reference: source.reference, mirror: source.mirror ?? null, attached: null };
+  if (source.engine !== undefined) report.engine = source.engine;
+  if (source.repoDigests !== undefined) report.repoDigests = source.repoDigests;
+  return report;
 }
 
 /** One image: the image's keys at the top level. */
@@ -295,14 +309,11 @@ function blockedFigures(index: number, count: number, first: boolean, extras: Ex
 }
 
 export function buildReport(command: string, source: SourceInfo, images: ImageReport[], multi: boolean, problems: RunProblems = { errors: [], checks: [], absent: [] }): Report {
-  const sourceReport: SourceReport = { input: source.input, kind: source.kind, reference: source.reference };
-  if (source.engine !== undefined) sourceReport.engine = source.engine;
-  if (source.repoDigests !== undefined) sourceReport.repoDigests = source.repoDigests;
-  if (source.mirror !== undefined) sourceReport.mirror = source.mirror;
+  const sourceDocument = sourceReport(source);
   if (!multi && images.length === 1) {
     const image = images[0]!;
-    if (problems.absent.length === 0) return { schemaVersion: SCHEMA_VERSION, command, source: sourceReport, ...image };
-    return { schemaVersion: SCHEMA_VERSION, command, source: sourceReport, ...image, verify: { ...image.verify, skipped: [...image.verify.skipped, ...problems.absent] } };
+    if (problems.absent.length === 0) return { schemaVersion: SCHEMA_VERSION, command, source: sourceDocument, ...image };
+    return { schemaVersion: SCHEMA_VERSION, command, source: sourceDocument, ...image, verify: { ...image.verify, skipped: [...image.verify.skipped, ...problems.absent] } };
   }
   // Checks of shared blobs (the index, the layout) appear in each image's list; the union names each once.
   const seen = new Set<string>();
@@ -316,7 +327,7 @@ export function buildReport(command: string, source: SourceInfo, images: ImageRe
   return {
     schemaVersion: SCHEMA_VERSION,
     command,
-    source: sourceReport,
+    source: sourceDocument,
     indexDigest: images[0]?.indexDigest ?? null,
     images,
     errors: problems.errors,
@@ -344,7 +355,7 @@ export function platformsReport(source: SourceInfo, result: PlatformsResult): Pl
   return {
     schemaVersion: SCHEMA_VERSION,
     command: 'platforms',
-    source: { input: source.input, kind: source.kind, reference: source.reference },
+    source: sourceReport(source),
     indexDigest: result.indexDigest,
     platforms: result.platforms,
     platformsTotal: result.platformsTotal,

@@ -1,7 +1,7 @@
 /**
  * A real Docker engine for tests: `dockerd` as root with its own data root, exec root, pid file and unix socket
- * in a temp dir, vfs storage, and no networking set-up (no iptables, no bridge), so neither the host's images nor
- * its network are used or touched. The docker CLI reaches it through `engine.docker(...)` (DOCKER_HOST set, an
+ * in a temp dir, vfs storage (overlay2 when asked), and no networking set-up (no iptables, no bridge), so neither
+ * the host's images nor its network are used or touched. The docker CLI reaches it through `engine.docker(...)` (DOCKER_HOST set, an
  * empty DOCKER_CONFIG). dockerd starts its own containerd under the exec root. `stop()` ends the daemon (its
  * whole process group) and removes everything; so does the test process's exit.
  *
@@ -57,7 +57,8 @@ export async function dockerAvailable(): Promise<boolean> {
   return found.every(Boolean);
 }
 
-export async function startDocker(): Promise<DockerEngine> {
+/** `storageDriver`: vfs by default (works anywhere); overlay2 where `overlaySupported()` (helpers/podman.ts). */
+export async function startDocker(options: { storageDriver?: 'vfs' | 'overlay2' } = {}): Promise<DockerEngine> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-docker-'));
   const dataRoot = path.join(dir, 'data');
   // The exec root holds containerd's socket; unix socket paths are limited to 108 bytes, so keep it short.
@@ -72,7 +73,7 @@ export async function startDocker(): Promise<DockerEngine> {
   writeFileSync(daemonJson, '{}\n');
   const out = openSync(logFile, 'a');
   const args = [
-    '--storage-driver', 'vfs', '--iptables=false', '--ip6tables=false', '--bridge=none',
+    '--storage-driver', options.storageDriver ?? 'vfs', '--iptables=false', '--ip6tables=false', '--bridge=none',
     '--data-root', dataRoot, '--exec-root', execRoot, '--pidfile', path.join(dir, 'dockerd.pid'),
     '-H', address, '--config-file', daemonJson,
   ];

@@ -1,8 +1,8 @@
 /**
- * A real Podman engine for tests: `podman system service` on a unix socket in a temp dir, with its own vfs
- * storage (--root/--runroot/--tmpdir there too) and its own config files, so neither the system's images nor
- * its containers.conf, storage.conf or registries.conf are used or touched. The same storage is reachable from
- * the podman CLI through `engine.podman(...)`. Everything is asynchronous: nothing here blocks the event loop
+ * A real Podman engine for tests: `podman system service` on a unix socket in a temp dir, with its own vfs (or,
+ * when asked, overlay) storage (--root/--runroot/--tmpdir there too) and its own config files, so neither the
+ * system's images nor its containers.conf, storage.conf or registries.conf are used or touched. The same storage
+ * is reachable from the podman CLI through `engine.podman(...)`. Everything is asynchronous: nothing here blocks the event loop
  * while the service (a child of this process) is needed. The service is killed (its whole process group) by
  * `stop()`, and in any case when the test process exits.
  */
@@ -59,7 +59,34 @@ export function getOnSocket(socket: string, pathname: string, timeoutMs = 2000):
   });
 }
 
-export async function startPodman(): Promise<PodmanEngine> {
+/**
+ * Whether this machine can mount overlayfs (as root, on the temp dir's file system): then podman's and dockerd's
+ * `overlay` drivers work, and a layer is a directory of changes instead of vfs's full copy of the root filesystem.
+ * Probed with a real mount, not guessed from /proc/filesystems: inside some containers the module is listed but
+ * the mount is refused.
+ */
+export async function overlaySupported(): Promise<boolean> {
+  if (process.getuid?.() !== 0) return false;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-overlay-probe-'));
+  try {
+    for (const sub of ['lower', 'upper', 'work', 'merged']) mkdirSync(path.join(dir, sub));
+    const options = `lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work`;
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', options, path.join(dir, 'merged')]);
+    await run('umount', [path.join(dir, 'merged')]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `driver`: vfs by default (works anywhere, even where overlayfs cannot be mounted); `overlay` where
+ * `overlaySupported()`, for suites that build or run large images and pay vfs's copy of every layer.
+ */
+export async function startPodman(options: { driver?: 'vfs' | 'overlay' } = {}): Promise<PodmanEngine> {
+  const driver = options.driver ?? 'vfs';
   const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-podman-'));
   const root = path.join(dir, 'root');
   const runroot = path.join(dir, 'runroot');
@@ -67,7 +94,7 @@ export async function startPodman(): Promise<PodmanEngine> {
   const config = path.join(dir, 'config');
   for (const sub of [root, runroot, tmpdir, config]) mkdirSync(sub, { recursive: true });
   const storageConf = path.join(dir, 'storage.conf');
-  writeFileSync(storageConf, `[storage]\ndriver = "vfs"\nrunroot = "${runroot}"\ngraphroot = "${root}"\n`);
+  writeFileSync(storageConf, `[storage]\ndriver = "${driver}"\nrunroot = "${runroot}"\ngraphroot = "${root}"\n`);
   const containersConf = path.join(dir, 'containers.conf');
   writeFileSync(containersConf, '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n');
   // No search registries: a short name never reaches the network (nor prompts), whatever the host's config says.
@@ -83,7 +110,7 @@ export async function startPodman(): Promise<PodmanEngine> {
     REGISTRIES_CONFIG_PATH: registriesConf,
     TMPDIR: tmpdir,
   };
-  const globalFlags = ['--storage-driver', 'vfs', '--root', root, '--runroot', runroot, '--tmpdir', tmpdir, '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const globalFlags = ['--storage-driver', driver, '--root', root, '--runroot', runroot, '--tmpdir', tmpdir, '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
   const socket = path.join(dir, 'podman.sock');
   const address = `unix://${socket}`;
   const logFile = path.join(dir, 'service.log');
@@ -105,6 +132,8 @@ export async function startPodman(): Promise<PodmanEngine> {
     await exited;
     clearTimeout(timer);
     services.delete(child);
+    // overlay storage can leave a layer mounted: unmount what lies under the dir before removing it.
+    if (driver === 'overlay') await run('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l`]).catch(() => undefined);
     try {
       rmSync(dir, { recursive: true, force: true });
     } catch {
