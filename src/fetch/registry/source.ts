@@ -11,7 +11,8 @@ import type { RegistryReference } from '../../reference.js';
 import { digestOf } from '../resolve.js';
 import { MAX_MANIFEST_BYTES, type BlobStore, type Root, type ScanCache, type SourceHandle, type VerifyCheck } from '../source.js';
 import type { BlobCache } from './cache.js';
-import { RegistryClient, type RegistryClientOptions } from './client.js';
+import { RegistryAnswerError, RegistryClient, type RegistryClientOptions } from './client.js';
+import { explainMissingManifest } from './explain.js';
 import type { Progress } from '../../report/progress.js';
 import { loadRegistriesConf, mirrorsFor, type Mirror } from './mirrors.js';
 
@@ -152,7 +153,13 @@ async function openEndpoint(input: string, reference: RegistryReference, origin:
     const target = reference.digest ?? reference.tag ?? 'latest';
     let fetched = await cachedManifest(client, cache, reference);
     if (!fetched) {
-      fetched = await client.manifest(target, MAX_MANIFEST_BYTES);
+      try {
+        fetched = await client.manifest(target, MAX_MANIFEST_BYTES);
+      } catch (error) {
+        // A missing tag or an Image ID given as a digest: the origin (not a mirror, which falls through to it) says more.
+        if (error instanceof RegistryAnswerError && reference === origin) throw await explainMissingManifest(client, reference, error, options.debug);
+        throw error;
+      }
       const fetchedDigest = digestOf(fetched.bytes, 'sha256');
       if (fetchedDigest) await cache?.put(fetchedDigest, fetched.bytes);
     }
