@@ -137,7 +137,7 @@ describe('progress of registry reads', () => {
     expect([quiet.code, quiet.stderr]).toEqual([0, '']);
     const debug = await runCli(['layers', `${registry.host}/sample/amd64:1.0`, '--no-cache', '--debug'], { env: env() });
     expect(debug.code).toBe(0);
-    expect(debug.stderr).toMatch(/^downloaded [^\n]*: 3 of 3 layer\(s\), [\d.]+ [kM]B of [\d.]+ [kM]B \(100 %\)$/m);
+    expect(debug.stderr).toMatch(/^layerlens: downloaded [^\n]*: 3 of 3 layer\(s\), [\d.]+ [kM]B of [\d.]+ [kM]B \(100 %\)$/m);
   });
 
   const hasScript = spawnSync('script', ['--version']).status === 0;

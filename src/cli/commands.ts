@@ -263,7 +263,8 @@ export async function registryOptions(options: CommonOptions): Promise<OpenOptio
       return url;
     }),
     cache: options.cache === false ? null : new BlobCache(options.cacheDir ?? defaultCacheDir(), { note, debug }),
-    progress: Progress.create(options.progress !== false && !options.quiet),
+    // Off a terminal, progress only with --debug (one line per finished blob): CI logs stay clean.
+    progress: Progress.create(options.progress !== false && !options.quiet, debug),
   };
 }
 
