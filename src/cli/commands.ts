@@ -87,8 +87,7 @@ export interface CommonOptions {
   credentialImages?: string[];
 }
 
-const FORMATS = ['table', 'json', 'markdown', 'junit', 'html'] as const;
-export type Format = (typeof FORMATS)[number];
+export type Format = 'table' | 'json' | 'markdown' | 'junit' | 'html';
 
 /** The formats each command renders: its --help lists these and no others, and chooseFormat refuses the rest. */
 export const COMMAND_FORMATS = {
