@@ -6,6 +6,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli, runJson, SAMPLES, ROOT } from './helpers/cli.js';
@@ -88,6 +89,44 @@ describe('a tag that does not exist', () => {
     const result = await runCli(['inspect', `${registry.host}/no/such:1`, '--no-cache'], { env: env() });
     expect(result.code).toBe(3);
     expect(result.stderr).toBe(`layerlens: ${registry.host}/no/such: repository not found\n`);
+  });
+});
+
+describe('a tag list from a hostile server', () => {
+  let server: Server;
+  let host: string;
+  let tagBody = '';
+  beforeAll(async () => {
+    // A registry that knows no manifest and answers the tag list with whatever the test sets.
+    server = createServer((req, res) => {
+      if (req.url === '/v2/') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      if (req.url?.includes('/tags/list')) return void res.writeHead(200, { 'content-type': 'application/json' }).end(tagBody);
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    host = `127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  test('names that are not tags (control characters, a line break) are not shown; the message stays one line', async () => {
+    tagBody = JSON.stringify({ name: 'app', tags: ['\u001b[31mred', 'v1\nlayerlens: forged', 'v1.0', 'x'.repeat(300)] });
+    const result = await runCli(['inspect', `${host}/app:v2`, '--no-cache', '--plain-http'], { env: env() });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toBe(`layerlens: ${host}/app: tag "v2" not found (manifest unknown); the repository has v1.0\n`);
+  });
+
+  test('a tag list larger than 256 KiB is not read: the original message', async () => {
+    tagBody = JSON.stringify({ name: 'app', tags: Array.from({ length: 40_000 }, (_, i) => `tag-${i}`) });
+    const result = await runCli(['inspect', `${host}/app:v2`, '--no-cache', '--plain-http'], { env: env() });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toBe(`layerlens: ${host}/app: tag "v2" not found (manifest unknown)\n`);
+  });
+
+  test('a tag list that is not JSON: the original message', async () => {
+    tagBody = '<html>oops</html>';
+    const result = await runCli(['inspect', `${host}/app:v2`, '--no-cache', '--plain-http'], { env: env() });
+    expect(result.stderr).toBe(`layerlens: ${host}/app: tag "v2" not found (manifest unknown)\n`);
   });
 });
 
