@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runJson, SAMPLES } from './helpers/cli.js';
+import { runCli, runJson, SAMPLES } from './helpers/cli.js';
 
 interface DiffJson {
   diff: {
@@ -110,4 +110,66 @@ test('the same image as an OCI layout and as a docker save has no file differenc
   // layout's size against the tar's, ~930 kB "growth" of the same image).
   expect(json.diff.totals.compressedSizeDelta).toBe(0);
   expect(json.diff.totals.measure).toBe('compressed size; 3 layer(s) shared by diffId count 0');
+});
+
+describe('config changes: env and labels one variable at a time', () => {
+  beforeAll(() => {
+    // A copy of amd64 (env: PATH=/bin) whose env umoci rewrites: PATH changed, FOO and BAR added; and one more copy
+    // with FOO changed and BAR gone, so that every kind of change is seen. Labels change the same way.
+    const layout = path.join(work, 'layout');
+    execFileSync('skopeo', ['copy', '--quiet', `oci:${layout}:amd64`, `oci:${layout}:env1`]);
+    execFileSync('umoci', ['config', '--image', `${layout}:env1`, '--clear=config.env', '--config.env', 'PATH=/opt/app/bin:/bin', '--config.env', 'FOO=bar', '--config.env', 'BAR=1', '--config.label', 'org.example.tier=web']);
+    execFileSync('skopeo', ['copy', '--quiet', `oci:${layout}:env1`, `oci:${layout}:env2`]);
+    execFileSync('umoci', ['config', '--image', `${layout}:env2`, '--clear=config.env', '--config.env', 'PATH=/opt/app/bin:/bin', '--config.env', 'FOO=baz', '--clear=config.labels', '--config.label', 'org.example.tier=api']);
+  });
+
+  /** The image's env as its config holds it, from skopeo (the oracle). */
+  function envOf(tag: string): string[] {
+    const config = JSON.parse(execFileSync('skopeo', ['inspect', '--config', `oci:${path.join(work, 'layout')}:${tag}`], { encoding: 'utf8' })) as { config: { Env?: string[] } };
+    return config.config.Env ?? [];
+  }
+
+  test('JSON: entries name each variable that differs, with both values', async () => {
+    const { json } = await runJson<{ diff: { config: { field: string; entries?: { key: string; a: string | null; b: string | null }[] }[] } }>(['diff', `oci:${path.join(work, 'layout')}:amd64`, `oci:${path.join(work, 'layout')}:env1`]);
+    expect(envOf('amd64')).toEqual(['PATH=/bin']);
+    expect(envOf('env1').sort()).toEqual(['BAR=1', 'FOO=bar', 'PATH=/opt/app/bin:/bin']);
+    const env = json.diff.config.find((change) => change.field === 'env')!;
+    expect(env.entries).toEqual(
+      expect.arrayContaining([
+        { key: 'PATH', a: '/bin', b: '/opt/app/bin:/bin' },
+        { key: 'FOO', a: null, b: 'bar' },
+        { key: 'BAR', a: null, b: '1' },
+      ]),
+    );
+    expect(env.entries).toHaveLength(3);
+    expect(json.diff.config.find((change) => change.field === 'labels')!.entries).toEqual([{ key: 'org.example.tier', a: null, b: 'web' }]);
+  });
+
+  test('table: + FOO=bar, - BAR=1, ~ FOO: bar → baz, one line each; markdown likewise', async () => {
+    const table = await runCli(['diff', `oci:${path.join(work, 'layout')}:env1`, `oci:${path.join(work, 'layout')}:env2`, '--no-color']);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.split('\n');
+    const at = lines.indexOf('  env:');
+    expect(at).toBeGreaterThan(0);
+    expect(lines.slice(at + 1, at + 3).sort()).toEqual(['    - BAR=1', '    ~ FOO: bar → baz']);
+    expect(lines).toContain('  labels:');
+    expect(lines).toContain('    ~ org.example.tier: web → api');
+    // PATH is the same on both sides: not listed.
+    expect(table.stdout).not.toMatch(/PATH/);
+    const added = await runCli(['diff', `oci:${path.join(work, 'layout')}:amd64`, `oci:${path.join(work, 'layout')}:env1`, '--no-color']);
+    expect(added.stdout.split('\n')).toEqual(expect.arrayContaining(['    + FOO=bar', '    + BAR=1', '    ~ PATH: /bin → /opt/app/bin:/bin']));
+    const markdown = await runCli(['diff', `oci:${path.join(work, 'layout')}:env1`, `oci:${path.join(work, 'layout')}:env2`, '--format', 'markdown']);
+    expect(markdown.stdout).toContain('  - - `BAR=1`');
+    expect(markdown.stdout).toContain('  - ~ `FOO`: `bar` → `baz`');
+  });
+
+  test('one minus sign and one percent style: ASCII -, "12.34 %", deltas signed', async () => {
+    const { stdout } = await runCli(['diff', `oci:${path.join(work, 'layout')}:child`, `oci:${path.join(work, 'layout')}:amd64`, '--no-color']);
+    expect(stdout).not.toContain('\u2212');
+    expect(stdout).toMatch(/^Efficiency +\d+\.\d\d % +\d+\.\d\d % +[+-]?\d+\.\d\d pt$/m);
+    // amd64 has fewer files than the child built FROM it: a negative count, ASCII minus.
+    expect(stdout).toMatch(/^Files +\d+ +\d+ +-\d+$/m);
+    expect(stdout).toMatch(/^Uncompressed +.* -[\d.]+ k?B$/m);
+    expect(stdout).not.toMatch(/\d%/);
+  });
 });

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from './helpers/cli.js';
+import { ROOT, runCli, runJson } from './helpers/cli.js';
 import { layerTar, writeImage } from './helpers/layout.js';
 
 const DIR = '/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm';
@@ -32,4 +32,27 @@ test('--no-trunc prints whole paths', async () => {
   const result = await runCli(['waste', `oci:${layout}`, '--no-color', '--no-trunc']);
   expect(result.code).toBe(0);
   for (const name of NAMES) expect(result.stdout).toContain(`${DIR}${name}`);
+});
+
+test('the Image ID and digest lines stay within 100 columns, --no-trunc too; the Image ID is the config digest', async () => {
+  const image = `oci:${path.join(ROOT, 'samples', 'busybox-oci')}`;
+  const { json } = await runJson<{ configDigest: string }>(['inspect', image, '--platform', 'linux/arm64']);
+  for (const extra of [[], ['--no-trunc']]) {
+    const result = await runCli(['inspect', image, '--platform', 'linux/arm64', '--no-color', ...extra]);
+    expect(result.code).toBe(0);
+    const line = result.stdout.split('\n').find((text) => text.startsWith('Image ID'))!;
+    expect(line).toBe(`Image ID         ${json.configDigest}  (config)`);
+    for (const text of result.stdout.split('\n').filter((row) => /digest|Image ID/.test(row))) expect([text, text.length <= 100]).toEqual([text, true]);
+  }
+});
+
+test('one percent style in every table: "12.34 %", never "12.34%"', async () => {
+  const waste = await runCli(['waste', `oci:${layout}`, '--no-color']);
+  expect(waste.stdout).toMatch(/^Efficiency +\d+\.\d\d % /m);
+  const check = await runCli(['check', `oci:${layout}`, '--no-color', '--lowest-efficiency', '10%', '--config', '/dev/null']);
+  expect(check.stdout).toMatch(/\d+\.\d\d %/);
+  // A growth threshold is `5%` in the JSON (the contract's value) and `5 %` in the table.
+  const growth = await runCli(['check', `oci:${layout}`, '--no-color', '--baseline', `oci:${layout}`, '--max-growth', '5%', '--config', '/dev/null']);
+  expect(growth.stdout).toMatch(/\b5 %/);
+  for (const text of [waste.stdout, check.stdout, growth.stdout]) expect(text).not.toMatch(/\d%/);
 });

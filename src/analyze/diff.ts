@@ -34,6 +34,34 @@ export interface ConfigChange {
   field: string;
   a: unknown;
   b: unknown;
+  /**
+   * `env` and `labels`: what changed, one variable or label at a time (null: absent on that side), so that a
+   * reader sees `~ PATH: old → new` rather than two lists of twenty variables.
+   */
+  entries?: { key: string; a: string | null; b: string | null }[];
+}
+
+/** `KEY=VALUE` lists (Env) as key → value; a later duplicate wins, as the runtime's environment has it. */
+function envMap(list: unknown): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const item of Array.isArray(list) ? list : []) {
+    if (typeof item !== 'string') continue;
+    const at = item.indexOf('=');
+    map.set(at === -1 ? item : item.slice(0, at), at === -1 ? '' : item.slice(at + 1));
+  }
+  return map;
+}
+
+function labelMap(labels: unknown): Map<string, string> {
+  const map = new Map<string, string>();
+  if (labels && typeof labels === 'object' && !Array.isArray(labels)) for (const [key, value] of Object.entries(labels)) map.set(key, String(value));
+  return map;
+}
+
+/** Keys in A's order, then those only B has; only the ones that differ. */
+export function entryChanges(a: Map<string, string>, b: Map<string, string>): NonNullable<ConfigChange['entries']> {
+  const keys = [...a.keys(), ...[...b.keys()].filter((key) => !a.has(key))];
+  return keys.filter((key) => a.get(key) !== b.get(key)).map((key) => ({ key, a: a.get(key) ?? null, b: b.get(key) ?? null }));
 }
 
 export interface ImageDiff {
@@ -137,7 +165,11 @@ export function diffConfig(a: ResolvedImage, b: ResolvedImage): ConfigChange[] {
   for (const [field, get] of fields) {
     const valueA = get(a);
     const valueB = get(b);
-    if (JSON.stringify(valueA) !== JSON.stringify(valueB)) changes.push({ field, a: valueA, b: valueB });
+    if (JSON.stringify(valueA) === JSON.stringify(valueB)) continue;
+    const change: ConfigChange = { field, a: valueA, b: valueB };
+    if (field === 'env') change.entries = entryChanges(envMap(valueA), envMap(valueB));
+    if (field === 'labels') change.entries = entryChanges(labelMap(valueA), labelMap(valueB));
+    changes.push(change);
   }
   return changes;
 }

@@ -21,7 +21,7 @@ import { openImage } from '../fetch/open.js';
 import type { LayerRef, OpenedSource } from '../fetch/source.js';
 import { layerCompression } from '../image/mediatypes.js';
 import { CONFIG_KEYS, DIVE_DEFAULTS, flagName, loadGateConfig, parseRuleValue } from './check-config.js';
-import { analyzeImage, chooseFormat, commonOptions, emit, openOptions, registryOptions, type CommonOptions } from './commands.js';
+import { analyzeImage, chooseFormat, COMMAND_FORMATS, commonOptions, emit, withExamples, openOptions, registryOptions, type CommonOptions } from './commands.js';
 import { stderrLine } from './output.js';
 import { STDIN_TOKEN } from './stdin.js';
 
@@ -183,7 +183,7 @@ export async function runCheck(rawOptions: CheckOptions): Promise<number> {
   const started = Date.now();
   const options: CheckOptions = { ...rawOptions, image: rawOptions.image === STDIN_TOKEN ? '-' : rawOptions.image };
   if (options.output === STDIN_TOKEN) delete options.output;
-  const format = chooseFormat(options, ['table', 'json', 'markdown', 'junit']);
+  const format = chooseFormat(options, COMMAND_FORMATS.check);
   const gates = gateConfig(options);
   try {
     return await checkImage(options, format, gates, started);
@@ -277,17 +277,18 @@ export function registerCheckCommand(parser: Argv, setExit: (code: number) => vo
     'check <image>',
     'CI gate: size, waste, integrity, platform and content rules; exit 0 pass, 1 fail',
     (command) => {
-      let built = commonOptions(command)
+      let built = commonOptions(command, true, COMMAND_FORMATS.check)
         .option('config', { type: 'string', describe: 'a .layerlens.yml/.layerlens.json or a dive .dive-ci (default: found in the working directory)', group: 'Rules:' })
         .option('baseline', { type: 'string', describe: 'an image or a saved JSON report to measure growth against', group: 'Rules:' });
       for (const key of Object.keys(CONFIG_KEYS)) {
         built = built.option(flagName(key), { type: 'string', describe: RULE_HELP[key] ?? key, group: 'Rules:' });
       }
-      return built
-        .example('$0 check app.tar --max-size 150MB --lowest-efficiency 0.95', 'size and waste gates')
-        .example('$0 check app.tar --config .dive-ci', "a dive user's existing gate")
-        .example('$0 check ghcr.io/org/app:pr --baseline ghcr.io/org/app:main --max-growth 5%', 'no more than 5 % bigger')
-        .example('$0 check app.tar --format junit -o layerlens.xml', 'a test report for GitLab/Jenkins');
+      return withExamples(built, [
+        ['$0 check app.tar --max-size 150MB --lowest-efficiency 0.95', 'size and waste gates'],
+        ['$0 check app.tar --config .dive-ci', "a dive user's existing gate"],
+        ['$0 check ghcr.io/org/app:pr --baseline app.json --max-growth 5%', 'no more than 5 % bigger than a saved report (or any image)'],
+        ['$0 check app.tar --format junit -o layerlens.xml', 'a test report for GitLab/Jenkins'],
+      ]);
     },
     async (argv) => setExit(await runCheck(argv as unknown as CheckOptions)),
   );

@@ -86,14 +86,37 @@ export interface CommonOptions {
   credentialImages?: string[];
 }
 
-const FORMATS = ['table', 'json', 'markdown', 'junit', 'html'] as const;
-export type Format = (typeof FORMATS)[number];
+export type Format = 'table' | 'json' | 'markdown' | 'junit' | 'html';
 
-export function commonOptions<T>(command: Argv<T>, withImage = true): Argv<T & CommonOptions> {
+/** The formats each command renders: its --help lists these and no others, and chooseFormat refuses the rest. */
+export const COMMAND_FORMATS = {
+  inspect: ['table', 'json'],
+  layers: ['table', 'json'],
+  files: ['table', 'json'],
+  waste: ['table', 'json'],
+  analyze: ['table', 'json', 'html'],
+  verify: ['table', 'json'],
+  platforms: ['table', 'json'],
+  diff: ['table', 'json', 'markdown'],
+  check: ['table', 'json', 'markdown', 'junit'],
+} as const satisfies Record<string, readonly Format[]>;
+
+/**
+ * Examples, each as a shell comment saying what it does and the command on a line of its own (both lines can be
+ * pasted): yargs' two columns give a command at most half the width, so at 80 columns it would wrap mid-command.
+ * Keep each command within 76 characters (80 minus yargs' indent); test/help.test.ts checks it.
+ */
+export function withExamples<T>(command: Argv<T>, examples: [string, string][]): Argv<T> {
+  let built = command;
+  for (const [line, description] of examples) built = built.example(`# ${description}`, '').example(line, '');
+  return built;
+}
+
+export function commonOptions<T>(command: Argv<T>, withImage = true, formats: readonly Format[] = ['table', 'json']): Argv<T & CommonOptions> {
   const base = withImage ? command.positional('image', { type: 'string', describe: 'the image to read (see "Images" below)', demandOption: true }) : command;
   return base
     .option('json', { type: 'boolean', describe: 'print the JSON report (same as --format json)' })
-    .option('format', { type: 'string', choices: FORMATS as unknown as string[], describe: 'output format' })
+    .option('format', { type: 'string', choices: [...formats], describe: 'output format' })
     .option('output', { alias: 'o', type: 'string', describe: 'write the report to FILE instead of stdout' })
     .option('platform', { type: 'string', describe: 'platform to pick from a multi-arch image: os/arch[/variant]' })
     .option('all-platforms', { type: 'boolean', describe: 'report every platform of a multi-arch image' })
@@ -278,14 +301,15 @@ export async function registryOptions(options: CommonOptions): Promise<OpenOptio
       return url;
     }),
     cache: options.cache === false ? null : new BlobCache(options.cacheDir ?? defaultCacheDir(), { note, debug }),
-    progress: Progress.create(options.progress !== false && !options.quiet),
+    // Off a terminal, progress only with --debug (one line per finished blob): CI logs stay clean.
+    progress: Progress.create(options.progress !== false && !options.quiet, debug),
   };
 }
 
 export async function runImageCommand(command: CommandName, rawOptions: CommonOptions): Promise<number> {
   const options = { ...rawOptions, image: rawOptions.image === STDIN_TOKEN ? '-' : rawOptions.image };
   if (options.output === STDIN_TOKEN) delete options.output; // `-o -` means stdout
-  const format = chooseFormat(options, command === 'analyze' ? ['table', 'json', 'html'] : ['table', 'json']);
+  const format = chooseFormat(options, COMMAND_FORMATS[command]);
   const platform = options.platform ? parsePlatform(options.platform) : null;
   if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
   if (options.depth !== undefined && (!Number.isInteger(options.depth) || options.depth < 1)) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
@@ -354,7 +378,7 @@ function worstError(thrown: LayerlensError[], errors: ImageError[]): LayerlensEr
 export async function runPlatformsCommand(rawOptions: CommonOptions): Promise<number> {
   const options = { ...rawOptions, image: rawOptions.image === STDIN_TOKEN ? '-' : rawOptions.image };
   if (options.output === STDIN_TOKEN) delete options.output;
-  const format = chooseFormat(options);
+  const format = chooseFormat(options, COMMAND_FORMATS.platforms);
   const required = (options.require ?? '')
     .split(',')
     .map((text) => text.trim())
@@ -379,79 +403,107 @@ export function registerImageCommands(parser: Argv, setExit: (code: number) => v
       'inspect <image>',
       'summary from the manifests and config (never reads layer blobs)',
       (command) =>
-        commonOptions(command)
-          .example('$0 inspect samples/busybox-amd64.tar', 'a docker save tarball')
-          .example('$0 inspect oci:samples/busybox-oci --platform linux/arm64', 'one platform of an OCI layout')
-          .example('$0 inspect image.tar --json | jq .configDigest', 'the Image ID, for scripts'),
+        withExamples(
+          commonOptions(command, true, COMMAND_FORMATS.inspect),
+          [
+            ['$0 inspect samples/busybox-amd64.tar', 'a docker save tarball'],
+            ['$0 inspect oci:samples/busybox-oci --platform linux/arm64', 'one platform of an OCI layout'],
+            ['$0 inspect image.tar --json | jq .configDigest', 'the Image ID, for scripts'],
+          ],
+        ),
       run('inspect'),
     )
     .command(
       'layers <image>',
       'scan every layer: digests, sizes, files added/modified/removed; checks every digest',
       (command) =>
-        commonOptions(command)
-          .example('$0 layers samples/busybox-amd64.tar', 'per-layer sizes of a docker save tarball')
-          .example('docker save app | $0 layers -', 'read the tarball from stdin')
-          .example('$0 layers oci:samples/busybox-oci --all-platforms --json', 'every platform, as JSON'),
+        withExamples(
+          commonOptions(command, true, COMMAND_FORMATS.layers),
+          [
+            ['$0 layers samples/busybox-amd64.tar', 'per-layer sizes of a docker save tarball'],
+            ['docker save app | $0 layers -', 'read the tarball from stdin'],
+            ['$0 layers oci:samples/busybox-oci --all-platforms --json', 'every platform, as JSON'],
+          ],
+        ),
       run('layers'),
     )
     .command(
       'files <image>',
       'the filesystem the container sees (the union of the layers), as a tree',
       (command) =>
-        commonOptions(command)
-          .option('path', { type: 'string', describe: 'show only this directory (e.g. /usr)' })
-          .option('depth', { type: 'string', coerce: wholeNumber('depth'), describe: 'levels of the tree to show (table only; default 3, or all with --changed/--glob)' })
-          .option('layer', { type: 'string', coerce: wholeNumber('layer'), describe: 'the filesystem as of layer N (0 = the first)' })
-          .option('changed', { type: 'boolean', describe: 'only what layer N (default: the last) added or modified, and what it removed' })
-          .option('glob', { type: 'string', describe: 'only paths matching a glob, e.g. "**/*.so" or "/etc/**"' })
-          .example('$0 files samples/busybox-amd64.tar --path /app --depth 2', 'one directory, two levels')
-          .example('$0 files samples/busybox-amd64.tar --layer 2 --changed', 'what layer 2 changed')
-          .example("$0 files image.tar --glob '**/*.pem' --json", 'find certificates and keys'),
+        withExamples(
+          commonOptions(command, true, COMMAND_FORMATS.files)
+            .option('path', { type: 'string', describe: 'show only this directory (e.g. /usr)' })
+            .option('depth', { type: 'string', coerce: wholeNumber('depth'), describe: 'levels of the tree to show (table only; default 3, or all with --changed/--glob)' })
+            .option('layer', { type: 'string', coerce: wholeNumber('layer'), describe: 'the filesystem as of layer N (0 = the first)' })
+            .option('changed', { type: 'boolean', describe: 'only what layer N (default: the last) added or modified, and what it removed' })
+            .option('glob', { type: 'string', describe: 'only paths matching a glob, e.g. "**/*.so" or "/etc/**"' }),
+          [
+            ['$0 files samples/busybox-amd64.tar --path /app --depth 2', 'one directory, two levels'],
+            ['$0 files samples/busybox-amd64.tar --layer 2 --changed', 'what layer 2 changed'],
+            ["$0 files image.tar --glob '**/*.pem' --json", 'find certificates and keys'],
+          ],
+        ),
       run('files'),
     )
     .command(
       'waste <image>',
       'wasted bytes: dive-compatible efficiency, reclaimable bytes, duplicates, largest paths',
       (command) =>
-        commonOptions(command)
-          .option('top', { type: 'string', coerce: wholeNumber('top'), describe: 'entries to show in each table (default 10)' })
-          .example('$0 waste samples/busybox-amd64.tar', 'what the layering wastes, step by step')
-          .example('$0 waste image.tar --json | jq .waste.efficiency', "dive's efficiency score"),
+        withExamples(
+          commonOptions(command, true, COMMAND_FORMATS.waste)
+            .option('top', { type: 'string', coerce: wholeNumber('top'), describe: 'entries to show in each table (default 10)' }),
+          [
+            ['$0 waste samples/busybox-amd64.tar', 'what the layering wastes, step by step'],
+            ['$0 waste image.tar --json | jq .waste.efficiency', "dive's efficiency score"],
+          ],
+        ),
       run('waste'),
     )
     .command(
       'analyze <image>',
       'everything in one report: layers, files, waste and digest checks',
       (command) =>
-        commonOptions(command)
-          .option('top', { type: 'string', coerce: wholeNumber('top'), describe: 'entries to show in each table (default 10)' })
-          .example('$0 analyze samples/busybox-amd64.tar', 'the full report')
-          .example('$0 analyze image.tar --json -o report.json', 'save the JSON report')
-          .example('$0 analyze image.tar --format html -o report.html', 'a report to open in a browser'),
+        withExamples(
+          commonOptions(command, true, COMMAND_FORMATS.analyze)
+            .option('top', { type: 'string', coerce: wholeNumber('top'), describe: 'entries to show in each table (default 10)' }),
+          [
+            ['$0 analyze samples/busybox-amd64.tar', 'the full report'],
+            ['$0 analyze image.tar --json -o report.json', 'save the JSON report'],
+            ['$0 analyze image.tar --format html -o report.html', 'a report to open in a browser'],
+          ],
+        ),
       run('analyze'),
     )
     .command(
       'verify <image>',
       'check every digest and size: index, manifests, config, layers, diff_ids, media types',
       (command) =>
-        commonOptions(command)
-          .option('fast', { type: 'boolean', describe: 'check manifests and configs only (no layer download)' })
-          .option('require-all-blobs', { type: 'boolean', describe: 'fail when a non-distributable layer cannot be read' })
-          .example('$0 verify image.tar', 'every blob of a docker save tarball')
-          .example('$0 verify oci:samples/busybox-oci', 'every platform of a multi-arch image')
-          .example('$0 verify ghcr.io/org/app:1.2 --fast', 'manifests and configs only'),
+        withExamples(
+          commonOptions(command, true, COMMAND_FORMATS.verify)
+            .option('fast', { type: 'boolean', describe: 'check manifests and configs only (no layer download)' })
+            .option('require-all-blobs', { type: 'boolean', describe: 'fail when a non-distributable layer cannot be read' }),
+          [
+            ['$0 verify image.tar', 'every blob of a docker save tarball'],
+            ['$0 verify oci:samples/busybox-oci', 'every platform of a multi-arch image'],
+            ['$0 verify ghcr.io/org/app:1.2 --fast', 'manifests and configs only'],
+          ],
+        ),
       run('verify'),
     )
     .command(
       'platforms <image>',
       'which platforms an image covers and what each costs (never downloads layers unless --sizes)',
       (command) =>
-        commonOptions(command)
-          .option('sizes', { type: 'boolean', describe: 'also download and scan for uncompressed sizes' })
-          .option('require', { type: 'string', describe: 'comma-separated platforms that must be present, e.g. linux/amd64,linux/arm64' })
-          .example('$0 platforms oci:samples/busybox-oci', 'the platforms of a multi-arch layout')
-          .example('$0 platforms alpine --require linux/amd64,linux/arm64', 'a CI gate on coverage'),
+        withExamples(
+          commonOptions(command, true, COMMAND_FORMATS.platforms)
+            .option('sizes', { type: 'boolean', describe: 'also download and scan for uncompressed sizes' })
+            .option('require', { type: 'string', describe: 'comma-separated platforms that must be present, e.g. linux/amd64,linux/arm64' }),
+          [
+            ['$0 platforms oci:samples/busybox-oci', 'the platforms of a multi-arch layout'],
+            ['$0 platforms alpine --require linux/amd64,linux/arm64', 'a CI gate on coverage'],
+          ],
+        ),
       async (argv) => setExit(await runPlatformsCommand(argv as unknown as CommonOptions)),
     );
 }

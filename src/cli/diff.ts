@@ -13,7 +13,7 @@ import { parsePlatform } from '../image/platform.js';
 import { renderDiffMarkdown, renderDiffTable } from '../report/diff-render.js';
 import { makeStyle } from '../report/format.js';
 import { imageReport, pullSize, SCHEMA_VERSION, sourceReport, type ImageReport, type SourceReport } from '../report/report.js';
-import { chooseFormat, commonOptions, emit, openOptions, registryOptions, type CommonOptions } from './commands.js';
+import { chooseFormat, COMMAND_FORMATS, commonOptions, emit, withExamples, openOptions, registryOptions, type CommonOptions } from './commands.js';
 import { STDIN_TOKEN } from './stdin.js';
 import { wholeNumber } from './commands.js';
 
@@ -126,7 +126,7 @@ export async function runDiff(raw: DiffOptions): Promise<number> {
   if (options.output === STDIN_TOKEN) delete options.output;
   // --username belongs to the one registry the sides share (exit 2 when they are on two).
   if (options.passwordStdin) options.credentialImages = [options.imageA, options.imageB];
-  const format = chooseFormat(options, ['table', 'json', 'markdown']);
+  const format = chooseFormat(options, COMMAND_FORMATS.diff);
   const depth = options.depth ?? 2;
   if (!Number.isInteger(depth) || depth < 1) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
   const memo = new Map() as ScanMemo;
@@ -166,14 +166,18 @@ export function registerDiffCommand(parser: Argv, setExit: (code: number) => voi
     'diff <imageA> <imageB>',
     'what changed between two images: files, layers, sizes, config',
     (command) =>
-      (commonOptions(command.positional('imageA', { type: 'string', demandOption: true, describe: 'the old image' }), false) as unknown as Argv)
-        .positional('imageB', { type: 'string', demandOption: true, describe: 'the new image' })
-        .option('depth', { type: 'string', coerce: wholeNumber('depth'), describe: 'directory depth for the rolled-up table (default 2)' })
-        .option('path', { type: 'string', describe: 'only paths under this directory' })
-        .option('glob', { type: 'string', describe: 'only paths matching a glob' })
-        .option('top', { type: 'string', coerce: wholeNumber('top'), describe: 'rows per table (default 20)' })
-        .example('$0 diff app:1.0 app:1.1', 'two tags of one image')
-        .example('$0 diff ghcr.io/org/app:main app.tar --format markdown', 'a registry tag against a fresh docker save, for a PR comment'),
+      withExamples(
+        (commonOptions(command.positional('imageA', { type: 'string', demandOption: true, describe: 'the old image' }), false, COMMAND_FORMATS.diff) as unknown as Argv)
+          .positional('imageB', { type: 'string', demandOption: true, describe: 'the new image' })
+          .option('depth', { type: 'string', coerce: wholeNumber('depth'), describe: 'directory depth for the rolled-up table (default 2)' })
+          .option('path', { type: 'string', describe: 'only paths under this directory' })
+          .option('glob', { type: 'string', describe: 'only paths matching a glob' })
+          .option('top', { type: 'string', coerce: wholeNumber('top'), describe: 'rows per table (default 20)' }),
+        [
+          ['$0 diff app:1.0 app:1.1', 'two tags of one image'],
+          ['$0 diff ghcr.io/org/app:main app.tar --format markdown', 'a registry tag against a fresh docker save, for a PR comment'],
+        ],
+      ),
     async (argv) => setExit(await runDiff(argv as unknown as DiffOptions)),
   );
 }

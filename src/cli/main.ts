@@ -26,10 +26,26 @@ export function buildParser(args: string[], setExit: (code: number) => void): Ar
     .version(VERSION)
     .alias('h', 'help')
     .wrap(Math.min(100, process.stdout.columns || Number(process.env.COLUMNS) || 100))
+    // One transport a line, each under 80 columns: yargs would wrap a paragraph mid-name.
     .epilogue(
-      'Images: NAME[:TAG][@DIGEST] (registry), docker-archive:FILE[:REF], oci:DIR[:REF], oci-archive:FILE[:REF],\n' +
-        'a file or directory (format detected from content), or - for a tarball on stdin.\n' +
+      [
+        'Images:',
+        '  NAME[:TAG][@DIGEST]        a registry image (docker.io, library/, latest by',
+        '                             default); a local engine holding it is read instead',
+        '                             (--source registry|daemon decides)',
+        '  docker://NAME              a registry image, always',
+        '  docker-daemon:NAME         an image of the local Docker engine',
+        '  podman:NAME                an image of the local Podman engine',
+        '  containerd:NAME            an image in containerd\'s store (--namespace)',
+        '  docker-archive:FILE[:REF]  a docker save tarball (REF: a RepoTag or @N)',
+        '  oci:DIR[:REF]              an OCI image layout (REF: a ref.name or a digest)',
+        '  oci-archive:FILE[:REF]     a tarball of an OCI image layout',
+        '  PATH                       a file or directory: the format is read from its',
+        '                             content (gzip/xz/zstd-wrapped tarballs too)',
+        '  -                          a tarball on standard input',
+        '',
         'Exit codes: 0 ok, 1 a check failed, 2 usage error, 3 the image could not be read.',
+      ].join('\n'),
     )
     .fail((message, error) => {
       // yargs wraps what an option's coerce throws (a bad --top) in its own YError: still a usage error.

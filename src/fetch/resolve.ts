@@ -260,7 +260,7 @@ export async function resolveImage(
     what: "rootfs.diff_ids count equals the manifest's layer count",
   });
   const layers: LayerRef[] = await mapLimit(manifest.layers, IO_CONCURRENCY, async (layer, index): Promise<LayerRef> => {
-    const stored = await ctx.store.stat(layer.digest);
+    const stored = await ctx.store.stat(layer.digest, layer.size);
     return {
       index,
       digest: layer.digest,

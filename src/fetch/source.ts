@@ -115,9 +115,10 @@ export interface BlobStore {
   readonly label: string;
   /**
    * Whether the source holds the blob, and its stored size when known without fetching it (a local file's
-   * size; null for a remote blob not yet downloaded).
+   * size; null for a remote blob not yet downloaded). `size` is the descriptor's, given for the layers of an
+   * image being resolved: a remote source counts them for its progress line.
    */
-  stat(digest: string): Promise<{ available: boolean; size: number | null }>;
+  stat(digest: string, size?: number | null): Promise<{ available: boolean; size: number | null }>;
   /** A small blob (index, manifest, config), whole; throws ImageReadError when absent or larger than maxBytes. */
   read(digest: string, maxBytes: number, what: string): Promise<Buffer>;
   /**

@@ -1,7 +1,7 @@
 /** Gate results for people (table), PR comments (markdown), CI test reports (JUnit XML) and GitHub annotations. */
 import type { RuleResult } from '../analyze/gates.js';
 import { escapeMarkdown, escapeTerminal as esc, escapeXml as xml, githubCommandData, githubCommandProperty, markdownCode } from './escape.js';
-import { humanSize, truncate, type Style } from './format.js';
+import { humanSize, percentText, truncate, type Style } from './format.js';
 import { table } from './table.js';
 
 const SIZE_RULES = new Set(['maxSize', 'maxUncompressedSize', 'maxLayerSize', 'maxFileSize', 'highestWastedBytes', 'maxReclaimableBytes']);
@@ -11,9 +11,11 @@ export function showValue(rule: RuleResult, value: RuleResult['threshold'] | Rul
   if (Array.isArray(value)) return value.join(', ') || '-';
   if (typeof value === 'number') {
     if (SIZE_RULES.has(rule.name)) return `${humanSize(value)} (${value})`;
-    if (rule.name === 'lowestEfficiency' || rule.name === 'highestUserWastedPercent') return `${(value * 100).toFixed(2)} %`;
+    if (rule.name === 'lowestEfficiency' || rule.name === 'highestUserWastedPercent') return percentText(value);
     if ((rule.name === 'maxGrowth' || rule.name === 'maxUncompressedGrowth') && value >= 1000) return humanSize(value);
   }
+  // Growth rules keep `5%` in the JSON (the contract's values); tables show every percent one way: `5 %`.
+  if (typeof value === 'string') return value.replace(/^(-?\d+(?:\.\d+)?)%$/, '$1 %');
   return String(value);
 }
 
@@ -68,7 +70,7 @@ export function renderCheckMarkdown(image: string, shown: CheckShown, passed: bo
   const lines = [
     `### ${ok ? '✅' : '❌'} layerlens check: ${markdownCode(image, false)}`,
     '',
-    `Compressed **${humanSize(extra.compressedSize)}**, uncompressed **${humanSize(extra.uncompressedSize)}**, efficiency **${extra.efficiency === null ? 'unknown (a layer could not be read)' : `${(extra.efficiency * 100).toFixed(2)} %`}**. ${escapeMarkdown(rulesOrigin(shown))}.`,
+    `Compressed **${humanSize(extra.compressedSize)}**, uncompressed **${humanSize(extra.uncompressedSize)}**, efficiency **${extra.efficiency === null ? 'unknown (a layer could not be read)' : percentText(extra.efficiency)}**. ${escapeMarkdown(rulesOrigin(shown))}.`,
     '',
     '| Rule | Status | Threshold | Actual |',
     '| --- | --- | --- | --- |',

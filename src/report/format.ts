@@ -18,6 +18,42 @@ export function humanSize(bytes: number | null | undefined): string {
 }
 
 /**
+ * Every renderer's percent: the number, a space, `%` (`12.34 %`, as SI and the tables have always written it); null
+ * (no value, e.g. dive's user-wasted share of an image with nothing wasted) is `n/a`. `ratio` is a share (0.1234).
+ */
+export function percentText(ratio: number | null | undefined, digits = 2): string {
+  if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) return 'n/a';
+  return `${(ratio * 100).toFixed(digits)} %`;
+}
+
+/**
+ * The one minus sign of every renderer: ASCII `-`, which a user can type, grep and paste into a shell or a
+ * spreadsheet (U+2212 is none of these). Deltas always carry a sign: `+1.20 kB`, `-1.20 kB`, `0 B`.
+ */
+export const MINUS = '-';
+
+function sign(value: number): string {
+  return value > 0 ? '+' : value < 0 ? MINUS : '';
+}
+
+/** A count that changed: `+3`, `-3`, `0`. */
+export function signedCount(value: number): string {
+  return `${sign(value)}${Math.abs(value)}`;
+}
+
+/** A size that changed: `+1.20 kB`, `-1.20 kB`, `0 B`; null is `-` (no value), as humanSize has it. */
+export function signedSize(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined) return '-';
+  return `${sign(bytes)}${humanSize(Math.abs(bytes))}`;
+}
+
+/** A share that changed, in percentage points: `+1.25 pt`, `-1.25 pt`, `0.00 pt`. */
+export function signedPoints(delta: number, digits = 2): string {
+  const rounded = Number((delta * 100).toFixed(digits));
+  return `${sign(rounded)}${Math.abs(rounded).toFixed(digits)} pt`;
+}
+
+/**
  * A table cell or tree label: terminal-safe (escapeTerminal: control characters shown as `\n`, `\x1b`…), shortened
  * to `width` columns with an ellipsis. Unless `keepSpaces` (names, which are shown exactly), runs of spaces and
  * tabs become one space (created_by of a `RUN a \` continuation line). Never cuts an escape or a surrogate pair

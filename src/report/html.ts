@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { formatPlatform } from '../image/platform.js';
 import type { FsNode, UnionFs } from '../analyze/union.js';
-import { humanSize } from './format.js';
+import { humanSize, percentText } from './format.js';
 import { isMultiReport, type ImageReport, type Report } from './report.js';
 
 /** [name, bytes, layer (-1 for aggregated), children?] */
@@ -78,6 +78,7 @@ function d3HierarchySource(): string {
 function imageSection(image: ImageReport, union: UnionFs | null, index: number, title: string): string {
   const layers = image.layers;
   const maxBytes = Math.max(1, ...layers.map((layer) => Math.max(layer.compressedSize ?? 0, layer.uncompressedSize ?? 0)));
+  // A CSS width, not text anyone reads: CSS wants `12.5%`.
   const pct = (value: number | null | undefined) => `${(((value ?? 0) / maxBytes) * 100).toFixed(2)}%`;
   const bars = layers
     .map((layer) => {
@@ -128,7 +129,7 @@ function imageSection(image: ImageReport, union: UnionFs | null, index: number, 
   <div><b>${humanSize(image.totals.uncompressedSize)}</b><span>uncompressed</span></div>
   <div><b>${image.totals.layers}</b><span>layers</span></div>
   <div><b>${image.totals.files ?? '-'}</b><span>files</span></div>
-  ${waste ? `<div><b>${(waste.efficiency * 100).toFixed(2)} %</b><span>efficiency (dive)</span></div><div><b>${humanSize(waste.hiddenBytes)}</b><span>hidden by later layers</span></div>` : ''}
+  ${waste ? `<div><b>${percentText(waste.efficiency)}</b><span>efficiency (dive)</span></div><div><b>${humanSize(waste.hiddenBytes)}</b><span>hidden by later layers</span></div>` : ''}
   <div class="${image.verify.ok ? 'good' : 'alert'}"><b>${image.verify.ok ? '✓' : '✗'}</b><span>${image.verify.checks.length} digest checks</span></div>
 </div>
 <h3>Filesystem</h3>
@@ -141,7 +142,7 @@ function imageSection(image: ImageReport, union: UnionFs | null, index: number, 
 <div class="bars">${bars}</div>
 <div class="changes">${changeLists}</div>
 ${waste ? `<h3>Waste</h3>
-<p>dive's numbers: efficiency ${(waste.efficiency * 100).toFixed(2)} %, wasted ${humanSize(waste.wastedBytes)}, user wasted ${waste.userWastedPercent === null ? 'n/a' : `${(waste.userWastedPercent * 100).toFixed(2)} %`}, reclaimable ${humanSize(waste.reclaimableBytes)}. Bytes hidden by later layers (what squashing saves): <b>${humanSize(waste.hiddenBytes)}</b>.</p>
+<p>dive's numbers: efficiency ${percentText(waste.efficiency)}, wasted ${humanSize(waste.wastedBytes)}, user wasted ${percentText(waste.userWastedPercent)}, reclaimable ${humanSize(waste.reclaimableBytes)}. Bytes hidden by later layers (what squashing saves): <b>${humanSize(waste.hiddenBytes)}</b>.</p>
 ${wasteRows ? `<table><thead><tr><th>Bytes</th><th>Path</th><th>Hidden</th><th>Hint</th></tr></thead><tbody>${wasteRows}</tbody></table>` : ''}
 ${diveRows ? `<h4>Paths in more than one layer</h4><table><thead><tr><th>Total</th><th>Reclaimable</th><th>Path</th><th>Layers</th><th>Hint</th></tr></thead><tbody>${diveRows}</tbody></table>` : ''}` : ''}
 <h3>Digest checks</h3>

@@ -31,11 +31,17 @@ function summary(image: ImageReport, style: Style, showScan: boolean): string[] 
   const lines: string[] = [];
   const label = (text: string) => color.dim(text.padEnd(17));
   lines.push(`${label('Platform')}${platformText(image.platform)}`);
-  lines.push(`${label('Image ID')}${image.configDigest}  ${color.dim('(config digest)')}`);
+  // A sha256 digest after the label is 88 columns: a note follows only in the shortest form that keeps the line
+  // within 100 (a terminal's width or not), else none.
+  const noted = (text: string, notes: string[]) => {
+    const note = notes.find((candidate) => 17 + text.length + 2 + candidate.length <= Math.min(100, style.width));
+    return note ? `${text}  ${color.dim(note)}` : text;
+  };
+  lines.push(`${label('Image ID')}${noted(image.configDigest, ['(config digest)', '(config)'])}`);
   lines.push(
     `${label('Manifest digest')}${image.manifestDigest ?? color.dim('none (a legacy docker save holds no manifest)')}`,
   );
-  if (image.indexDigest) lines.push(`${label('Index digest')}${image.indexDigest}  ${color.dim('(what a multi-arch tag points to)')}`);
+  if (image.indexDigest) lines.push(`${label('Index digest')}${noted(image.indexDigest, ['(what a multi-arch tag points to)', '(multi-arch)'])}`);
   const config = image.config;
   if (config.created) lines.push(`${label('Created')}${esc(config.created)}`);
   const command = [...(config.entrypoint ?? []), ...(config.cmd ?? [])];

@@ -1,5 +1,5 @@
 /** Waste for people: dive's score and wasted bytes, the reclaimable figure, each entry explained by build step. */
-import { humanSize, platformText, truncate, truncatePath, wrapText, type Style } from './format.js';
+import { humanSize, percentText, platformText, truncate, truncatePath, wrapText, type Style } from './format.js';
 import { isMultiReport, type ImageReport, type Report } from './report.js';
 import { sourceLine, table } from './table.js';
 
@@ -9,9 +9,7 @@ export interface WasteTableOptions {
   brief?: boolean;
 }
 
-function percent(value: number | null): string {
-  return value === null ? 'n/a' : `${(value * 100).toFixed(2)} %`;
-}
+const percent = (value: number | null): string => percentText(value);
 
 function renderWaste(image: ImageReport, style: Style, options: WasteTableOptions): string[] {
   const waste = image.waste;

@@ -178,6 +178,15 @@ export class BlobCache {
     }
   }
 
+  /** Whether a scan of this blob was saved (not whether it still loads: for the progress total only). */
+  async hasScan(digest: string): Promise<boolean> {
+    if (!isDigest(digest)) return false;
+    return stat(this.scanPath(digest)).then(
+      (info) => info.isFile(),
+      () => false,
+    );
+  }
+
   async saveScan(digest: string, scan: LayerScan): Promise<void> {
     const file = this.scanPath(digest);
     const payload = JSON.stringify(scan);

@@ -42,6 +42,26 @@ export function apiHost(registry: string): string {
   return registry === DOCKER_HUB ? 'registry-1.docker.io' : registry;
 }
 
+/**
+ * The registry answered with an error status. Callers that can say more than "not found" (a missing tag: which
+ * tags exist; an Image ID given as a digest: which manifest holds it) look at `status` and `codes`.
+ */
+export class RegistryAnswerError extends ImageReadError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly codes: string[],
+  ) {
+    super(message);
+  }
+}
+
+/** What a tag may look like (the distribution spec's grammar): anything else a tag list holds is not shown. */
+const TAG_NAME = /^[\w][\w.-]{0,127}$/;
+/** The tag list is asked for one page of this many, and read to at most this many bytes. */
+export const TAG_LIST_PAGE = 100;
+const MAX_TAG_LIST_BYTES = 256 * 1024;
+
 interface RegistryErrorBody {
   errors?: { code?: string; message?: string }[];
 }
@@ -125,14 +145,14 @@ export class RegistryClient {
       case 403:
         throw new ImageReadError(`${name}: access denied to ${what} (the credentials are valid but do not allow pulling)`);
       case 404:
-        if (codes.includes('NAME_UNKNOWN')) throw new ImageReadError(`${name}: repository not found`);
-        if (codes.includes('MANIFEST_UNKNOWN')) throw new ImageReadError(`${name}: ${what} not found (manifest unknown)`);
-        if (codes.includes('BLOB_UNKNOWN')) throw new ImageReadError(`${name}: ${what} is missing from the registry (blob unknown)`);
-        throw new ImageReadError(`${name}: ${what} not found (404)`);
+        if (codes.includes('NAME_UNKNOWN')) throw new RegistryAnswerError(`${name}: repository not found`, 404, codes);
+        if (codes.includes('MANIFEST_UNKNOWN')) throw new RegistryAnswerError(`${name}: ${what} not found (manifest unknown)`, 404, codes);
+        if (codes.includes('BLOB_UNKNOWN')) throw new RegistryAnswerError(`${name}: ${what} is missing from the registry (blob unknown)`, 404, codes);
+        throw new RegistryAnswerError(`${name}: ${what} not found (404)`, 404, codes);
       case 429:
         throw new ImageReadError(`${this.reference.registry}: rate limited (429 Too Many Requests) after retrying; wait and try again, or log in`);
       default:
-        throw new ImageReadError(`${name}: the registry answered ${response.status} for ${what}${codes.length ? ` (${codes.join(', ')})` : ''}`);
+        throw new RegistryAnswerError(`${name}: the registry answered ${response.status} for ${what}${codes.length ? ` (${codes.join(', ')})` : ''}`, response.status, codes);
     }
   }
 
@@ -172,6 +192,27 @@ export class RegistryClient {
       mediaType: (Array.isArray(type) ? type[0] : type)?.split(';')[0]?.trim() ?? null,
       digestHeader: (Array.isArray(digestHeader) ? digestHeader[0] : digestHeader) ?? null,
     };
+  }
+
+  /**
+   * The repository's tags: one page of at most TAG_LIST_PAGE (`?n=`), the body read to at most 256 KiB under the
+   * document deadline. `more` says the registry has further pages (a `Link` header, or a full page). Only names
+   * that are valid tags are kept: the rest is server text no one could pull.
+   */
+  async tags(): Promise<{ tags: string[]; more: boolean }> {
+    const response = await this.get(`tags/list?n=${TAG_LIST_PAGE}`, { accept: 'application/json' }, { what: 'the tag list' });
+    if (response.status !== 200) return this.fail(response, 'the tag list');
+    const bytes = await readLimited(response.body, MAX_TAG_LIST_BYTES, () => new ImageReadError(`${this.name}: the tag list is more than ${MAX_TAG_LIST_BYTES} bytes`));
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw new ImageReadError(`${this.name}: the tag list is not JSON`);
+    }
+    const list = (parsed as { tags?: unknown })?.tags;
+    const tags = Array.isArray(list) ? list.filter((tag): tag is string => typeof tag === 'string' && TAG_NAME.test(tag)) : [];
+    const link = response.headers.link;
+    return { tags: tags.slice(0, TAG_LIST_PAGE), more: Boolean(link && String(link).includes('rel="next"')) || (Array.isArray(list) && list.length >= TAG_LIST_PAGE) };
   }
 
   /** A blob as a stream that survives dropped and stalled connections by resuming with Range. */

@@ -11,7 +11,8 @@ import type { RegistryReference } from '../../reference.js';
 import { digestOf } from '../resolve.js';
 import { MAX_MANIFEST_BYTES, type BlobStore, type Root, type ScanCache, type SourceHandle, type VerifyCheck } from '../source.js';
 import type { BlobCache } from './cache.js';
-import { RegistryClient, type RegistryClientOptions } from './client.js';
+import { RegistryAnswerError, RegistryClient, type RegistryClientOptions } from './client.js';
+import { explainMissingManifest } from './explain.js';
 import type { Progress } from '../../report/progress.js';
 import { loadRegistriesConf, mirrorsFor, type Mirror } from './mirrors.js';
 
@@ -40,8 +41,12 @@ class RegistryBlobStore implements BlobStore {
     return this.client.name;
   }
 
-  async stat(digest: string): Promise<{ available: boolean; size: number | null }> {
-    return { available: true, size: (await this.cache?.size(digest)) ?? null };
+  async stat(digest: string, size?: number | null): Promise<{ available: boolean; size: number | null }> {
+    const cached = (await this.cache?.size(digest)) ?? null;
+    // A layer of a resolved image (stat is asked with its descriptor's size): what the progress line's total counts,
+    // unless the cache holds the blob or its scan, which are not downloaded again.
+    if (this.progress && typeof size === 'number' && cached === null && !(await this.cache?.hasScan(digest))) this.progress.expect(digest, size);
+    return { available: true, size: cached };
   }
 
   async read(digest: string, maxBytes: number, what: string): Promise<Buffer> {
@@ -54,6 +59,15 @@ class RegistryBlobStore implements BlobStore {
       await this.cache.remove(digest); // a damaged entry: fetch it again
       this.cache.noteEvicted(digest);
     }
+    const stop = this.progress?.waiting(this.client.name, `the ${what} ${digest.slice(0, 19)}…`);
+    try {
+      return await this.fetchSmall(digest, maxBytes, what);
+    } finally {
+      stop?.();
+    }
+  }
+
+  private async fetchSmall(digest: string, maxBytes: number, what: string): Promise<Buffer> {
     let bytes: Buffer;
     if (what === 'index' || what === 'manifest') {
       bytes = (await this.client.manifest(digest, maxBytes)).bytes;
@@ -80,11 +94,12 @@ class RegistryBlobStore implements BlobStore {
     const start = async () => {
       // A cached copy is used only if it still hashes to its digest; a damaged one is evicted and fetched again.
       if (this.cache && (await this.cache.size(digest)) !== null && (await this.cache.verified(digest, size))) {
+        this.progress?.skip(digest);
         await pipeline(this.cache.open(digest), out);
         return;
       }
       const download = this.client.blob(digest, { size });
-      const counted = this.progress ? this.progress.track(digest, download) : download;
+      const counted = this.progress ? this.progress.track(digest, download, { label: this.client.name, size: size ?? null }) : download;
       if (this.cache) await pipeline(counted, await this.cache.tee(digest), out);
       else await pipeline(counted, out);
     };
@@ -150,9 +165,17 @@ async function openEndpoint(input: string, reference: RegistryReference, origin:
     const cache = options.cache && (await options.cache.usable()) ? options.cache : null;
     const checks: VerifyCheck[] = [];
     const target = reference.digest ?? reference.tag ?? 'latest';
-    let fetched = await cachedManifest(client, cache, reference);
+    const stop = options.progress?.waiting(origin.canonical, reference.digest ? `the manifest ${reference.digest.slice(0, 19)}…` : `the manifest of tag "${target}"`);
+    let fetched = await cachedManifest(client, cache, reference).finally(() => stop?.());
     if (!fetched) {
-      fetched = await client.manifest(target, MAX_MANIFEST_BYTES);
+      const stopped = options.progress?.waiting(origin.canonical, reference.digest ? `the manifest ${reference.digest.slice(0, 19)}…` : `the manifest of tag "${target}"`);
+      try {
+        fetched = await client.manifest(target, MAX_MANIFEST_BYTES).finally(() => stopped?.());
+      } catch (error) {
+        // A missing tag or an Image ID given as a digest: the origin (not a mirror, which falls through to it) says more.
+        if (error instanceof RegistryAnswerError && reference === origin) throw await explainMissingManifest(client, reference, error, options.debug);
+        throw error;
+      }
       const fetchedDigest = digestOf(fetched.bytes, 'sha256');
       if (fetchedDigest) await cache?.put(fetchedDigest, fetched.bytes);
     }
@@ -180,6 +203,7 @@ async function openEndpoint(input: string, reference: RegistryReference, origin:
       },
     };
   } catch (error) {
+    options.progress?.done(); // the error's line must not share the terminal row with a progress line
     await client.close();
     throw error;
   }
