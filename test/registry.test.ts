@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli, runJson, SAMPLES } from './helpers/cli.js';
@@ -200,7 +200,9 @@ describe('a plain-HTTP registry on loopback', () => {
     await proxy.stop();
   });
 
-  test('a layer blob corrupted on the registry disk: exit 3 saying the blob is not what the manifest names; never cached', async () => {
+  // CONTRACT.md "Damage is a finding": the damaged layer is a failed check (exit 1) whatever it breaks; layers,
+  // verify and check go on with every other blob and print their whole document; files is one line naming it.
+  test('a layer blob corrupted on the registry disk: a failed check (exit 1) with the whole report; files one line; never cached', async () => {
     await pushImage(registry, `docker-archive:${path.join(SAMPLES, 'busybox-amd64.tar')}`, 'sample/corrupt:1');
     const good = await runJson<LayersJson>(['layers', `${registry.host}/sample/corrupt:1`, '--no-cache'], { env: env() });
     const victim = good.json.layers[1]!.digest;
@@ -210,13 +212,37 @@ describe('a plain-HTTP registry on loopback', () => {
     writeFileSync(file, bytes);
     const actual = sha256(bytes);
     const cache = path.join(work, 'cache-corrupt');
+    const image = `${registry.host}/sample/corrupt:1`;
     for (const run of ['first', 'second']) {
-      const bad = await runCli(['layers', `${registry.host}/sample/corrupt:1`, '--cache-dir', cache, '--json'], { env: env() });
-      expect({ run, code: bad.code }).toEqual({ run, code: 3 }); // the content cannot be read: no report
-      expect(bad.stdout).toBe('');
-      expect(bad.stderr.trim().split('\n')).toHaveLength(1);
-      expect(bad.stderr).toContain(`the blob's sha256 is ${actual}, not ${victim} as its manifest says`);
+      for (const command of ['layers', 'verify']) {
+        const bad = await runJson<LayersJson & { blocked: { layer: number; damaged: boolean }[] }>([command, image, '--cache-dir', cache, '--json'], { env: env() });
+        expect({ run, command, code: bad.code, stderr: bad.stderr }).toEqual({ run, command, code: 1, stderr: '' });
+        expect(bad.json.verify.checks.filter((check) => !check.ok)).toEqual([expect.objectContaining({ kind: 'layer', what: 'layer 1 blob digest', subject: victim, expected: victim, actual })]);
+        // Every other layer was read and checked, and keeps its figures.
+        expect(bad.json.verify.checks.filter((check) => check.ok && check.what.endsWith('blob digest')).map((check) => check.subject)).toEqual(good.json.layers.filter((layer) => layer.digest !== victim).map((layer) => layer.digest));
+        expect(bad.json.blocked).toEqual([expect.objectContaining({ layer: 1, damaged: true })]);
+        if (command === 'layers') {
+          expect(bad.json.layers[1]!.uncompressedSize).toBeNull();
+          expect(bad.json.layers[0]!.uncompressedSize).toBe(good.json.layers[0]!.uncompressedSize);
+        }
+      }
+      const files = await runCli(['files', image, '--cache-dir', cache], { env: env() });
+      expect({ run, code: files.code, stdout: files.stdout }).toEqual({ run, code: 1, stdout: '' });
+      expect(files.stderr.trim().split('\n')).toHaveLength(1);
+      expect(files.stderr).toContain(`the blob's sha256 is ${actual}`);
+      expect(files.stderr).toContain(`not ${victim} as its manifest says`);
+      // A blob that failed its digest never enters the cache.
+      expect(existsSync(path.join(cache, 'blobs', 'sha256', victim.slice(7)))).toBe(false);
     }
+    // A CI gate still writes its reports: the integrity test fails in JUnit, the JSON says why.
+    const junit = path.join(work, 'corrupt.xml');
+    const json = path.join(work, 'corrupt.json');
+    const check = await runCli(['check', image, '--no-cache', '--output', `junit=${junit}`, '--output', `json=${json}`], { env: env() });
+    expect(check.code).toBe(1);
+    expect(check.stdout).toMatch(/integrity\s+FAIL/);
+    const xml = readFileSync(junit, 'utf8');
+    expect(xml).toMatch(/<testcase [^>]*name="integrity"[^>]*>\s*<failure/);
+    expect(JSON.parse(readFileSync(json, 'utf8')).check.passed).toBe(false);
   });
 
 });

@@ -12,7 +12,6 @@ import { openHandle, resolveHandle } from '../fetch/open.js';
 import { parsePlatform } from '../image/platform.js';
 import { jsonErrorReason, jsonTooDeep, MAX_JSON_DEPTH } from '../image/parse.js';
 import { renderCheckJunit, renderCheckJunitError, renderCheckMarkdown, renderCheckTable, githubAnnotations, type CheckShown } from '../report/check-render.js';
-import { makeStyle } from '../report/format.js';
 import { buildReport, pullSize, type ImageReport } from '../report/report.js';
 import type { ScanMemo } from '../analyze/image-scan.js';
 import { analyzeForDiff, compareImages, sizedLayers, type LoadedImage } from './diff.js';
@@ -21,7 +20,8 @@ import { openImage } from '../fetch/open.js';
 import type { LayerRef, OpenedSource } from '../fetch/source.js';
 import { layerCompression } from '../image/mediatypes.js';
 import { CONFIG_KEYS, DIVE_DEFAULTS, flagName, loadGateConfig, parseRuleValue } from './check-config.js';
-import { analyzeImage, chooseFormat, COMMAND_FORMATS, commonOptions, emit, withExamples, openOptions, registryOptions, type CommonOptions } from './commands.js';
+import { analyzeImage, chooseFormat, COMMAND_FORMATS, commonOptions, withExamples, openOptions, registryOptions, tableStyle, type CommonOptions } from './commands.js';
+import { planOutputs, writeOutputs, type Destination } from './outputs.js';
 import { stderrLine } from './output.js';
 import { STDIN_TOKEN } from './stdin.js';
 
@@ -182,21 +182,24 @@ function facts(report: ImageReport, platformList: { present: string[]; missing: 
 export async function runCheck(rawOptions: CheckOptions): Promise<number> {
   const started = Date.now();
   const options: CheckOptions = { ...rawOptions, image: rawOptions.image === STDIN_TOKEN ? '-' : rawOptions.image };
-  if (options.output === STDIN_TOKEN) delete options.output;
   const format = chooseFormat(options, COMMAND_FORMATS.check);
+  const outputs = planOutputs(options.output, format, COMMAND_FORMATS.check);
   const gates = gateConfig(options);
   try {
-    return await checkImage(options, format, gates, started);
+    return await checkImage(options, outputs, gates, started);
   } catch (error) {
-    // CONTRACT.md: when the image cannot be read, the JUnit report still holds one <error> test naming why.
-    if (format === 'junit' && error instanceof LayerlensError && error.exitCode === EXIT_UNREADABLE) {
-      await emit(renderCheckJunitError(options.image, error.message, (Date.now() - started) / 1000), options).catch(() => {});
+    // CONTRACT.md: when the image cannot be read, the JUnit report still holds one <error> test naming why (a
+    // missing report reads as "no tests" in CI, which would hide the failure); every JUnit destination gets it.
+    if (error instanceof LayerlensError && error.exitCode === EXIT_UNREADABLE) {
+      const junit = outputs.filter((destination) => destination.format === 'junit');
+      const text = renderCheckJunitError(options.image, error.message, (Date.now() - started) / 1000);
+      await writeOutputs(junit, () => text).catch(() => {});
     }
     throw error;
   }
 }
 
-async function checkImage(options: CheckOptions, format: string, { config, file, defaults }: Gates, started: number): Promise<number> {
+async function checkImage(options: CheckOptions, outputs: Destination[], { config, file, defaults }: Gates, started: number): Promise<number> {
   const platform = options.platform ? parsePlatform(options.platform) : null;
   const memo = new Map() as ScanMemo;
   let baseline: BaselineTotals | null = null;
@@ -230,23 +233,21 @@ async function checkImage(options: CheckOptions, format: string, { config, file,
       process.stderr.write(githubAnnotations(integrity.status === 'fail' ? [integrity, ...rules] : rules));
       if (process.env.GITHUB_STEP_SUMMARY) await appendFile(process.env.GITHUB_STEP_SUMMARY, markdown()).catch(() => {});
     }
-    const report = buildReport('check', source.info, [imageReport], false);
+    const report = buildReport('check', source.info, [imageReport], false, { errors: [], checks: [], absent: source.absent });
     const check = { passed, config: file, defaults, baseline: baseline?.input ?? null, rules: rules.map(({ name, status, threshold, actual, message, estimated, measure }) => ({ name, status, threshold, actual, estimated, measure, message })) };
-    let text: string;
-    switch (format) {
-      case 'json':
-        text = JSON.stringify({ ...report, check, ...(diff ? { diff } : {}) }, null, 2) + '\n';
-        break;
-      case 'junit':
-        text = renderCheckJunit(options.image, shown, (Date.now() - started) / 1000);
-        break;
-      case 'markdown':
-        text = markdown();
-        break;
-      default:
-        text = renderCheckTable(options.image, shown, passed, makeStyle({ noColor: options.color === false || options.output !== undefined, noTrunc: options.trunc === false }));
-    }
-    await emit(text, options);
+    const seconds = (Date.now() - started) / 1000;
+    await writeOutputs(outputs, (format, toFile) => {
+      switch (format) {
+        case 'json':
+          return JSON.stringify({ ...report, check, ...(diff ? { diff } : {}) }, null, 2) + '\n';
+        case 'junit':
+          return renderCheckJunit(options.image, shown, seconds);
+        case 'markdown':
+          return markdown();
+        default:
+          return renderCheckTable(options.image, shown, passed, tableStyle(options, toFile));
+      }
+    });
     return exitCode;
   } finally {
     await source.close();

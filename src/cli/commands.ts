@@ -2,7 +2,6 @@
  * The image commands. One run loop (open → resolve → scan → union → analyses → report → render) serves every
  * verb; a verb only says what it needs and how it renders. Exit codes: 1 when any check failed.
  */
-import { writeFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { selectFiles, fileReport } from '../analyze/files.js';
 import { layerHistory } from '../analyze/history.js';
@@ -24,7 +23,8 @@ import { buildReport, imageReport, platformsReport, unresolvedError, type Extras
 import { renderImageTable } from '../report/table.js';
 import { renderWasteTable } from '../report/waste-table.js';
 import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.js';
-import { stderrLine, writeStdout } from './output.js';
+import { stderrLine } from './output.js';
+import { planOutputs, writeOutputs } from './outputs.js';
 import { setSlowDecoderNote } from '../fetch/compression.js';
 import { parseMirrorUrl } from '../fetch/registry/mirrors.js';
 import { STDIN_TOKEN } from './stdin.js';
@@ -46,7 +46,8 @@ export interface CommonOptions {
   registryMirror?: string[];
   json?: boolean;
   format?: string;
-  output?: string;
+  /** `-o FILE` or `--output FORMAT=FILE`, repeatable (outputs.ts). */
+  output?: string | string[];
   platform?: string;
   allPlatforms?: boolean;
   color?: boolean;
@@ -86,7 +87,8 @@ export interface CommonOptions {
   credentialImages?: string[];
 }
 
-export type Format = 'table' | 'json' | 'markdown' | 'junit' | 'html';
+import type { Format } from './outputs.js';
+export type { Format } from './outputs.js';
 
 /** The formats each command renders: its --help lists these and no others, and chooseFormat refuses the rest. */
 export const COMMAND_FORMATS = {
@@ -117,7 +119,7 @@ export function commonOptions<T>(command: Argv<T>, withImage = true, formats: re
   return base
     .option('json', { type: 'boolean', describe: 'print the JSON report (same as --format json)' })
     .option('format', { type: 'string', choices: [...formats], describe: 'output format' })
-    .option('output', { alias: 'o', type: 'string', describe: 'write the report to FILE instead of stdout' })
+    .option('output', { alias: 'o', type: 'string', describe: `write the report to FILE instead of stdout; FORMAT=FILE (repeatable: ${formats.filter((format) => format !== 'table').map((format) => `${format}=FILE`).join(', ')}) writes that format too, from the same read` })
     .option('platform', { type: 'string', describe: 'platform to pick from a multi-arch image: os/arch[/variant]' })
     .option('all-platforms', { type: 'boolean', describe: 'report every platform of a multi-arch image' })
     .option('color', { type: 'boolean', default: true, describe: 'colour on a terminal (--no-color, or set NO_COLOR, to turn off)' })
@@ -140,6 +142,11 @@ export function commonOptions<T>(command: Argv<T>, withImage = true, formats: re
   >;
 }
 
+/** Tables for a terminal get colour (unless --no-color or NO_COLOR); a table written to a file never does. */
+export function tableStyle(options: CommonOptions, toFile: boolean): Style {
+  return makeStyle({ noColor: options.color === false || toFile, noTrunc: options.trunc === false });
+}
+
 export function chooseFormat(options: CommonOptions, allowed: readonly Format[] = ['table', 'json']): Format {
   if (options.json && options.format && options.format !== 'json') throw new UsageError(`--json and --format ${options.format} disagree; give one`);
   const format = options.json ? 'json' : ((options.format as Format | undefined) ?? 'table');
@@ -147,18 +154,6 @@ export function chooseFormat(options: CommonOptions, allowed: readonly Format[] 
   return format;
 }
 
-export async function emit(text: string, options: CommonOptions): Promise<void> {
-  if (options.output) {
-    try {
-      await writeFile(options.output, text);
-    } catch (error) {
-      throw new UsageError(`cannot write ${options.output}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-    }
-    return;
-  }
-  // A closed stdout (| head) ends the output quietly; the caller still returns its verdict.
-  await writeStdout(text);
-}
 
 function checkLayerOption(options: CommonOptions, image: ResolvedImage): number | undefined {
   if (options.layer === undefined) {
@@ -308,8 +303,8 @@ export async function registryOptions(options: CommonOptions): Promise<OpenOptio
 
 export async function runImageCommand(command: CommandName, rawOptions: CommonOptions): Promise<number> {
   const options = { ...rawOptions, image: rawOptions.image === STDIN_TOKEN ? '-' : rawOptions.image };
-  if (options.output === STDIN_TOKEN) delete options.output; // `-o -` means stdout
   const format = chooseFormat(options, COMMAND_FORMATS[command]);
+  const outputs = planOutputs(options.output, format, COMMAND_FORMATS[command]);
   const platform = options.platform ? parsePlatform(options.platform) : null;
   if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
   if (options.depth !== undefined && (!Number.isInteger(options.depth) || options.depth < 1)) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
@@ -347,14 +342,14 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
     for (const error of problems.errors) stderrLine(error.message);
     const report = buildReport(command, source.info, reports, allPlatforms, problems);
     const document = coverage ? { ...report, platforms: coverage.platforms, platformsTotal: coverage.platformsTotal, attestations: coverage.attestations } : report;
-    let text: string;
-    if (format === 'json') text = JSON.stringify(document, null, 2) + '\n';
-    else if (format === 'html') {
-      const { platformsHtml, renderHtml } = await import('../report/html.js');
-      text = renderHtml(report, unions, coverage ? platformsHtml(coverage.platforms) : null);
-    }
-    else text = render(command, report, unions, makeStyle({ noColor: options.color === false || options.output !== undefined, noTrunc: options.trunc === false }), options);
-    await emit(text, options);
+    await writeOutputs(outputs, async (chosen, toFile) => {
+      if (chosen === 'json') return JSON.stringify(document, null, 2) + '\n';
+      if (chosen === 'html') {
+        const { platformsHtml, renderHtml } = await import('../report/html.js');
+        return renderHtml(report, unions, coverage ? platformsHtml(coverage.platforms) : null);
+      }
+      return render(command, report, unions, tableStyle(options, toFile), options);
+    });
     return runExitCode(report.verify.ok, problems.errors);
   } finally {
     await source.close();
@@ -377,8 +372,8 @@ function worstError(thrown: LayerlensError[], errors: ImageError[]): LayerlensEr
 
 export async function runPlatformsCommand(rawOptions: CommonOptions): Promise<number> {
   const options = { ...rawOptions, image: rawOptions.image === STDIN_TOKEN ? '-' : rawOptions.image };
-  if (options.output === STDIN_TOKEN) delete options.output;
   const format = chooseFormat(options, COMMAND_FORMATS.platforms);
+  const outputs = planOutputs(options.output, format, COMMAND_FORMATS.platforms);
   const required = (options.require ?? '')
     .split(',')
     .map((text) => text.trim())
@@ -388,8 +383,7 @@ export async function runPlatformsCommand(rawOptions: CommonOptions): Promise<nu
   try {
     const result = await listPlatforms(handle, { sizes: options.sizes ?? false, require: required });
     const report = platformsReport(handle.info, result);
-    const text = format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderPlatformsTable(report, makeStyle({ noColor: options.color === false || options.output !== undefined, noTrunc: options.trunc === false }));
-    await emit(text, options);
+    await writeOutputs(outputs, (chosen, toFile) => (chosen === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderPlatformsTable(report, tableStyle(options, toFile))));
     return report.verify.ok ? 0 : 1;
   } finally {
     await handle.close();

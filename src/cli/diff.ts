@@ -11,9 +11,9 @@ import { openImage } from '../fetch/open.js';
 import type { OpenedSource, ResolvedImage } from '../fetch/source.js';
 import { parsePlatform } from '../image/platform.js';
 import { renderDiffMarkdown, renderDiffTable } from '../report/diff-render.js';
-import { makeStyle } from '../report/format.js';
 import { imageReport, pullSize, SCHEMA_VERSION, sourceReport, type ImageReport, type SourceReport } from '../report/report.js';
-import { chooseFormat, COMMAND_FORMATS, commonOptions, emit, withExamples, openOptions, registryOptions, type CommonOptions } from './commands.js';
+import { chooseFormat, COMMAND_FORMATS, commonOptions, withExamples, openOptions, registryOptions, tableStyle, type CommonOptions } from './commands.js';
+import { planOutputs, writeOutputs } from './outputs.js';
 import { STDIN_TOKEN } from './stdin.js';
 import { wholeNumber } from './commands.js';
 
@@ -123,10 +123,10 @@ export function compareImages(a: Pick<LoadedImage, 'image' | 'union' | 'report'>
 export async function runDiff(raw: DiffOptions): Promise<number> {
   const options: DiffOptions = { ...raw, imageA: raw.imageA === STDIN_TOKEN ? '-' : raw.imageA, imageB: raw.imageB === STDIN_TOKEN ? '-' : raw.imageB };
   if (options.imageA === '-' && options.imageB === '-') throw new UsageError('only one side of a diff can be read from stdin');
-  if (options.output === STDIN_TOKEN) delete options.output;
   // --username belongs to the one registry the sides share (exit 2 when they are on two).
   if (options.passwordStdin) options.credentialImages = [options.imageA, options.imageB];
   const format = chooseFormat(options, COMMAND_FORMATS.diff);
+  const outputs = planOutputs(options.output, format, COMMAND_FORMATS.diff);
   const depth = options.depth ?? 2;
   if (!Number.isInteger(depth) || depth < 1) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
   const memo = new Map() as ScanMemo;
@@ -145,13 +145,9 @@ export async function runDiff(raw: DiffOptions): Promise<number> {
         verify: { ok: checks.every((check) => check.ok), checks, skipped: [...a.report.verify.skipped, ...b.report.verify.skipped] },
       };
       const top = options.top ?? 20;
-      const text =
-        format === 'json'
-          ? JSON.stringify(report, null, 2) + '\n'
-          : format === 'markdown'
-            ? renderDiffMarkdown(report, top)
-            : renderDiffTable(report, makeStyle({ noColor: options.color === false || options.output !== undefined, noTrunc: options.trunc === false }), top);
-      await emit(text, options);
+      await writeOutputs(outputs, (chosen, toFile) =>
+        chosen === 'json' ? JSON.stringify(report, null, 2) + '\n' : chosen === 'markdown' ? renderDiffMarkdown(report, top) : renderDiffTable(report, tableStyle(options, toFile), top),
+      );
       return report.verify.ok ? 0 : 1;
     } finally {
       await b.source.close();
