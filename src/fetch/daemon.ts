@@ -302,17 +302,20 @@ async function imageFromEngineRecord(
   debug?: (line: string) => void,
 ): Promise<ResolvedImage> {
   const id = encodeURIComponent(record.Id.replace(/^sha256:/, ''));
-  let history: HistoryEntry[];
+  let history: HistoryEntry[] | null = null;
   if (engine.name === 'podman') {
-    const libpod = await client.getJson<{ History?: HistoryEntry[] | null }>(`/libpod/images/${id}/json`, `the libpod record of ${record.Id}`, timeoutSeconds);
-    history = libpod?.History ?? [];
-  } else {
+    // The libpod API is routed only under a version prefix (`/v4.3.1/libpod/…`): the engine's own version.
+    const libpod = await client.getJson<{ History?: HistoryEntry[] | null }>(`/v${encodeURIComponent(engine.version)}/libpod/images/${id}/json`, `the libpod record of ${record.Id}`, timeoutSeconds);
+    if (libpod) history = libpod.History ?? [];
+    else debug?.(`${label}: no libpod record of ${record.Id}; using the Docker-compatible history`);
+  }
+  if (!history) {
     const items = (await client.getJson<EngineHistoryItem[]>(`/images/${id}/history`, `the history of ${record.Id}`, timeoutSeconds)) ?? [];
     const inferred = historyFromDocker(items, record.RootFS?.Layers?.length ?? 0);
     if (inferred.guessed) debug?.(`${label}: the engine's history does not say which steps of size 0 made a layer; layers were matched to steps by instruction (RUN/COPY/ADD first), a guess where several fit`);
     history = inferred.history;
   }
-  debug?.(`${label}: answered from the engine's image record (GET /images/{name}/json, ${engine.name === 'podman' ? '/libpod/images/{id}/json' : '/images/{id}/history'}): no export, no layer read`);
+  debug?.(`${label}: answered from the engine's image record (GET /images/{name}/json and the history): no export, no layer read`);
   return imageFromRecord(record, history, selection, label, null);
 }
 
