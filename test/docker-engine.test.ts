@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli, runJson, SAMPLES } from './helpers/cli.js';
+import { expectSameReport, runCli, runJson, SAMPLES, withoutExportOnly } from './helpers/cli.js';
+import { countingProxy, type ProxyLog } from './helpers/engine-proxy.js';
 import { startDocker, type DockerEngine } from './helpers/docker.js';
 import { realisticImage, REALISTIC_BUILD_TIMEOUT_MS, type RealisticImage } from './helpers/realistic.js';
 
@@ -45,9 +46,6 @@ function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   };
 }
 
-function withoutSource(report: Report): Report {
-  return { ...report, source: { input: '', kind: '', reference: null } };
-}
 
 async function saved(name: string): Promise<string> {
   const file = path.join(work, `${name.replace(/[/:]/g, '_')}.tar`);
@@ -91,7 +89,7 @@ describe('docker-daemon:NAME against dockerd', () => {
     expect(fromEngine.code).toBe(0);
     const fromFile = await runJson<Report>(['layers', '--json', await saved(SAMPLE_NAME)], { env: env() });
     expect(fromEngine.json.source).toMatchObject({ kind: 'daemon', engine: { name: 'docker', version: engine.version.Version } });
-    expect(withoutSource(fromEngine.json)).toEqual(withoutSource(fromFile.json));
+    expectSameReport(fromEngine.json, fromFile.json);
   });
 
   test('the realistic image (~400 MB) from the engine: analyze equals the realistic docker archive read as a file', async () => {
@@ -102,7 +100,7 @@ describe('docker-daemon:NAME against dockerd', () => {
     expect(fromEngine.json.totals.uncompressedSize).toBeGreaterThan(300e6);
     expect(fromEngine.json.configDigest).toBe(realistic.info.configDigest);
     const fromFile = await runJson<Report>(['analyze', '--json', realistic.dockerArchive], { env: env() });
-    expect(withoutSource(fromEngine.json)).toEqual(withoutSource(fromFile.json));
+    expectSameReport(fromEngine.json, fromFile.json);
   }, SLOW);
 });
 
@@ -141,15 +139,62 @@ describe('an image built by the legacy builder on the realistic image', () => {
   test('docker save of it, read as a file, gives the same report but source; so do docker-daemon:, the image ID and a short ID', async () => {
     const fromFile = await runJson<Report>(['analyze', '--json', await saved(APP)], { env: env() });
     expect(fromFile.code).toBe(0);
-    expect(withoutSource(built)).toEqual(withoutSource(fromFile.json));
+    expectSameReport(built, fromFile.json);
     const hex = inspect.Id.replace(/^sha256:/, '');
     for (const name of [`docker-daemon:${APP}`, `docker-daemon:${inspect.Id}`, `docker-daemon:${hex.slice(0, 12)}`]) {
       const other = await runJson<Report>(['analyze', '--json', name], { env: env() });
       expect({ name, code: other.code, stderr: other.stderr }).toEqual({ name, code: 0, stderr: '' });
-      expect(withoutSource(other.json)).toEqual(withoutSource(built));
+      expectSameReport(other.json, built, name);
       expect(other.json.configDigest).toBe(inspect.Id);
     }
   }, SLOW);
+});
+
+describe('inspect and platforms answer from the engine\'s image record, never from an export', () => {
+  let proxy: ProxyLog;
+  beforeAll(async () => {
+    proxy = await countingProxy(engine.socket, work);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  for (const [image, what] of [[SAMPLE_NAME, 'the loaded sample'], ['bench/realistic:1', 'the realistic image (~400 MB)'], [APP, 'the image the legacy builder made']] as const) {
+    test(`${what}: the same JSON as its docker save read as a file, but the stored sizes and config checks only an export has; no /get asked, a few kB read`, async () => {
+      const file = await saved(image);
+      for (const command of ['inspect', 'platforms']) {
+        proxy.reset();
+        const fromEngine = await runJson<Report>([command, `docker-daemon:${image}`], { env: env({ DOCKER_HOST: proxy.address }) });
+        expect({ command, code: fromEngine.code, stderr: fromEngine.stderr }).toEqual({ command, code: 0, stderr: '' });
+        expect(proxy.requests().filter((line) => /\/get\b/.test(line))).toEqual([]);
+        expect(proxy.requests()).toEqual(expect.arrayContaining([expect.stringMatching(/^GET \/images\/.*\/json$/), expect.stringMatching(/^GET \/images\/[0-9a-f]{64}\/history$/)]));
+        expect(proxy.bytesFromEngine()).toBeLessThan(64 * 1024);
+        const fromFile = await runJson<Report>([command, file], { env: env() });
+        expect(fromFile.code).toBe(0);
+        expectSameReport(fromEngine.json, withoutExportOnly(fromFile.json), command);
+      }
+    }, SLOW);
+  }
+
+  test('layers reads the export through the same proxy: the export is what costs (the measure of the test above)', async () => {
+    proxy.reset();
+    const result = await runJson<Report>(['layers', `docker-daemon:${SAMPLE_NAME}`], { env: env({ DOCKER_HOST: proxy.address }) });
+    expect(result.code).toBe(0);
+    expect(proxy.requests()).toContain(`GET /images/${SAMPLE_NAME}/get`);
+    expect(proxy.bytesFromEngine()).toBeGreaterThan(2e6);
+  });
+
+  test(`--platform on this engine (API ${'<'} 1.48): the export is asked for without platform=, and a platform the image is not is exit 3, one line`, async () => {
+    expect(Number(engine.version.ApiVersion.split('.')[1])).toBeLessThan(48);
+    proxy.reset();
+    const same = await runJson<Report>(['layers', `docker-daemon:${SAMPLE_NAME}`, '--platform', 'linux/amd64'], { env: env({ DOCKER_HOST: proxy.address }) });
+    expect({ code: same.code, stderr: same.stderr }).toEqual({ code: 0, stderr: '' });
+    const other = await runCli(['layers', `docker-daemon:${SAMPLE_NAME}`, '--platform', 'linux/arm64'], { env: env({ DOCKER_HOST: proxy.address }) });
+    expect({ code: other.code, stdout: other.stdout }).toEqual({ code: 3, stdout: '' });
+    expect(other.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/holds a linux\/amd64 image, not linux\/arm64 as --platform asks$/)]);
+    const exports = proxy.requests().filter((line) => /\/get\b/.test(line));
+    expect(exports).toEqual([`GET /images/${SAMPLE_NAME}/get`, `GET /images/${SAMPLE_NAME}/get`]);
+  });
 });
 
 describe('what the engine cannot serve: exit 3, one line', () => {

@@ -308,7 +308,7 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   const platform = options.platform ? parsePlatform(options.platform) : null;
   if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
   if (options.depth !== undefined && (!Number.isInteger(options.depth) || options.depth < 1)) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
-  const handle = await openHandle(options.image, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions(options) });
+  const handle = await openHandle(options.image, { platform, allPlatforms: false, metadataOnly: command === 'inspect', ...openOptions(options), registry: await registryOptions(options) });
   // verify checks every image of an index unless one platform is asked for.
   const allPlatforms = options.allPlatforms === true || (command === 'verify' && !platform && handle.root.kind === 'index');
   // analyze also lists the platforms an index covers (from manifests only: no layer download).
@@ -379,7 +379,7 @@ export async function runPlatformsCommand(rawOptions: CommonOptions): Promise<nu
     .map((text) => text.trim())
     .filter(Boolean)
     .map(parsePlatform);
-  const handle = await openHandle(options.image, { platform: null, allPlatforms: true, ...openOptions(options), registry: await registryOptions(options) });
+  const handle = await openHandle(options.image, { platform: null, allPlatforms: true, metadataOnly: !options.sizes, ...openOptions(options), registry: await registryOptions(options) });
   try {
     const result = await listPlatforms(handle, { sizes: options.sizes ?? false, require: required });
     const report = platformsReport(handle.info, result);

@@ -20,6 +20,8 @@ import type { ResolvedImage, Selection, SourceHandle } from './source.js';
 import { makeTempDir, removeTempDir, sweepStale } from './tempfiles.js';
 import { readArchiveStream, SecondPassNeeded } from './stream-archive.js';
 import { TarTree } from './tree.js';
+import { historyFromDocker, imageFromRecord, type EngineHistoryItem, type EngineImageRecord } from './engine-record.js';
+import type { HistoryEntry, Platform } from '../image/types.js';
 
 export type EngineKind = 'docker' | 'podman';
 
@@ -115,30 +117,75 @@ export class EngineClient {
     return `${this.endpoint.address}: ${code ?? String(error)}`;
   }
 
-  async get(pathname: string, options: { headersTimeout?: number } = {}): Promise<Dispatcher.ResponseData> {
+  async get(pathname: string, options: { headersTimeout?: number; signal?: AbortSignal } = {}): Promise<Dispatcher.ResponseData> {
     return request(`${this.base}${pathname}`, { dispatcher: this.agent, method: 'GET', headers: { 'user-agent': 'layerlens' }, ...options });
   }
 
-  async version(): Promise<{ name: string; version: string }> {
-    const response = await this.get('/version');
-    const body = (await response.body.json()) as { Version?: string; Components?: { Name?: string; Version?: string }[] };
+  /**
+   * A small JSON document, whole within the deadline (headers and body: an engine that accepts the connection
+   * and then says nothing must not hang the run). Null on 404.
+   */
+  async getJson<T>(pathname: string, what: string, timeoutSeconds = DEFAULT_TIMEOUT_SECONDS): Promise<T | null> {
+    const signal = AbortSignal.timeout(timeoutSeconds * 1000);
+    try {
+      const response = await this.get(pathname, { signal });
+      if (response.statusCode === 404) {
+        await response.body.dump();
+        return null;
+      }
+      if (response.statusCode !== 200) {
+        const text = await response.body.text();
+        throw new ImageReadError(`${this.endpoint.address}: the engine answered ${response.statusCode} for ${what} (${quoteServerText(text.trim().slice(0, 200))})`);
+      }
+      return (await response.body.json()) as T;
+    } catch (error) {
+      if (signal.aborted) throw new ImageReadError(`${this.endpoint.address}: no answer for ${what} within ${timeoutSeconds} s (--timeout ${timeoutSeconds})`, { cause: error });
+      if (error instanceof ImageReadError) throw error;
+      throw new ImageReadError(`${this.endpoint.address}: ${what}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  async version(timeoutSeconds?: number): Promise<EngineVersion> {
+    const body = (await this.getJson<{ Version?: string; ApiVersion?: string; Components?: { Name?: string; Version?: string }[] }>('/version', 'GET /version', timeoutSeconds)) ?? {};
     const podman = body.Components?.find((component) => /podman/i.test(component.Name ?? ''));
-    return podman ? { name: 'podman', version: podman.Version ?? body.Version ?? 'unknown' } : { name: 'docker', version: body.Version ?? 'unknown' };
+    const apiVersion = body.ApiVersion ?? null;
+    return podman ? { name: 'podman', version: podman.Version ?? body.Version ?? 'unknown', apiVersion } : { name: 'docker', version: body.Version ?? 'unknown', apiVersion };
   }
 
   /** The engine's record of an image, or null when it does not hold that name. */
-  async inspect(name: string): Promise<{ Id: string; RepoTags: string[] | null; RepoDigests: string[] | null; Size: number } | null> {
-    const response = await this.get(`/images/${encodeURI(name)}/json`);
-    if (response.statusCode === 404) {
-      await response.body.dump();
-      return null;
-    }
-    if (response.statusCode !== 200) {
-      const text = await response.body.text();
-      throw new ImageReadError(`${this.endpoint.address}: the engine answered ${response.statusCode} for ${name} (${text.trim().slice(0, 200)})`);
-    }
-    return (await response.body.json()) as { Id: string; RepoTags: string[] | null; RepoDigests: string[] | null; Size: number };
+  async inspect(name: string, timeoutSeconds?: number): Promise<EngineImageRecord | null> {
+    return this.getJson<EngineImageRecord>(`/images/${encodeURI(name)}/json`, name, timeoutSeconds);
   }
+}
+
+export interface EngineVersion {
+  name: string;
+  version: string;
+  /** The Engine API version the engine speaks (Podman: the Docker API version its compat layer serves). */
+  apiVersion: string | null;
+}
+
+/** Docker 25+ (a containerd image store) exports one platform of a multi-platform image when asked (API 1.48). */
+export const EXPORT_PLATFORM_API = '1.48';
+
+/** Whether an API version (`1.41`) is at least `wanted`; an unknown version is not. */
+export function apiAtLeast(version: string | null, wanted: string): boolean {
+  if (!version) return false;
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const [wantMajor = 0, wantMinor = 0] = wanted.split('.').map(Number);
+  return major !== wantMajor ? major > wantMajor : minor >= wantMinor;
+}
+
+/**
+ * `/images/{name}/get`, with `?platform=` (a JSON OCI platform) only where the engine understands it: older
+ * engines answer 200 and ignore it, so sending it there would promise a choice nobody made; the platform the
+ * export holds is then checked against --platform when the image is resolved.
+ */
+export function exportPath(name: string, platform: Platform | null, apiVersion: string | null): string {
+  const base = `/images/${encodeURI(name)}/get`;
+  if (!platform || !apiAtLeast(apiVersion, EXPORT_PLATFORM_API)) return base;
+  const oci = { os: platform.os, architecture: platform.architecture, ...(platform.variant ? { variant: platform.variant } : {}) };
+  return `${base}?platform=${encodeURIComponent(JSON.stringify(oci))}`;
 }
 
 /** The first engine endpoint that answers, or null; `tried` lists every endpoint and why it failed. */
@@ -165,41 +212,57 @@ export async function connectEngine(engine: EngineKind, tried: string[], options
   return null;
 }
 
+export interface EngineReadOptions {
+  debug?: ((line: string) => void) | undefined;
+  timeoutSeconds?: number | undefined;
+  /** The TTY progress line; with --debug, plain log lines are written instead (no carriage-return redraws). */
+  progress?: Progress | null | undefined;
+  /**
+   * The command reads no layer (inspect, platforms): answer from the engine's image record and history instead
+   * of exporting the image, which the engine must write out whole (Docker 20.10 does so before its first byte).
+   */
+  metadataOnly?: boolean | undefined;
+}
+
 /** Read an image the engine holds: its metadata, then `docker save` of it, scanned in one pass as it streams. */
-export async function openFromEngine(
-  input: string,
-  client: EngineClient,
-  name: string,
-  selection: Selection,
-  debug?: (line: string) => void,
-  timeoutSeconds = DEFAULT_TIMEOUT_SECONDS,
-  progress: Progress | null = null,
-): Promise<SourceHandle> {
-  sweepStale(); // what a killed run left (before one pass, an export always went through a temp file)
+export async function openFromEngine(input: string, client: EngineClient, name: string, selection: Selection, options: EngineReadOptions = {}): Promise<SourceHandle> {
+  const { debug, progress = null, metadataOnly = false } = options;
+  const timeoutSeconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  if (!metadataOnly) sweepStale(); // what a killed run left (before one pass, an export always went through a temp file)
   try {
-    const engine = await client.version();
-    const record = await client.inspect(name);
+    const engine = await client.version(timeoutSeconds);
+    const record = await client.inspect(name, timeoutSeconds);
     if (!record) {
       throw new ImageReadError(`${engine.name} at ${client.endpoint.address} has no image "${name}"; pull it first (${engine.name} pull ${name}) or read the registry with docker://${name}`);
     }
     const label = `${engine.name}:${name}`;
-    debug?.(`streaming ${name} from ${engine.name} ${engine.version} (${record.Size} bytes by the engine's count), scanning layers as they pass`);
+    const reference = matchingTag(record.RepoTags ?? [], name) ?? record.RepoTags?.[0] ?? name;
+    const info = { input, kind: 'daemon' as const, reference, engine: { name: engine.name, version: engine.version }, repoDigests: record.RepoDigests ?? [], imageId: record.Id };
+    if (metadataOnly) {
+      const image = await imageFromEngineRecord(client, engine, record, selection, label, timeoutSeconds, debug);
+      return { info, store: null, label, root: { kind: 'images', images: [image] }, close: () => client.close() };
+    }
+    const exportUrl = exportPath(name, selection.platform, engine.apiVersion);
+    debug?.(`streaming ${name} from ${engine.name} ${engine.version} (API ${engine.apiVersion ?? 'unknown'}; GET ${exportUrl}; ${record.Size} bytes by the engine's count), scanning layers as they pass`);
+    if (selection.platform && !exportUrl.includes('?')) {
+      debug?.(`${label}: API ${engine.apiVersion ?? 'unknown'} < ${EXPORT_PLATFORM_API} takes no platform= for an export; the platform the export holds is checked against --platform`);
+    }
     let cleanup = () => {};
     let images: ResolvedImage[];
     try {
-      const onBytes = progress ? (bytes: number) => progress.exporting(label, bytes, record.Size ?? null) : undefined;
+      const report = exportReporter(label, record.Size ?? null, progress, debug);
       let tree;
       try {
-        tree = await readArchiveStream(await exportStream(client, engine.name, name, timeoutSeconds), label, { ...(debug ? { debug } : {}), ...(onBytes ? { progress: onBytes } : {}) });
+        tree = await readArchiveStream(await exportStream(client, engine.name, name, exportUrl, timeoutSeconds), label, { ...(debug ? { debug } : {}), ...(report ? { progress: report.bytes } : {}) });
       } finally {
-        progress?.done();
+        report?.done();
       }
       images = await resolveDockerArchive(tree, { ...selection, ref: null });
     } catch (error) {
       if (!(error instanceof SecondPassNeeded)) throw error;
       // The one pass did not keep a member that turned out to be needed whole: export again, into a file.
       debug?.(`${label}: ${error.message}; exporting it again into a temporary file (removed when done)`);
-      const spilled = await exportToFile(client, engine.name, name, timeoutSeconds);
+      const spilled = await exportToFile(client, engine.name, name, exportUrl, timeoutSeconds);
       cleanup = spilled.cleanup;
       try {
         images = await resolveDockerArchive(await TarTree.open(spilled.file, label), { ...selection, ref: null });
@@ -208,9 +271,8 @@ export async function openFromEngine(
         throw inner;
       }
     }
-    const reference = matchingTag(record.RepoTags ?? [], name) ?? record.RepoTags?.[0] ?? name;
     return {
-      info: { input, kind: 'daemon', reference, engine, repoDigests: record.RepoDigests ?? [], imageId: record.Id },
+      info,
       store: null,
       label,
       root: { kind: 'images', images },
@@ -226,12 +288,73 @@ export async function openFromEngine(
 }
 
 /**
+ * The image from the engine's records alone: `/images/{name}/json` (config, diff_ids, platform) and the history
+ * (Podman's libpod API has it as the config holds it, empty_layer included; Docker's compat history has step
+ * sizes, from which inferEmptyLayers tells the steps that made layers).
+ */
+async function imageFromEngineRecord(
+  client: EngineClient,
+  engine: EngineVersion,
+  record: EngineImageRecord,
+  selection: Selection,
+  label: string,
+  timeoutSeconds: number,
+  debug?: (line: string) => void,
+): Promise<ResolvedImage> {
+  const id = encodeURIComponent(record.Id.replace(/^sha256:/, ''));
+  let history: HistoryEntry[] | null = null;
+  if (engine.name === 'podman') {
+    // The libpod API is routed only under a version prefix (`/v4.3.1/libpod/…`): the engine's own version.
+    const libpod = await client.getJson<{ History?: HistoryEntry[] | null }>(`/v${encodeURIComponent(engine.version)}/libpod/images/${id}/json`, `the libpod record of ${record.Id}`, timeoutSeconds);
+    if (libpod) history = libpod.History ?? [];
+    else debug?.(`${label}: no libpod record of ${record.Id}; using the Docker-compatible history`);
+  }
+  if (!history) {
+    const items = (await client.getJson<EngineHistoryItem[]>(`/images/${id}/history`, `the history of ${record.Id}`, timeoutSeconds)) ?? [];
+    const inferred = historyFromDocker(items, record.RootFS?.Layers?.length ?? 0);
+    if (inferred.guessed) debug?.(`${label}: the engine's history does not say which steps of size 0 made a layer; layers were matched to steps by instruction (RUN/COPY/ADD first), a guess where several fit`);
+    history = inferred.history;
+  }
+  debug?.(`${label}: answered from the engine's image record (GET /images/{name}/json and the history): no export, no layer read`);
+  return imageFromRecord(record, history, selection, label, null);
+}
+
+/**
+ * How an export's progress is shown: the TTY line (bytes, the engine's Size as the expected total, a
+ * percentage), or with --debug plain log lines, one per tenth of the expected size (per 64 MiB when the engine
+ * gives none) and one at the end; null when neither is wanted (off a TTY: nothing).
+ */
+export function exportReporter(label: string, expected: number | null, progress: Progress | null, debug?: (line: string) => void): { bytes: (received: number) => void; done: () => void } | null {
+  if (debug) {
+    const step = expected && expected > 0 ? Math.max(1, Math.ceil(expected / 10)) : 64 * 2 ** 20;
+    let next = step;
+    let last = 0;
+    return {
+      bytes: (received) => {
+        last = received;
+        if (received < next) return;
+        while (next <= received) next += step;
+        debug(`${label}: ${exportShare(received, expected)} exported so far`);
+      },
+      done: () => debug(`${label}: export read: ${last} bytes${expected ? ` (the engine counted ${expected})` : ''}`),
+    };
+  }
+  if (!progress) return null;
+  return { bytes: (received) => progress.exporting(label, received, expected), done: () => progress.done() };
+}
+
+function exportShare(received: number, expected: number | null): string {
+  if (!expected || expected <= 0) return `${received} bytes`;
+  return `${received} of ~${expected} bytes (${Math.min(99, Math.floor((received / expected) * 100))} %)`;
+}
+
+/**
  * The body of `GET /images/{name}/get`, watched by the stall rule once bytes flow (no headers deadline: Docker
  * 20.10 writes the whole export before its first byte). Consumed with `for await`: piping undici's body through
  * default-sized stream buffers crawls at 1-4 MB/s on a chunked unix-socket response.
  */
-async function exportStream(client: EngineClient, engineName: string, name: string, timeoutSeconds: number): Promise<AsyncIterable<Buffer>> {
-  const response = await client.get(`/images/${encodeURI(name)}/get`, { headersTimeout: 0 });
+async function exportStream(client: EngineClient, engineName: string, name: string, pathname: string, timeoutSeconds: number): Promise<AsyncIterable<Buffer>> {
+  const response = await client.get(pathname, { headersTimeout: 0 });
   if (response.statusCode !== 200) {
     const text = await response.body.text();
     throw new ImageReadError(`${engineName} could not export ${name}: ${response.statusCode} ${quoteServerText(text.trim().slice(0, 200))}`);
@@ -241,12 +364,12 @@ async function exportStream(client: EngineClient, engineName: string, name: stri
   return guardStall(response.body, timeoutSeconds, stalled, { fromFirstByte: true });
 }
 
-async function exportToFile(client: EngineClient, engineName: string, name: string, timeoutSeconds: number): Promise<{ file: string; cleanup: () => void }> {
+async function exportToFile(client: EngineClient, engineName: string, name: string, pathname: string, timeoutSeconds: number): Promise<{ file: string; cleanup: () => void }> {
   const dir = makeTempDir('engine');
   const file = path.join(dir, 'image.tar');
   try {
     const out = createWriteStream(file, { highWaterMark: 4 << 20 });
-    for await (const chunk of await exportStream(client, engineName, name, timeoutSeconds)) {
+    for await (const chunk of await exportStream(client, engineName, name, pathname, timeoutSeconds)) {
       if (!out.write(chunk)) await once(out, 'drain');
     }
     out.end();

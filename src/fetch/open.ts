@@ -31,6 +31,8 @@ export interface OpenOptions {
   namespace?: string;
   /** For a bare NAME: force the registry or the local engine (default: the engine when it holds the name). */
   source?: 'registry' | 'daemon';
+  /** The command reads no layer (inspect, platforms): a local engine answers from its image records, no export. */
+  metadataOnly?: boolean;
   /** One-line notes on stderr (which source was used); silent with --quiet. */
   note?: (line: string) => void;
 }
@@ -169,7 +171,7 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
       const tried: string[] = [];
       const client = await connectEngine(transport.engine, tried, { strict: true });
       if (!client) throw new ImageReadError(`no ${transport.engine} engine is reachable (tried ${tried.join('; ')}); start it or set ${transport.engine === 'docker' ? 'DOCKER_HOST' : 'CONTAINER_HOST'}`);
-      return openFromEngine(argument, client, transport.name, selection, options.debug, options.registry?.timeoutSeconds, options.registry?.progress ?? null);
+      return openFromEngine(argument, client, transport.name, selection, engineReadOptions(options));
     }
     case 'containerd': {
       const { openFromContainerd } = await import('./containerd.js');
@@ -210,8 +212,8 @@ async function openBareNameFromEngine(argument: string, selection: Selection, op
     const client = await connectEngine(engine, tried);
     if (!client) continue;
     try {
-      if (await client.inspect(argument)) {
-        const handle = await openFromEngine(argument, client, argument, selection, options.debug, options.registry?.timeoutSeconds, options.registry?.progress ?? null);
+      if (await client.inspect(argument, options.registry?.timeoutSeconds)) {
+        const handle = await openFromEngine(argument, client, argument, selection, engineReadOptions(options));
         options.note?.(`reading ${argument} from the local ${handle.info.engine?.name ?? engine} engine at ${client.endpoint.address} (docker://${argument} reads the registry)`);
         return handle;
       }
@@ -225,6 +227,10 @@ async function openBareNameFromEngine(argument: string, selection: Selection, op
   if (options.source === 'daemon') throw new ImageReadError(`no local engine holds "${argument}" (tried ${tried.join('; ') || 'docker and podman'})`);
   options.debug?.(`no local engine holds ${argument}${tried.length ? ` (${tried.join('; ')})` : ''}; using the registry`);
   return null;
+}
+
+function engineReadOptions(options: OpenOptions): import('./daemon.js').EngineReadOptions {
+  return { debug: options.debug, timeoutSeconds: options.registry?.timeoutSeconds, progress: options.registry?.progress ?? null, metadataOnly: options.metadataOnly ?? false };
 }
 
 /** Open an argument and resolve the images the options select. */

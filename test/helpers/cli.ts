@@ -47,3 +47,29 @@ export async function runJson<T = Record<string, unknown>>(args: string[], optio
 export function fixture(...parts: string[]): string {
   return path.join(FIXTURES, ...parts);
 }
+
+/** A report with its `source` blanked: two reads of one image through different sources must then be equal. */
+export function withoutSource<T extends object>(report: T): T {
+  return { ...report, source: null };
+}
+
+/** "The same JSON but source": the assertion every engine suite makes between an engine read and an archive read. */
+export function expectSameReport(actual: object, expected: object, what = ''): void {
+  expect([what, withoutSource(actual)]).toEqual([what, withoutSource(expected)]);
+}
+
+/**
+ * What only an engine's export holds, blanked as the engine-record path (inspect, platforms) reports it: stored
+ * layer sizes (null) and the checks of config bytes (none). README "Local engines" documents the difference.
+ */
+export function withoutExportOnly<T extends object>(report: T): T {
+  const fields = report as { layers?: object[]; totals?: object; platforms?: object[]; platformsTotal?: object; verify?: object };
+  return {
+    ...report,
+    ...(fields.layers ? { layers: fields.layers.map((layer) => ({ ...layer, compressedSize: null })) } : {}),
+    ...(fields.totals ? { totals: { ...fields.totals, compressedSize: null } } : {}),
+    ...(fields.platforms ? { platforms: fields.platforms.map((platform) => ({ ...platform, compressedSize: null })) } : {}),
+    ...(fields.platformsTotal ? { platformsTotal: { compressedSize: null } } : {}),
+    ...(fields.verify ? { verify: { ...fields.verify, checks: [] } } : {}),
+  };
+}

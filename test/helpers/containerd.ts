@@ -4,11 +4,12 @@
  * against it; `engine.address` is the value for CONTAINERD_ADDRESS. `stop()` ends it (its process group) and
  * removes everything; so does the test process's exit.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { spawnDaemon } from './daemon-process.js';
 
 const run = promisify(execFile);
 
@@ -20,20 +21,6 @@ export interface ContainerdEngine {
   ctr(args: string[], options?: { timeout?: number }): Promise<string>;
   log(): string;
   stop(): Promise<void>;
-}
-
-const daemons = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of daemons) killGroup(child, 'SIGKILL');
-});
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    /* already gone */
-  }
 }
 
 export async function startContainerd(): Promise<ContainerdEngine> {
@@ -59,11 +46,8 @@ export async function startContainerd(): Promise<ContainerdEngine> {
     ].join('\n'),
   );
   const logFile = path.join(dir, 'containerd.log');
-  const out = openSync(logFile, 'a');
-  const child = spawn('containerd', ['--config', config], { stdio: ['ignore', out, out], detached: true });
-  daemons.add(child);
-  const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const daemon = spawnDaemon('containerd', ['--config', config], { logFile });
+  const log = daemon.log;
   const ctr = async (args: string[], options: { timeout?: number } = {}) => {
     try {
       const { stdout } = await run('ctr', ['-a', address, ...args], { timeout: options.timeout ?? 300_000, maxBuffer: 64 << 20 });
@@ -74,21 +58,16 @@ export async function startContainerd(): Promise<ContainerdEngine> {
     }
   };
   const stop = async () => {
-    killGroup(child, 'SIGTERM');
-    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-    daemons.delete(child);
+    await daemon.stop(10_000);
     await run('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l`]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      daemons.delete(child);
+    if (!daemon.running()) {
       const text = log();
       rmSync(dir, { recursive: true, force: true });
-      throw new Error(`containerd exited (${child.exitCode ?? child.signalCode}): ${text.slice(-2000)}`);
+      throw new Error(`containerd exited (${daemon.status()}): ${text.slice(-2000)}`);
     }
     if (await ctr(['version'], { timeout: 5000 }).then(() => true, () => false)) break;
     if (Date.now() > deadline) {

@@ -10,11 +10,12 @@
  *   ... DOCKER_HOST: engine.address ...
  *   await engine.stop();
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { spawnDaemon } from './daemon-process.js';
 import { getOnSocket } from './podman.js';
 
 const run = promisify(execFile);
@@ -34,20 +35,6 @@ export interface DockerEngine {
   /** The daemon's log so far, for failure messages. */
   log(): string;
   stop(): Promise<void>;
-}
-
-const daemons = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of daemons) killGroup(child, 'SIGKILL');
-});
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal); // started detached: it leads its own process group (containerd included)
-  } catch {
-    /* already gone */
-  }
 }
 
 /** Whether this machine can run the harness (dockerd and the docker CLI installed, running as root). */
@@ -71,30 +58,17 @@ export async function startDocker(options: { storageDriver?: 'vfs' | 'overlay2' 
   // Our own empty daemon.json: the host's /etc/docker/daemon.json (mirrors, storage, hosts) must not apply.
   const daemonJson = path.join(dir, 'daemon.json');
   writeFileSync(daemonJson, '{}\n');
-  const out = openSync(logFile, 'a');
   const args = [
     '--storage-driver', options.storageDriver ?? 'vfs', '--iptables=false', '--ip6tables=false', '--bridge=none',
     '--data-root', dataRoot, '--exec-root', execRoot, '--pidfile', path.join(dir, 'dockerd.pid'),
     '-H', address, '--config-file', daemonJson,
   ];
-  const child = spawn('dockerd', args, { stdio: ['ignore', out, out], detached: true, env: { ...process.env, DOCKER_CONFIG: config } });
-  daemons.add(child);
-  const log = () => {
-    try {
-      return readFileSync(logFile, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const daemon = spawnDaemon('dockerd', args, { logFile, env: { ...process.env, DOCKER_CONFIG: config } });
+  const log = daemon.log;
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: address, DOCKER_CONFIG: config, DOCKER_BUILDKIT: '0', DOCKER_CONTEXT: undefined, DOCKER_CLI_HINTS: 'false' };
 
   const stop = async () => {
-    killGroup(child, 'SIGTERM');
-    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-    daemons.delete(child);
+    await daemon.stop(10_000);
     // dockerd's containerd may leave mounts of its own under the exec root: unmount before removing.
     await run('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l`]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -103,11 +77,10 @@ export async function startDocker(options: { storageDriver?: 'vfs' | 'overlay2' 
   const deadline = Date.now() + 60_000;
   let version: DockerEngine['version'];
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      daemons.delete(child);
+    if (!daemon.running()) {
       const text = log();
       rmSync(dir, { recursive: true, force: true });
-      throw new Error(`dockerd exited (${child.exitCode ?? child.signalCode}): ${text.slice(-2000)}`);
+      throw new Error(`dockerd exited (${daemon.status()}): ${text.slice(-2000)}`);
     }
     const ping = await getOnSocket(socket, '/_ping', 1000);
     if (ping?.status === 200) {

@@ -6,12 +6,13 @@
  * while the service (a child of this process) is needed. The service is killed (its whole process group) by
  * `stop()`, and in any case when the test process exits.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { spawnDaemon } from './daemon-process.js';
 
 const run = promisify(execFile);
 
@@ -28,20 +29,6 @@ export interface PodmanEngine {
   /** The service's log so far (stdout and stderr), for failure messages. */
   log(): string;
   stop(): Promise<void>;
-}
-
-const services = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of services) killGroup(child, 'SIGKILL');
-});
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal); // the service was started detached: it leads its own process group
-  } catch {
-    /* already gone */
-  }
 }
 
 /** GET path on a unix socket; resolves with the status code, or null when nothing answers. */
@@ -114,24 +101,11 @@ export async function startPodman(options: { driver?: 'vfs' | 'overlay' } = {}):
   const socket = path.join(dir, 'podman.sock');
   const address = `unix://${socket}`;
   const logFile = path.join(dir, 'service.log');
-  const out = openSync(logFile, 'a');
-  const child = spawn('podman', [...globalFlags, 'system', 'service', '--time=0', address], { env, stdio: ['ignore', out, out], detached: true });
-  services.add(child);
-  const log = () => {
-    try {
-      return readFileSync(logFile, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const service = spawnDaemon('podman', [...globalFlags, 'system', 'service', '--time=0', address], { logFile, env });
+  const log = service.log;
 
   const stop = async () => {
-    killGroup(child, 'SIGTERM');
-    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-    services.delete(child);
+    await service.stop(5000);
     // overlay storage can leave a layer mounted: unmount what lies under the dir before removing it.
     if (driver === 'overlay') await run('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l`]).catch(() => undefined);
     try {
@@ -145,10 +119,10 @@ export async function startPodman(options: { driver?: 'vfs' | 'overlay' } = {}):
 
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      services.delete(child);
+    if (!service.running()) {
+      const text = log();
       rmSync(dir, { recursive: true, force: true });
-      throw new Error(`podman system service exited (${child.exitCode ?? child.signalCode}): ${log().slice(-2000)}`);
+      throw new Error(`podman system service exited (${service.status()}): ${text.slice(-2000)}`);
     }
     const answer = await getOnSocket(socket, '/_ping', 1000);
     if (answer?.status === 200 && answer.body.trim() === 'OK') break;
