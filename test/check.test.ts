@@ -196,7 +196,7 @@ describe('a check never passes by accident', () => {
     expect(XMLValidator.validate(result.stdout)).toBe(true);
     const suite = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(result.stdout).testsuites.testsuite;
     const integrity = ([] as { name: string; failure?: { message: string; type: string } }[]).concat(suite.testcase).find((testcase) => testcase.name === 'integrity')!;
-    expect(integrity.failure).toMatchObject({ type: 'integrity', message: expect.stringMatching(/^3 of 10 integrity checks failed; first: layer sha256:df20fa93\w+: expected sha256:df20fa93\w+, actual sha256:bf2fa495\w+$/) });
+    expect(integrity.failure).toMatchObject({ type: 'integrity', message: expect.stringMatching(/^3 of 10 integrity checks failed; first: layer 0 blob digest \(sha256:df20fa93\w+\): expected sha256:df20fa93\w+, actual sha256:bf2fa495\w+$/) });
     expect(suite.failures).toBe('1');
   });
 });

@@ -104,11 +104,13 @@ describe('ci/gitlab-layerlens.yml', () => {
     expect(result.status).toBe(0);
   });
 
-  test('without registry credentials it checks the image and writes the JUnit report', () => {
+  test('without registry credentials it checks the image: the table in the log, JUnit and JSON reports from one read', () => {
     const result = bash(job(), { LAYERLENS_IMAGE: SAMPLE, LAYERLENS_ARGS: '--lowest-efficiency 0.9' });
     expect(result.stderr).not.toContain('username');
     expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/lowestEfficiency\s+PASS/);
     expect(readFileSync(path.join(work, 'layerlens.xml'), 'utf8')).toContain('<testsuite');
+    expect(JSON.parse(readFileSync(path.join(work, 'layerlens.json'), 'utf8')).check.passed).toBe(true);
   });
 
   test("GitLab's credentials are never passed for an image of another registry", () => {

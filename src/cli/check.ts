@@ -269,7 +269,7 @@ function integrityResult(report: ImageReport): RuleResult {
     actual: `${failed.length} of ${total} checks failed`,
     estimated: false,
     measure: null,
-    message: `${failed.length} of ${total} integrity checks failed; first: ${first.kind} ${first.subject}: expected ${first.expected ?? '-'}, actual ${first.actual ?? '-'}`,
+    message: `${failed.length} of ${total} integrity checks failed; first: ${first.what} (${first.subject}): expected ${first.expected ?? '-'}, actual ${first.actual ?? '-'}`,
   };
 }
 
