@@ -245,3 +245,31 @@ describe('--output FORMAT=FILE: several reports from one read', () => {
     expect(readFileSync(junit, 'utf8')).toMatch(/<error [^>]*message="[^"]*no such file[^"]*missing\.tar/);
   });
 });
+
+describe('check covers the selected platform, or every one with --all-platforms', () => {
+  test('the default is one platform; --all-platforms checks each (a testsuite each), and one damaged fails the gate', async () => {
+    const layout = sampleLayout('check-all');
+    const one = await runJson<{ check: { rules: { platform?: string }[] }; platform: { architecture: string } }>(['check', `oci:${layout.dir}`, '--max-size', '10MB']);
+    expect(one.code).toBe(0);
+    expect(one.json.platform.architecture).toBe('amd64'); // the host's, as docker pull picks
+    expect(one.json.check.rules.every((rule) => rule.platform === undefined)).toBe(true);
+    flipByte(blob(layout.dir, layout.layers.arm64![0]!.digest));
+    // The host's platform is intact: the default check passes, as the image a runtime here would pull is sound.
+    expect((await runCli(['check', `oci:${layout.dir}`, '--max-size', '10MB'])).code).toBe(0);
+    const junit = path.join(work, 'check-all.xml');
+    const all = await runJson<MultiJson & { check: { passed: boolean; rules: { name: string; platform: string; status: string }[]; platforms: { platform: string; passed: boolean }[] } }>(['check', `oci:${layout.dir}`, '--all-platforms', '--max-size', '10MB', '--output', `junit=${junit}`, '--output', 'json=-']);
+    expect(all.code).toBe(1);
+    expect(all.json.check.passed).toBe(false);
+    expect(all.json.check.platforms).toEqual([
+      { platform: 'linux/amd64', manifestDigest: layout.manifests.amd64!.digest, passed: true },
+      { platform: 'linux/arm64/v8', manifestDigest: layout.manifests.arm64!.digest, passed: false },
+    ]);
+    expect(all.json.check.rules.filter((rule) => rule.name === 'maxSize').map((rule) => [rule.platform, rule.status])).toEqual([['linux/amd64', 'pass'], ['linux/arm64/v8', 'pass']]);
+    const xml = readFileSync(junit, 'utf8');
+    expect(xml.match(/<testsuite /g)).toHaveLength(2);
+    expect(xml).toMatch(/<testsuite name="layerlens check oci:[^"]*\(linux\/arm64\/v8\)" tests="2" failures="1"/);
+    const table = await runCli(['check', `oci:${layout.dir}`, '--all-platforms', '--max-size', '10MB']);
+    expect(table.stdout).toMatch(/FAIL: 1 of 2 platforms failed/);
+  });
+});
+

@@ -20,6 +20,8 @@ const cases: [string, string[]][] = [
   ['diff of two formats of one image', ['diff', `oci:${path.join(SAMPLES, 'busybox-oci')}`, path.join(SAMPLES, 'busybox-amd64.tar'), '--platform', 'linux/amd64']],
   ['check with a baseline image (the diff is included)', ['check', path.join(SAMPLES, 'busybox-amd64.tar'), '--baseline', fixture('dive', '.data', 'test-docker-image.tar'), '--max-growth', '50%', '--config', '/dev/null']],
   ['check of a docker save on its pull cost, against the same image as a layout (not scanned: every layer shared)', ['check', path.join(SAMPLES, 'busybox-amd64.tar'), '--baseline', `oci:${path.join(SAMPLES, 'busybox-oci')}`, '--platform', 'linux/amd64', '--max-growth', '5%', '--max-size', '1MB', '--config', '/dev/null']],
+  ['check of every platform of a layout, each against its own baseline platform', ['check', `oci:${path.join(SAMPLES, 'busybox-oci')}`, '--all-platforms', '--baseline', `oci:${path.join(SAMPLES, 'busybox-oci')}`, '--max-growth', '5%', '--max-size', '10MB', '--config', '/dev/null']],
+  ['verify of an archive holding 1 of its index\'s 11 platforms', ['verify', fixture('oras-go', 'content', 'oci', 'testdata', 'hello-world.tar')]],
   ['analyze of a corrupted archive (checks fail)', ['analyze', fixture('snyk-docker-plugin', 'test', 'fixtures', 'oci-archives', 'alpine-3.12.0.tar')]],
 ];
 

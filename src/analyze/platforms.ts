@@ -10,7 +10,7 @@ import { parseManifestOrIndex } from '../image/parse.js';
 import { formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageIndex, Platform } from '../image/types.js';
 import { MAX_DOCUMENTS, MAX_INDEX_DEPTH, isAttestation, readVerified, resolveImage, resolveManifestDescriptor, type ResolveContext } from '../fetch/resolve.js';
-import { MAX_MANIFEST_BYTES, type ResolvedImage, type SourceHandle, type VerifyCheck } from '../fetch/source.js';
+import { MAX_MANIFEST_BYTES, type LayerRef, type ResolvedImage, type SourceHandle, type VerifyCheck } from '../fetch/source.js';
 import { scanImage } from './image-scan.js';
 
 export interface PlatformEntry {
@@ -160,18 +160,21 @@ export async function listPlatforms(handle: SourceHandle, options: { sizes: bool
   }
 
   // Layers shared between platforms: counted in each platform, once in the total.
+  // A legacy docker save names no layer digests: its layers are told apart by diffId (an uncompressed layer's
+  // blob digest is its diffId), else by position.
   const owners = new Map<string, { size: number; platforms: Set<number> }>();
+  const ownerKey = (layer: LayerRef, image: number) => layer.digest ?? (layer.diffId ? `diffId:${layer.diffId}` : `layer:${image}:${layer.index}`);
   images.forEach((image, i) => {
     for (const layer of image?.layers ?? []) {
-      if (!layer.digest) continue;
-      const owner = owners.get(layer.digest) ?? { size: layer.size ?? layer.storedSize ?? 0, platforms: new Set<number>() };
+      const key = ownerKey(layer, i);
+      const owner = owners.get(key) ?? { size: layer.size ?? layer.storedSize ?? 0, platforms: new Set<number>() };
       owner.platforms.add(i);
-      owners.set(layer.digest, owner);
+      owners.set(key, owner);
     }
   });
   images.forEach((image, i) => {
     if (!image) return;
-    platforms[i]!.sharedLayers = image.layers.filter((layer) => layer.digest && owners.get(layer.digest)!.platforms.size > 1).length;
+    platforms[i]!.sharedLayers = image.layers.filter((layer) => owners.get(ownerKey(layer, i))!.platforms.size > 1).length;
   });
   const total = platforms.every((entry) => !entry.available || entry.compressedSize !== null)
     ? [...owners.values()].reduce((sum, owner) => sum + owner.size, 0)

@@ -9,18 +9,19 @@ import { evaluateGates, type GateConfig, type GateFacts, type RuleResult } from 
 import { listPlatforms } from '../analyze/platforms.js';
 import { EXIT_UNREADABLE, LayerlensError, UsageError, ImageReadError } from '../errors.js';
 import { openHandle, resolveHandle } from '../fetch/open.js';
-import { parsePlatform } from '../image/platform.js';
+import { formatPlatform, parsePlatform } from '../image/platform.js';
+import { escapeMarkdown } from '../report/escape.js';
 import { jsonErrorReason, jsonTooDeep, MAX_JSON_DEPTH } from '../image/parse.js';
 import { renderCheckJunit, renderCheckJunitError, renderCheckMarkdown, renderCheckTable, githubAnnotations, type CheckShown } from '../report/check-render.js';
-import { buildReport, pullSize, type ImageReport } from '../report/report.js';
+import { buildReport, pullSize, unresolvedError, type ImageReport, type RunProblems } from '../report/report.js';
 import type { ScanMemo } from '../analyze/image-scan.js';
 import { analyzeForDiff, compareImages, sizedLayers, type LoadedImage } from './diff.js';
 import type { SizedLayer } from '../analyze/diff.js';
 import { openImage } from '../fetch/open.js';
-import type { LayerRef, OpenedSource } from '../fetch/source.js';
+import type { LayerRef, OpenedSource, ResolvedImage } from '../fetch/source.js';
 import { layerCompression } from '../image/mediatypes.js';
 import { CONFIG_KEYS, DIVE_DEFAULTS, flagName, loadGateConfig, parseRuleValue } from './check-config.js';
-import { analyzeImage, chooseFormat, COMMAND_FORMATS, commonOptions, withExamples, openOptions, registryOptions, tableStyle, type CommonOptions } from './commands.js';
+import { analyzeImage, chooseFormat, COMMAND_FORMATS, runExitCode, commonOptions, withExamples, openOptions, registryOptions, tableStyle, type CommonOptions } from './commands.js';
 import { planOutputs, writeOutputs, type Destination } from './outputs.js';
 import { stderrLine } from './output.js';
 import { STDIN_TOKEN } from './stdin.js';
@@ -199,10 +200,40 @@ export async function runCheck(rawOptions: CheckOptions): Promise<number> {
   }
 }
 
-async function checkImage(options: CheckOptions, outputs: Destination[], { config, file, defaults }: Gates, started: number): Promise<number> {
+/** One image's verdict: its report, the rules as evaluated on it, and (against a baseline image) the diff. */
+interface ImageVerdict {
+  /** `linux/arm64` with --all-platforms; null for the one image of an ordinary check. */
+  platform: string | null;
+  report: ImageReport;
+  shown: CheckShown;
+  passed: boolean;
+  diff: ReturnType<typeof compareImages> | null;
+  baseline: BaselineTotals | null;
+}
+
+async function checkOne(image: ResolvedImage, options: CheckOptions, memo: ScanMemo, gates: Gates, platformList: { present: string[]; missing: string[] } | null, platformLabel: string | null): Promise<ImageVerdict> {
+  const { config, file, defaults } = gates;
+  const { report, union } = await analyzeImage('analyze', image, options, memo);
+  // After the image: which of the baseline's layers it shares decides whether the baseline needs a scan. With
+  // --all-platforms each platform is measured against the baseline's image of that platform.
+  const baselineOptions = platformLabel ? { ...options, platform: platformLabel } : options;
+  const baseline = options.baseline ? await loadBaseline(options.baseline, baselineOptions, memo, report, config) : null;
+  // Against a baseline image, the diff engine says where the growth is.
+  const diff = baseline?.loaded && union ? compareImages(baseline.loaded, { image, union, report }, { depth: 2 }) : null;
+  // Only the rules configured are reported (a rule nothing set is no test); integrity always is (CONTRACT.md).
+  const rules = evaluateGates(config, facts(report, platformList, baseline)).filter((rule) => rule.status !== 'skip' || rule.threshold !== null);
+  const integrity = integrityResult(report);
+  const passed = rules.every((rule) => rule.status !== 'fail') && integrity.status !== 'fail';
+  return { platform: platformLabel, report, shown: { rules, integrity, config: file, defaults }, passed, diff, baseline };
+}
+
+async function checkImage(options: CheckOptions, outputs: Destination[], gates: Gates, started: number): Promise<number> {
+  const { config, file, defaults } = gates;
   const platform = options.platform ? parsePlatform(options.platform) : null;
+  // CONTRACT.md: check covers the selected platform (the host's by default) unless --all-platforms.
+  const allPlatforms = options.allPlatforms === true;
+  if (platform && allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
   const memo = new Map() as ScanMemo;
-  let baseline: BaselineTotals | null = null;
   const handle = await openHandle(options.image, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions(options) });
   let platformList: { present: string[]; missing: string[] } | null = null;
   if (config.requirePlatforms?.length) {
@@ -212,47 +243,80 @@ async function checkImage(options: CheckOptions, outputs: Destination[], { confi
       missing: listed.checks.filter((check) => check.kind === 'platform' && check.expected === 'present' && !check.ok).map((check) => check.subject),
     };
   }
-  const source = await resolveHandle(handle, { platform, allPlatforms: false });
+  const source = await resolveHandle(handle, { platform, allPlatforms });
+  const verdicts: ImageVerdict[] = [];
   try {
-    const image = source.images[0];
-    if (!image) throw new ImageReadError(`${options.image}: no image found`);
-    const { report: imageReport, union } = await analyzeImage('analyze', image, options, memo);
-    // After the image: which of the baseline's layers it shares decides whether the baseline needs a scan.
-    if (options.baseline) baseline = await loadBaseline(options.baseline, options, memo, imageReport, config);
-    // Against a baseline image, the diff engine says where the growth is.
-    const diff = baseline?.loaded && union ? compareImages(baseline.loaded, { image, union, report: imageReport }, { depth: 2 }) : null;
-    // Only the rules configured are reported (a rule nothing set is no test); integrity always is (CONTRACT.md).
-    const rules = evaluateGates(config, facts(imageReport, platformList, baseline)).filter((rule) => rule.status !== 'skip' || rule.threshold !== null);
-    const integrity = integrityResult(imageReport);
-    const passed = rules.every((rule) => rule.status !== 'fail') && integrity.status !== 'fail';
-    const shown: CheckShown = { rules, integrity, config: file, defaults };
-    const exitCode = passed ? 0 : 1;
-    const markdown = () => renderCheckMarkdown(options.image, shown, passed, { compressedSize: imageReport.totals.compressedSize, uncompressedSize: imageReport.totals.uncompressedSize, efficiency: imageReport.waste?.efficiency ?? null });
+    if (source.images.length === 0 && source.unresolved.length === 0) throw new ImageReadError(`${options.image}: no image found`);
+    const problems: RunProblems = { errors: source.unresolved.map(unresolvedError), checks: source.unresolved.flatMap((image) => image.checks), absent: source.absent };
+    for (const image of source.images) {
+      const label = allPlatforms ? formatPlatform(image.config) : null;
+      try {
+        verdicts.push(await checkOne(image, options, memo, gates, platformList, label));
+      } catch (error) {
+        // One platform of several that cannot be checked: the others still are, and the report says which.
+        if (!allPlatforms || !(error instanceof LayerlensError) || error.exitCode === 2) throw error;
+        problems.errors.push({ manifestDigest: image.manifestDigest, platform: label, exitCode: error.exitCode, message: error.message });
+      }
+    }
+    if (verdicts.length === 0) {
+      const first = source.unresolved[0]?.error;
+      throw first ?? new ImageReadError(problems.errors[0]?.message ?? `${options.image}: no image found`);
+    }
+    for (const error of problems.errors) stderrLine(error.message);
+    const passed = verdicts.every((verdict) => verdict.passed) && problems.errors.length === 0;
+    const exitCode = runExitCode(verdicts.every((verdict) => verdict.passed), problems.errors);
+    const named = (verdict: ImageVerdict) => (verdict.platform ? `${options.image} (${verdict.platform})` : options.image);
+    const markdown = () =>
+      verdicts
+        .map((verdict) => renderCheckMarkdown(named(verdict), verdict.shown, verdict.passed, { compressedSize: verdict.report.totals.compressedSize, uncompressedSize: verdict.report.totals.uncompressedSize, efficiency: verdict.report.waste?.efficiency ?? null }))
+        .join('\n') + problems.errors.map((error) => `\n- ❌ **${escapeMarkdown(error.platform ?? 'image')}**: ${escapeMarkdown(error.message)}\n`).join('');
     if (process.env.GITHUB_ACTIONS === 'true') {
       // In GitHub Actions: an annotation per failed rule, and the markdown table in the job summary.
-      process.stderr.write(githubAnnotations(integrity.status === 'fail' ? [integrity, ...rules] : rules));
+      for (const verdict of verdicts) {
+        const failedRules = verdict.shown.integrity.status === 'fail' ? [verdict.shown.integrity, ...verdict.shown.rules] : verdict.shown.rules;
+        process.stderr.write(githubAnnotations(verdict.platform ? failedRules.map((rule) => ({ ...rule, name: `${rule.name} (${verdict.platform})` })) : failedRules));
+      }
       if (process.env.GITHUB_STEP_SUMMARY) await appendFile(process.env.GITHUB_STEP_SUMMARY, markdown()).catch(() => {});
     }
-    const report = buildReport('check', source.info, [imageReport], false, { errors: [], checks: [], absent: source.absent });
-    const check = { passed, config: file, defaults, baseline: baseline?.input ?? null, rules: rules.map(({ name, status, threshold, actual, message, estimated, measure }) => ({ name, status, threshold, actual, estimated, measure, message })) };
+    const ruleJson = (verdict: ImageVerdict) =>
+      verdict.shown.rules.map(({ name, status, threshold, actual, message, estimated, measure }) => ({ name, status, threshold, actual, estimated, measure, message, ...(verdict.platform ? { platform: verdict.platform } : {}) }));
+    const baselineInput = verdicts[0]!.baseline?.input ?? null;
+    const check = {
+      passed,
+      config: file,
+      defaults,
+      baseline: baselineInput,
+      rules: verdicts.flatMap(ruleJson),
+      ...(allPlatforms ? { platforms: verdicts.map((verdict) => ({ platform: verdict.platform, manifestDigest: verdict.report.manifestDigest, passed: verdict.passed })) } : {}),
+    };
+    const report = buildReport('check', source.info, verdicts.map((verdict) => verdict.report), allPlatforms, problems);
+    const diff = allPlatforms ? null : verdicts[0]!.diff;
     const seconds = (Date.now() - started) / 1000;
     await writeOutputs(outputs, (format, toFile) => {
       switch (format) {
         case 'json':
           return JSON.stringify({ ...report, check, ...(diff ? { diff } : {}) }, null, 2) + '\n';
         case 'junit':
-          return renderCheckJunit(options.image, shown, seconds);
+          return renderCheckJunit(verdicts.map((verdict) => ({ name: named(verdict), shown: verdict.shown })), seconds, problems.errors.map((error) => ({ name: `${options.image} (${error.platform ?? 'image'})`, message: error.message })));
         case 'markdown':
           return markdown();
-        default:
-          return renderCheckTable(options.image, shown, passed, tableStyle(options, toFile));
+        default: {
+          const style = tableStyle(options, toFile);
+          const tables = verdicts.map((verdict) => renderCheckTable(named(verdict), verdict.shown, verdict.passed, style));
+          if (!allPlatforms) return tables[0]!;
+          const lines = problems.errors.map((error) => style.color.red(`✗ ${error.platform ?? 'image'}: ${error.message}`));
+          const overall = passed ? style.color.green.bold(`PASS: all ${verdicts.length} platforms passed`) : style.color.red.bold(`FAIL: ${verdicts.filter((verdict) => !verdict.passed).length + problems.errors.length} of ${verdicts.length + problems.errors.length} platforms failed`);
+          return [...tables, ...(lines.length ? [lines.join('\n') + '\n'] : []), overall + '\n'].join('\n');
+        }
       }
     });
     return exitCode;
   } finally {
     await source.close();
-    await baseline?.loaded?.source.close();
-    await baseline?.source?.close();
+    for (const verdict of verdicts) {
+      await verdict.baseline?.loaded?.source.close();
+      await verdict.baseline?.source?.close();
+    }
   }
 }
 

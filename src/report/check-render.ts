@@ -87,29 +87,52 @@ export function renderCheckMarkdown(image: string, shown: CheckShown, passed: bo
   return lines.join('\n') + '\n';
 }
 
-/** The integrity test, then one testcase per configured rule; failures carry the message, skipped rules are marked skipped. */
-export function renderCheckJunit(image: string, shown: CheckShown, seconds: number): string {
-  const rules = [shown.integrity, ...shown.rules];
-  const failures = rules.filter((rule) => rule.status === 'fail').length;
-  const skipped = rules.filter((rule) => rule.status === 'skip').length;
-  const suite = `layerlens check ${image}`;
-  const lines = [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="layerlens" tests="${rules.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${seconds.toFixed(3)}">`,
-    `  <testsuite name="${xml(suite)}" tests="${rules.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${seconds.toFixed(3)}">`,
-  ];
-  for (const rule of rules) {
-    const open = `    <testcase classname="layerlens.check" name="${xml(rule.name)}" time="0">`;
-    if (rule.status === 'fail') {
-      lines.push(open, `      <failure message="${xml(rule.message)}" type="${rule.name === 'integrity' ? 'integrity' : 'threshold'}">${xml(`threshold: ${showValue(rule, rule.threshold)}; actual: ${showValue(rule, rule.actual)}`)}</failure>`, '    </testcase>');
-    } else if (rule.status === 'skip') {
-      lines.push(open, `      <skipped message="${xml(rule.message)}"/>`, '    </testcase>');
-    } else {
-      lines.push(`    <testcase classname="layerlens.check" name="${xml(rule.name)}" time="0"/>`);
+/**
+ * The integrity test, then one testcase per configured rule; failures carry the message, skipped rules are marked
+ * skipped. One testsuite per image checked (one, or each platform with --all-platforms); an image that could not
+ * be checked is a testsuite with one test in error, so CI shows it failed rather than missing.
+ */
+export function renderCheckJunit(suites: { name: string; shown: CheckShown }[], seconds: number, unreadable: { name: string; message: string }[] = []): string {
+  const body: string[] = [];
+  let tests = 0;
+  let failuresTotal = 0;
+  let skippedTotal = 0;
+  const time = seconds.toFixed(3);
+  for (const { name, shown } of suites) {
+    const rules = [shown.integrity, ...shown.rules];
+    const failures = rules.filter((rule) => rule.status === 'fail').length;
+    const skipped = rules.filter((rule) => rule.status === 'skip').length;
+    tests += rules.length;
+    failuresTotal += failures;
+    skippedTotal += skipped;
+    body.push(`  <testsuite name="${xml(`layerlens check ${name}`)}" tests="${rules.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${time}">`);
+    for (const rule of rules) {
+      const open = `    <testcase classname="layerlens.check" name="${xml(rule.name)}" time="0">`;
+      if (rule.status === 'fail') {
+        body.push(open, `      <failure message="${xml(rule.message)}" type="${rule.name === 'integrity' ? 'integrity' : 'threshold'}">${xml(`threshold: ${showValue(rule, rule.threshold)}; actual: ${showValue(rule, rule.actual)}`)}</failure>`, '    </testcase>');
+      } else if (rule.status === 'skip') {
+        body.push(open, `      <skipped message="${xml(rule.message)}"/>`, '    </testcase>');
+      } else {
+        body.push(`    <testcase classname="layerlens.check" name="${xml(rule.name)}" time="0"/>`);
+      }
     }
+    body.push('  </testsuite>');
   }
-  lines.push('  </testsuite>', '</testsuites>');
-  return lines.join('\n') + '\n';
+  for (const { name, message } of unreadable) {
+    tests++;
+    body.push(...errorSuite(name, message, time));
+  }
+  return ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites name="layerlens" tests="${tests}" failures="${failuresTotal}" errors="${unreadable.length}" skipped="${skippedTotal}" time="${time}">`, ...body, '</testsuites>'].join('\n') + '\n';
+}
+
+function errorSuite(name: string, message: string, time: string): string[] {
+  return [
+    `  <testsuite name="${xml(`layerlens check ${name}`)}" tests="1" failures="0" errors="1" skipped="0" time="${time}">`,
+    '    <testcase classname="layerlens.check" name="read the image" time="0">',
+    `      <error message="${xml(message)}" type="unreadable">${xml(message)}</error>`,
+    '    </testcase>',
+    '  </testsuite>',
+  ];
 }
 
 /**
@@ -118,16 +141,7 @@ export function renderCheckJunit(image: string, shown: CheckShown, seconds: numb
  */
 export function renderCheckJunitError(image: string, message: string, seconds: number): string {
   const time = seconds.toFixed(3);
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="layerlens" tests="1" failures="0" errors="1" skipped="0" time="${time}">`,
-    `  <testsuite name="${xml(`layerlens check ${image}`)}" tests="1" failures="0" errors="1" skipped="0" time="${time}">`,
-    '    <testcase classname="layerlens.check" name="read the image" time="0">',
-    `      <error message="${xml(message)}" type="unreadable">${xml(message)}</error>`,
-    '    </testcase>',
-    '  </testsuite>',
-    '</testsuites>',
-  ].join('\n') + '\n';
+  return ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites name="layerlens" tests="1" failures="0" errors="1" skipped="0" time="${time}">`, ...errorSuite(image, message, time), '</testsuites>'].join('\n') + '\n';
 }
 
 /** GitHub Actions workflow commands: one ::error per failed rule, always one line whatever the message quotes. */

@@ -54,14 +54,19 @@ export function renderVerifyTable(report: Report, style: Style): string {
 export function renderPlatformsTable(report: PlatformsReport, style: Style): string {
   const out: string[] = [style.color.bold(`${esc(report.source.input)}  [${report.source.kind}]${report.source.reference ? ` (${esc(report.source.reference)})` : ''}`)];
   if (report.indexDigest) out.push(`${style.color.dim('Index digest'.padEnd(17))}${esc(report.indexDigest)}`);
-  const t = table(['Platform', 'OS version', 'Manifest', 'Compressed', 'Uncompressed', 'Shared'], style, ['left', 'left', 'left', 'right', 'right', 'right']);
+  // Sharing means something only between two or more platforms: one platform gets no Shared column and no note.
+  const several = report.platforms.filter((entry) => entry.available).length > 1;
+  const head = ['Platform', 'OS version', 'Manifest', 'Compressed', 'Uncompressed', ...(several ? ['Shared'] : [])];
+  const t = table(head, style, ['left', 'left', 'left', 'right', 'right', 'right']);
   for (const entry of report.platforms) {
     const name = platformText(entry);
     const manifest = entry.available ? shortDigest(entry.digest) : style.color.yellow(`${shortDigest(entry.digest)} (not here)`);
-    t.push([name, truncate(entry.osVersion ?? '', 16), manifest, humanSize(entry.compressedSize), humanSize(entry.uncompressedSize), entry.layers === null ? '-' : `${entry.sharedLayers}/${entry.layers}`]);
+    const row = [name, truncate(entry.osVersion ?? '', 16), manifest, humanSize(entry.compressedSize), humanSize(entry.uncompressedSize)];
+    if (several) row.push(entry.layers === null ? '-' : `${entry.sharedLayers}/${entry.layers}`);
+    t.push(row);
   }
   out.push('', t.toString());
-  out.push('', `${style.color.dim('Total compressed')} ${humanSize(report.platformsTotal.compressedSize)} ${style.color.dim('(layers shared between platforms counted once)')}`);
+  out.push('', `${style.color.dim('Total compressed')} ${humanSize(report.platformsTotal.compressedSize)}${several ? ` ${style.color.dim('(layers shared between platforms counted once)')}` : ''}`);
   if (report.attestations.length) {
     out.push('', style.color.bold('Attestations and referrers (not platforms)'));
     for (const attestation of report.attestations) {
