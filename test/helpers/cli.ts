@@ -14,6 +14,8 @@ export interface CliResult {
   stderr: string;
 }
 
+const CLI_HANG_GUARD_MS = Number(process.env.LAYERLENS_TEST_CLI_GUARD_MS ?? 300_000);
+
 export function runCli(args: string[], options: { input?: Buffer | string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -25,8 +27,17 @@ export function runCli(args: string[], options: { input?: Buffer | string; env?:
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') }));
+    // A hang guard, not a speed target: a child that never ends would hold the whole suite open after its test
+    // timed out (seen once: a Node process stuck loading a module under heavy load). Killed, it fails its test.
+    const guard = setTimeout(() => child.kill('SIGKILL'), CLI_HANG_GUARD_MS);
+    child.on('error', (error) => {
+      clearTimeout(guard);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(guard);
+      resolve({ code: code ?? (signal === 'SIGKILL' ? -9 : -1), stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') });
+    });
     if (options.input !== undefined) child.stdin.end(options.input);
     else child.stdin.end();
   });
