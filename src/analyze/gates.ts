@@ -81,7 +81,7 @@ export interface GateFacts {
   platforms: string[] | null;
   missingPlatforms: string[] | null;
   /** The baseline's layers (null: a saved report without them, compared by its totals). */
-  baseline: { compressedSize: number | null; uncompressedSize: number | null; input: string; layers: SizedLayer[] | null } | null;
+  baseline: { compressedSize: number | null; uncompressedSize: number | null; input: string; layers: SizedLayer[] | null; blockedBy?: string | null } | null;
 }
 
 export interface GateConfig {
@@ -133,6 +133,10 @@ function growthRule(name: string, limit: GateConfig['maxGrowth'], facts: GateFac
   if (!limit) return { name, status: 'skip', threshold: null, actual: null, message: `${name} not set` };
   const threshold = 'ratio' in limit ? `${(limit.ratio * 100).toFixed(2).replace(/\.?0+$/, '')}%` : limit.bytes;
   if (!facts.baseline) return { name, status: 'skip', threshold, actual: null, message: `${name} needs --baseline` };
+  // Growth measured on a damaged side would credit the config's unverified claims (a diffId "shared" by a layer
+  // that could not be read): not evaluated, the integrity test says why.
+  const blockedBy = facts.blockedBy ?? facts.baseline.blockedBy ?? null;
+  if (blockedBy) return { name, status: 'skip', threshold, actual: null, message: `not evaluated: ${blockedBy}` };
   // Layer by layer where the baseline names its layers; a saved report without them only has its totals.
   const growth = facts.baseline.layers ? sizeGrowth(facts.baseline.layers, facts.layers, pick) : null;
   const totals = pick === 'compressedSize' ? { base: facts.baseline.compressedSize, now: facts.compressedSize } : { base: facts.baseline.uncompressedSize, now: facts.uncompressedSize };

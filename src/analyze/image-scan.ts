@@ -65,6 +65,11 @@ export function layerChecks(layer: LayerRef, scan: LayerScan, manifest: string |
 export interface BlockedLayer {
   index: number;
   digest: string | null;
+  /**
+   * What the stored bytes should hash to: the manifest's digest, or (a legacy docker save names none) the config's
+   * diff_id, which is the blob's own sha256 for a layer stored uncompressed.
+   */
+  expected: { digest: string; from: 'manifest' | 'config' } | null;
   damaged: boolean;
   /** The sha256 and length of the bytes as read, when they were read to the end. */
   actual: { digest: string; size: number | null } | null;
@@ -80,7 +85,7 @@ export interface ScanOptions {
   concurrency?: number;
   /** Non-distributable layers are normally skipped when absent; with this they are required like any other. */
   requireAllBlobs?: boolean;
-  /** Scans by blob digest, shared between images (diff, all platforms): a layer two images share is read once. */
+  /** Scans by blob (digest and location), shared between images of one run: a layer two images share is read once. */
   memo?: ScanMemo;
 }
 
@@ -88,6 +93,10 @@ export interface ScanOptions {
 function blockedChecks(layer: LayerRef, blocked: Omit<BlockedLayer, 'index'>, manifest: string | null): VerifyCheck[] {
   const subject = layer.digest ?? `layer ${layer.index}`;
   const checks: VerifyCheck[] = [];
+  if (blocked.damaged && blocked.actual && blocked.expected?.from === 'config') {
+    checks.push({ kind: 'diffId', subject: blocked.expected.digest, manifest, ok: false, expected: blocked.expected.digest, actual: blocked.actual.digest, what: `layer ${layer.index} uncompressed sha256 equals config diff_ids[${layer.index}]` });
+    return checks;
+  }
   if (blocked.damaged && blocked.actual) {
     checks.push({ kind: 'layer', subject, manifest, ok: false, expected: layer.digest, actual: blocked.actual.digest, what: `layer ${layer.index} blob digest` });
     if (layer.size !== null && blocked.actual.size !== null) {
@@ -113,9 +122,10 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
     throw new ImageReadError(`${layerLabel(layer)}: the blob is missing`);
   }
   // Unreadable content (exit 3) may also be a blob that is not what its manifest names: then it is damage.
-  const classify = (layer: LayerRef, error: ImageReadError, actual: { digest: string; size: number | null } | null): LayerOutcome => ({
-    blocked: { digest: layer.digest, damaged: actual !== null && layer.digest !== null && actual.digest !== layer.digest, actual, error },
-  });
+  const classify = (layer: LayerRef, error: ImageReadError, actual: { digest: string; size: number | null } | null): LayerOutcome => {
+    const expected = expectedBlobDigest(layer);
+    return { blocked: { digest: layer.digest, expected, damaged: actual !== null && expected !== null && actual.digest !== expected.digest, actual, error } };
+  };
   const scanOnce = async (layer: LayerRef): Promise<LayerOutcome> => {
     if (layer.scanned) {
       try {
@@ -133,7 +143,7 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
       scan = await scanLayer(layer.open(), { label: layerLabel(layer), estimateGzip: layerCompression(layer.mediaType) === 'none', expectedSize: layer.storedSize ?? layer.size });
     } catch (error) {
       // Bytes that never arrived (network, stall) say nothing about the blob: reading again would only repeat it.
-      if (!(error instanceof ImageReadError) || error instanceof TransferError || !layer.digest) throw error;
+      if (!(error instanceof ImageReadError) || error instanceof TransferError || !expectedBlobDigest(layer)) throw error;
       // Hash it once more so the outcome says which: a damaged download or registry, or a bad image.
       const blob = await hashBlob(layer.open()).catch(() => null);
       return classify(layer, error, blob);
@@ -145,10 +155,14 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
   const outcomes = await mapLimit(image.layers, concurrency, async (layer): Promise<LayerOutcome | null> => {
     if (!layer.available) return null;
     if (!options.memo || !layer.digest) return scanOnce(layer);
-    let outcome = options.memo.get(layer.digest);
+    // Keyed by where the blob is, not by the digest alone: two sources claiming one digest are two sets of bytes
+    // (a damaged copy must not borrow the good one's scan); one source's blob is read once however many images
+    // name it.
+    const key = `${layer.digest}@${layer.location}`;
+    let outcome = options.memo.get(key);
     if (!outcome) {
       outcome = scanOnce(layer);
-      options.memo.set(layer.digest, outcome);
+      options.memo.set(key, outcome);
     }
     return outcome;
   });
@@ -178,5 +192,12 @@ export function requireContent(scan: ImageScan): void {
 /** One line for a damaged layer: what broke, and what its bytes hash to. */
 export function damageLine(blocked: BlockedLayer): string {
   const size = blocked.actual?.size ?? null;
-  return `${blocked.error.message}; the blob's sha256 is ${blocked.actual?.digest ?? 'unknown'}${size !== null ? ` (${size} bytes)` : ''}, not ${blocked.digest} as its manifest says`;
+  const claim = blocked.expected?.from === 'config' ? `the config's diff_ids[${blocked.index}] says` : 'its manifest says';
+  return `${blocked.error.message}; the blob's sha256 is ${blocked.actual?.digest ?? 'unknown'}${size !== null ? ` (${size} bytes)` : ''}, not ${blocked.expected?.digest ?? blocked.digest} as ${claim}`;
+}
+
+function expectedBlobDigest(layer: LayerRef): BlockedLayer['expected'] {
+  if (layer.digest) return { digest: layer.digest, from: 'manifest' };
+  if (layer.diffId && layerCompression(layer.mediaType) === 'none') return { digest: layer.diffId, from: 'config' };
+  return null;
 }

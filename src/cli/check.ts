@@ -7,7 +7,7 @@ import { appendFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { evaluateGates, type GateConfig, type GateFacts, type RuleResult } from '../analyze/gates.js';
 import { listPlatforms } from '../analyze/platforms.js';
-import { EXIT_UNREADABLE, LayerlensError, UsageError, ImageReadError } from '../errors.js';
+import { DamagedImageError, EXIT_UNREADABLE, LayerlensError, UsageError, ImageReadError } from '../errors.js';
 import { openHandle, resolveHandle } from '../fetch/open.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { escapeMarkdown } from '../report/escape.js';
@@ -42,6 +42,8 @@ interface BaselineTotals {
   loaded?: LoadedImage;
   /** When it was opened but not scanned: to close. */
   source?: OpenedSource;
+  /** Why the baseline's figures are unknown (a damaged layer), if they are. */
+  blockedBy?: string;
 }
 
 interface SavedLayer {
@@ -106,7 +108,14 @@ async function loadBaseline(baseline: string, options: CheckOptions, memo: ScanM
     // Stored uncompressed (or of an unknown media type) or of unknown size: only its bytes give a compressed size.
     const needsBytes = (layer: LayerRef) => !held.has(layer.diffId) && ([null, 'none'].includes(layerCompression(layer.mediaType)) || (layer.size ?? layer.storedSize) === null);
     if (config.maxUncompressedGrowth !== undefined || image.layers.some(needsBytes)) {
-      const loaded = await analyzeForDiff(source, image, memo);
+      let loaded: LoadedImage;
+      try {
+        loaded = await analyzeForDiff(source, image, memo);
+      } catch (error) {
+        // A damaged baseline leaves growth unknown: the growth rules say so; the checked image is still reported.
+        if (!(error instanceof DamagedImageError)) throw error;
+        return { compressedSize: null, uncompressedSize: null, input: baseline, layers: null, blockedBy: `the baseline ${baseline} is damaged (${error.message})`, source };
+      }
       const totals = loaded.report.totals;
       return { compressedSize: totals.estimatedCompressedSize ?? totals.compressedSize, uncompressedSize: totals.uncompressedSize, input: baseline, layers: sizedLayers(loaded.report), loaded };
     }
@@ -176,7 +185,7 @@ function facts(report: ImageReport, platformList: { present: string[]; missing: 
     failedChecks: failed,
     platforms: platformList?.present ?? null,
     missingPlatforms: platformList?.missing ?? null,
-    baseline: baseline ? { compressedSize: baseline.compressedSize, uncompressedSize: baseline.uncompressedSize, input: baseline.input, layers: baseline.layers } : null,
+    baseline: baseline ? { compressedSize: baseline.compressedSize, uncompressedSize: baseline.uncompressedSize, input: baseline.input, layers: baseline.layers, blockedBy: baseline.blockedBy ?? null } : null,
   };
 }
 
@@ -191,10 +200,14 @@ export async function runCheck(rawOptions: CheckOptions): Promise<number> {
   } catch (error) {
     // CONTRACT.md: when the image cannot be read, the JUnit report still holds one <error> test naming why (a
     // missing report reads as "no tests" in CI, which would hide the failure); every JUnit destination gets it.
+    const junit = outputs.filter((destination) => destination.format === 'junit');
+    const seconds = (Date.now() - started) / 1000;
     if (error instanceof LayerlensError && error.exitCode === EXIT_UNREADABLE) {
-      const junit = outputs.filter((destination) => destination.format === 'junit');
-      const text = renderCheckJunitError(options.image, error.message, (Date.now() - started) / 1000);
-      await writeOutputs(junit, () => text).catch(() => {});
+      await writeOutputs(junit, () => renderCheckJunitError(options.image, error.message, seconds)).catch(() => {});
+    } else if (error instanceof DamagedImageError) {
+      // A damaged manifest or config: no report can be built, but the gate's verdict is the integrity test's.
+      const integrity: RuleResult = { name: 'integrity', status: 'fail', threshold: null, actual: null, estimated: false, measure: null, message: error.message };
+      await writeOutputs(junit, () => renderCheckJunit([{ name: options.image, shown: { rules: [], integrity, config: gates.file, defaults: gates.defaults } }], seconds)).catch(() => {});
     }
     throw error;
   }

@@ -315,7 +315,10 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   const coverage = command === 'analyze' && (handle.platformRoot?.root ?? handle.root).kind === 'index' ? await listPlatforms(handle, { sizes: false, require: [] }).catch(() => null) : null;
   const source = await resolveHandle(handle, { platform, allPlatforms });
   try {
-    if (source.images.length === 0 && source.unresolved.length === 0) throw new ImageReadError(`${options.image}: no image found`);
+    if (source.images.length === 0 && source.unresolved.length === 0) {
+      if (source.absent.length) throw new ImageReadError(`${options.image} holds none of the manifests its index names (${source.absent.length} not in this archive)`);
+      throw new ImageReadError(`${options.image}: no image found`);
+    }
     const reports: ImageReport[] = [];
     const unions: (UnionFs | null)[] = [];
     const problems: RunProblems = { errors: source.unresolved.map(unresolvedError), checks: source.unresolved.flatMap((image) => image.checks), absent: source.absent };

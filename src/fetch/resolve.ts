@@ -101,10 +101,12 @@ export interface ResolveOutcome {
  * and then fail to parse is a finding (exit 1, CONTRACT.md "Damage is a finding"), not an unreadable image.
  */
 async function resolveDamageAware<T>(checks: VerifyCheck[], resolve: () => Promise<T>): Promise<T> {
+  // Only what this resolution read: a parent index's failed check says nothing about a config missing below it.
+  const before = checks.length;
   try {
     return await resolve();
   } catch (error) {
-    const damaged = checks.find((check) => !check.ok && check.what.endsWith(' digest') && (check.kind === 'manifest' || check.kind === 'config' || check.kind === 'index'));
+    const damaged = checks.slice(before).find((check) => !check.ok && check.what.endsWith(' digest') && (check.kind === 'manifest' || check.kind === 'config' || check.kind === 'index'));
     if (!damaged || !(error instanceof ImageReadError)) throw error;
     throw new DamagedImageError(`${error.message}; the ${damaged.kind} blob is damaged: its sha256 is ${damaged.actual}, not ${damaged.expected} as its descriptor names`, { cause: error });
   }
@@ -129,15 +131,16 @@ export async function resolveIndex(
     throw new ImageReadError(`${indexDigest ? `index ${indexDigest} in ` : ''}${ctx.label} ${what}`);
   }
   // What the source holds: an archive or layout often keeps one platform of an index that names eleven.
-  const held = await Promise.all(entries.map(async (entry) => isIndexMediaType(entry.mediaType) || (await ctx.store.stat(entry.digest)).available));
+  const held = await Promise.all(entries.map(async (entry) => (await ctx.store.stat(entry.digest)).available));
   const present = entries.filter((_, i) => held[i]);
   const chosen = choosePlatforms(ctx, entries, present, indexDigest);
   const images: ResolvedImage[] = [];
   for (const descriptor of chosen) {
     if (!isIndexMediaType(descriptor.mediaType) && ctx.outcome) ctx.outcome.candidates++;
+    const nested = isIndexMediaType(descriptor.mediaType);
     if (!present.includes(descriptor)) {
       if (ctx.outcome) {
-        ctx.outcome.absent.push({ subject: descriptor.digest, reason: 'not in this archive', ...(descriptor.platform ? { platform: formatPlatform(descriptor.platform) } : {}) });
+        ctx.outcome.absent.push({ subject: descriptor.digest, reason: nested ? 'not in this archive (an index: the platforms it names are unknown)' : 'not in this archive', ...(descriptor.platform ? { platform: formatPlatform(descriptor.platform) } : {}) });
         continue;
       }
       throw new ImageReadError(`the ${describeEntry(descriptor)} manifest that ${indexDigest ? `index ${indexDigest.slice(0, 19)}` : ctx.label} names is not in ${ctx.label}${present.length ? ` (it holds ${present.map(describeEntry).join(', ')})` : ''}`);
@@ -150,8 +153,18 @@ export async function resolveIndex(
     if (visited.size > MAX_DOCUMENTS) throw new ImageReadError(`${ctx.label}: indexes name more than ${MAX_DOCUMENTS} distinct manifests`);
     if (isIndexMediaType(descriptor.mediaType)) {
       const nestedChecks: VerifyCheck[] = [...checks];
-      const bytes = await readVerified(ctx.store, descriptor, 'index', null, nestedChecks, MAX_MANIFEST_BYTES);
-      const parsed = parseManifestOrIndex(bytes, `index ${descriptor.digest} in ${ctx.label}`, descriptor.mediaType);
+      let parsed;
+      try {
+        parsed = await resolveDamageAware(nestedChecks, async () => {
+          const bytes = await readVerified(ctx.store, descriptor, 'index', null, nestedChecks, MAX_MANIFEST_BYTES);
+          return parseManifestOrIndex(bytes, `index ${descriptor.digest} in ${ctx.label}`, descriptor.mediaType);
+        });
+      } catch (error) {
+        // As for a manifest below: a damaged nested index is recorded, and the rest of the outer index goes on.
+        if (!ctx.outcome || !(error instanceof LayerlensError) || error.exitCode === 2) throw error;
+        ctx.outcome.unresolved.push({ manifestDigest: descriptor.digest, platform: descriptor.platform ?? null, checks: nestedChecks, error });
+        continue;
+      }
       if (parsed.kind !== 'index') throw new ImageReadError(`${descriptor.digest} in ${ctx.label} is referenced as an index but is a manifest`);
       const nextSeen = new Set(seen).add(descriptor.digest);
       images.push(...(await resolveIndex(ctx, parsed.index, descriptor.digest, nestedChecks, reference, depth + 1, nextSeen, visited)));

@@ -86,7 +86,7 @@ function imageSection(image: ImageReport, union: UnionFs | null, index: number, 
       return `<a class="bar" href="#img${index}-layer${layer.index}" title="${escapeHtml(layer.createdBy ?? '')}">
   <span class="label">L${layer.index}</span>
   <span class="track"><span class="compressed" style="width:${pct(layer.compressedSize)}"></span><span class="uncompressed" style="width:${pct(layer.uncompressedSize)}"></span></span>
-  <span class="nums">${humanSize(layer.compressedSize)} / ${humanSize(layer.uncompressedSize)} · <b class="add">+${humanSize(c?.addedBytes ?? 0)}</b> <b class="mod">~${humanSize(c?.modifiedBytes ?? 0)}</b> <b class="del">-${humanSize(c?.removedBytes ?? 0)}</b></span>
+  <span class="nums">${humanSize(layer.compressedSize)} / ${humanSize(layer.uncompressedSize)} · ${c ? `<b class="add">+${humanSize(c.addedBytes)}</b> <b class="mod">~${humanSize(c.modifiedBytes)}</b> <b class="del">-${humanSize(c.removedBytes)}</b>` : '<b>changes unknown</b>'}</span>
   <span class="step">${escapeHtml(layer.createdBy ?? '')}</span></a>`;
     })
     .join('\n');
@@ -119,6 +119,8 @@ function imageSection(image: ImageReport, union: UnionFs | null, index: number, 
   const checks = image.verify.checks
     .map((check) => `<tr class="${check.ok ? 'ok' : 'bad'}"><td>${check.ok ? '✓' : '✗'}</td><td>${escapeHtml(check.what)}</td><td class="mono">${escapeHtml(String(check.expected ?? ''))}</td><td class="mono">${escapeHtml(String(check.actual ?? ''))}</td></tr>`)
     .join('');
+  // A layer that could not be read: what it left unknown, in the report's own words.
+  const blocked = image.blocked.map((entry) => `<p class="alert">✗ ${escapeHtml(entry.reason)}<br><small>unknown because of it: ${escapeHtml(entry.blocks.join(', '))}</small></p>`).join('\n');
   const tree = union ? compactTree(union).tree : null;
   const platform = formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined });
   return `<section class="image" data-index="${index}">
@@ -132,6 +134,7 @@ function imageSection(image: ImageReport, union: UnionFs | null, index: number, 
   ${waste ? `<div><b>${percentText(waste.efficiency)}</b><span>efficiency (dive)</span></div><div><b>${humanSize(waste.hiddenBytes)}</b><span>hidden by later layers</span></div>` : ''}
   <div class="${image.verify.ok ? 'good' : 'alert'}"><b>${image.verify.ok ? '✓' : '✗'}</b><span>${image.verify.checks.length} digest checks</span></div>
 </div>
+${blocked}
 <h3>Filesystem</h3>
 <nav class="crumbs" id="crumbs${index}"></nav>
 <div class="treemap" id="treemap${index}"></div>
@@ -157,6 +160,7 @@ h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:24px 0 4px}h2 small{colo
 .mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;word-break:break-all}.small{color:var(--muted)}
 .cards{display:flex;flex-wrap:wrap;gap:8px}.cards div{background:var(--card);border-radius:8px;padding:8px 12px;min-width:110px}.cards b{display:block;font-size:18px}.cards span{color:var(--muted);font-size:12px}
 .cards .good b{color:var(--add)}.cards .alert b{color:var(--del)}
+p.alert{color:var(--del)}
 .crumbs{margin:4px 0 6px;font-size:13px}.crumbs a{cursor:pointer;color:#2456c8;text-decoration:none}.crumbs a:hover{text-decoration:underline}
 .treemap{position:relative;height:460px;border:1px solid #d5dae3;border-radius:6px;overflow:hidden;background:#eef1f6}
 .cell{position:absolute;box-sizing:border-box;border:1px solid rgba(255,255,255,.75);overflow:hidden;font-size:11px;color:#111;padding:2px 3px;white-space:nowrap;text-overflow:ellipsis}
@@ -224,6 +228,8 @@ export function renderHtml(report: Report, unions: (UnionFs | null)[], platforms
   const sections = images
     .map((image, i) => imageSection(image, unions[i] ?? null, i, images.length > 1 ? formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined }) : title))
     .join('\n');
+  // Images the run could not report (--all-platforms): named, with why, so the page is not silently partial.
+  const errors = isMultiReport(report) ? report.errors.map((error) => `<p class="alert">✗ ${escapeHtml(error.platform ?? 'image')} ${escapeHtml(error.manifestDigest ?? '')}: ${escapeHtml(error.message)}</p>`).join('\n') : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>layerlens: ${escapeHtml(title)}</title>
@@ -231,6 +237,7 @@ export function renderHtml(report: Report, unions: (UnionFs | null)[], platforms
 <body>
 <h1>layerlens report: ${escapeHtml(title)}</h1>
 <p class="small">${escapeHtml(report.source.input)} · ${escapeHtml(report.source.kind)} · ${new Date().toISOString().slice(0, 19).replace('T', ' ')} UTC</p>
+${errors}
 ${platformsTable ?? ''}
 ${sections}
 <script>${d3HierarchySource()}</script>
