@@ -180,6 +180,17 @@ describe('archives holding some of the platforms their index names', () => {
     expect(table.stdout).toMatch(/1 of 11 platforms present \(10 not in this archive\)/);
   });
 
+  test('platforms of a one-platform image says nothing of sharing; a legacy docker save totals its layers (not 0 B)', async () => {
+    const table = await runCli(['platforms', path.join(SAMPLES, 'busybox-amd64.tar')]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).not.toMatch(/Shared|shared between platforms/);
+    const { json } = await runJson<{ platforms: { compressedSize: number }[]; platformsTotal: { compressedSize: number } }>(['platforms', path.join(SAMPLES, 'busybox-amd64.tar')]);
+    expect(json.platformsTotal.compressedSize).toBe(json.platforms[0]!.compressedSize);
+    expect(json.platformsTotal.compressedSize).toBeGreaterThan(0);
+    const several = await runCli(['platforms', `oci:${path.join(SAMPLES, 'busybox-oci')}`]);
+    expect(several.stdout).toMatch(/Shared/);
+  });
+
   test('an OCI layout missing the host platform: the default is the one it holds; asking for the absent one is exit 3 naming it', async () => {
     const layout = sampleLayout('one-absent');
     rmSync(blob(layout.dir, layout.manifests.amd64!.digest));
