@@ -197,6 +197,8 @@ describe('archives holding some of the platforms their index names', () => {
     const layers = await runJson<ImageJson>(['layers', `oci:${layout.dir}`]);
     expect(layers.code).toBe(0);
     expect(layers.json.platform.architecture).toBe('arm64');
+    // Not silently: the note says the host's platform is absent and which one is read instead.
+    expect(layers.stderr.trim().split('\n')).toEqual([expect.stringMatching(/does not hold the linux\/amd64 manifest .*; reading linux\/arm64/)]);
     const asked = await runCli(['layers', `oci:${layout.dir}`, '--platform', 'linux/amd64']);
     expect(asked.code).toBe(3);
     expect(asked.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`linux/amd64 .*manifest .*is not in oci:.*it holds .*linux/arm64`))]);

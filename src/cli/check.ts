@@ -256,7 +256,7 @@ async function checkImage(options: CheckOptions, outputs: Destination[], gates: 
       missing: listed.checks.filter((check) => check.kind === 'platform' && check.expected === 'present' && !check.ok).map((check) => check.subject),
     };
   }
-  const source = await resolveHandle(handle, { platform, allPlatforms });
+  const source = await resolveHandle(handle, { platform, allPlatforms, note: openOptions(options).note });
   const verdicts: ImageVerdict[] = [];
   try {
     if (source.images.length === 0 && source.unresolved.length === 0) throw new ImageReadError(`${options.image}: no image found`);

@@ -313,7 +313,7 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   const allPlatforms = options.allPlatforms === true || (command === 'verify' && !platform && handle.root.kind === 'index');
   // analyze also lists the platforms an index covers (from manifests only: no layer download).
   const coverage = command === 'analyze' && (handle.platformRoot?.root ?? handle.root).kind === 'index' ? await listPlatforms(handle, { sizes: false, require: [] }).catch(() => null) : null;
-  const source = await resolveHandle(handle, { platform, allPlatforms });
+  const source = await resolveHandle(handle, { platform, allPlatforms, note: openOptions(options).note });
   try {
     if (source.images.length === 0 && source.unresolved.length === 0) {
       if (source.absent.length) throw new ImageReadError(`${options.image} holds none of the manifests its index names (${source.absent.length} not in this archive)`);

@@ -239,13 +239,13 @@ export async function openImage(argument: string, options: OpenOptions): Promise
 }
 
 /** Resolve the images an opened source's root holds for these options (closing the handle on failure). */
-export async function resolveHandle(handle: SourceHandle, options: Pick<OpenOptions, 'platform' | 'allPlatforms'>): Promise<OpenedSource> {
+export async function resolveHandle(handle: SourceHandle, options: Pick<OpenOptions, 'platform' | 'allPlatforms' | 'note'>): Promise<OpenedSource> {
   try {
     const ref = handle.root.kind === 'images' ? null : handle.root.reference;
     const selection: Selection = { ref, platform: options.platform, allPlatforms: options.allPlatforms };
     // Several images: one that fails is recorded and the others go on; absent manifests are listed, not read.
     const outcome: ResolveOutcome = { unresolved: [], absent: [], candidates: 0 };
-    const ctx: ResolveContext | null = handle.store ? { store: handle.store, selection, label: handle.label, ...(options.allPlatforms ? { outcome } : {}) } : null;
+    const ctx: ResolveContext | null = handle.store ? { store: handle.store, selection, label: handle.label, ...(options.allPlatforms ? { outcome } : {}), ...(options.note ? { note: options.note } : {}) } : null;
     const images = await resolveRoot(handle.root, ctx);
     if (!options.allPlatforms) outcome.candidates = images.length;
     if (handle.root.kind === 'images') {

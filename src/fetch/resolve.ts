@@ -87,6 +87,8 @@ export interface ResolveContext {
    * goes on with every other platform); manifests the source does not hold are listed, not read.
    */
   outcome?: ResolveOutcome;
+  /** One-line notes (stderr unless --quiet): e.g. that the host's platform is not in the archive. */
+  note?: (line: string) => void;
 }
 
 export interface ResolveOutcome {
@@ -193,6 +195,13 @@ function choosePlatforms(ctx: ResolveContext, all: Descriptor[], present: Descri
   const entries = selection.platform ? all : present;
   const available = () => entries.map(describeEntry).join(', ');
   if (entries.length === 0) throw new ImageReadError(`${ctx.label} holds none of the ${all.length} manifests ${where} names`);
+  if (!selection.platform && present.length < all.length) {
+    // The platform a pull here would pick is not in the archive: say which one is read instead.
+    const host = hostPlatform();
+    const wanted = all.find((entry) => !present.includes(entry) && entry.platform && platformMatches(host, entry.platform));
+    const hostHeld = present.some((entry) => entry.platform && platformMatches(host, entry.platform));
+    if (wanted && !hostHeld && present.length === 1) ctx.note?.(`${ctx.label} does not hold the ${formatPlatform(host)} manifest ${where} names; reading ${describeEntry(present[0]!)}`);
+  }
   if (selection.platform) {
     const wanted = selection.platform;
     const matching = entries.filter((entry) => !entry.platform || platformMatches(wanted, entry.platform));
