@@ -837,7 +837,8 @@ describe('a local engine: no headers deadline, the stall rule once bytes flow', 
       const timer = setTimeout(() => res.writeHead(200, { 'content-type': 'application/x-tar' }).end(archive), 3000);
       res.on('close', () => clearTimeout(timer));
     });
-    const result = await runCli(['inspect', 'docker-daemon:app', '--timeout', '2'], { env: env({ DOCKER_HOST: `tcp://${engine.host}` }) });
+    // layers reads the export (inspect answers from the image record and never asks for it).
+    const result = await runCli(['layers', 'docker-daemon:app', '--timeout', '2'], { env: env({ DOCKER_HOST: `tcp://${engine.host}` }) });
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
   });
 
@@ -847,7 +848,7 @@ describe('a local engine: no headers deadline, the stall rule once bytes flow', 
       res.writeHead(200, { 'content-type': 'application/x-tar' });
       res.write(archive.subarray(0, 100_000)); // and then nothing more
     });
-    const result = await runCli(['inspect', 'docker-daemon:app', '--timeout', '2'], { env: env({ DOCKER_HOST: `tcp://${engine.host}` }) });
+    const result = await runCli(['layers', 'docker-daemon:app', '--timeout', '2'], { env: env({ DOCKER_HOST: `tcp://${engine.host}` }) });
     expectOneLine(result, 3, new RegExp(`docker at tcp://${engine.host.replace(/\./g, '\\.')}: the export of app stalled after \\d+ bytes: less than 64 KiB arrived in 2 s`));
   });
 });
