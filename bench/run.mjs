@@ -433,7 +433,8 @@ function checkReport(id, report, info) {
   };
   const actual = {
     layers: report.totals?.layers,
-    tarEntries: report.totals?.files,
+    // schemaVersion 2: totals.files counts the final filesystem's paths; the tar entries are each layer's `entries`.
+    tarEntries: Array.isArray(report.layers) ? report.layers.reduce((sum, layer) => sum + (layer.entries ?? 0), 0) : undefined,
     rootfsPaths: report.files?.length,
     uncompressedSize: report.totals?.uncompressedSize,
     compressedSize: report.totals?.compressedSize,
