@@ -16,7 +16,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ChallengeError, parseChallenges } from '../src/fetch/registry/auth.js';
 import { noProxy, proxyFor } from '../src/fetch/registry/transport.js';
-import { scanLayer } from '../src/analyze/scan.js';
+import { scanLayer } from '../src/scan/scan.js';
 import { ROOT, runCli, SAMPLES, type CliResult } from './helpers/cli.js';
 import { layerTar } from './helpers/layout.js';
 import { freePort, makeCertificates } from './helpers/registry.js';

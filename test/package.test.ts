@@ -77,7 +77,7 @@ afterAll(() => {
 describe('npm pack of a clean checkout', () => {
   test('ships the built CLI, the man page, LICENSE and one sample, and no sources, tests or source maps', () => {
     expect(existsSync(path.join(ROOT, 'dist'))).toBe(true); // the checkout's own build is untouched
-    expect(entries).toEqual(expect.arrayContaining(['package/bin/layerlens.js', 'package/dist/cli/main.js', 'package/dist/fetch/compression.js', 'package/man/layerlens.1', 'package/LICENSE', 'package/README.md', 'package/package.json', 'package/samples/busybox-amd64.tar']));
+    expect(entries).toEqual(expect.arrayContaining(['package/bin/layerlens.js', 'package/dist/cli/main.js', 'package/dist/scan/compression.js', 'package/man/layerlens.1', 'package/LICENSE', 'package/README.md', 'package/package.json', 'package/samples/busybox-amd64.tar']));
     expect(entries.filter((entry) => /\.map$/.test(entry))).toEqual([]);
     expect(entries.filter((entry) => /^package\/(src|test|bench|ci|\.ci|scripts)\//.test(entry))).toEqual([]);
     // One sample ships; `npm run samples` builds the others.

@@ -3,7 +3,7 @@
  * target) in the final filesystems, layers (shared by digest or by diffId, only in A, only in B, the common base
  * = the longest shared prefix of diff_ids), totals, and config changes.
  */
-import type { LayerRef, ResolvedImage } from '../fetch/source.js';
+import type { LayerRef, ResolvedImage } from '../model/source.js';
 import { nodePath, walk, type FsNode, type UnionFs } from './union.js';
 
 export type ChangeKind = 'content' | 'size' | 'mode' | 'owner' | 'type' | 'linkTarget';

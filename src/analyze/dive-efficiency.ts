@@ -11,7 +11,7 @@
  * The stacked "layers below" tree is kept incrementally instead of being re-stacked per whiteout, with dive's
  * own stacking rules (a placeholder in an upper layer overwrites the lower node's metadata).
  */
-import type { LayerEntry } from './scan.js';
+import type { LayerEntry } from '../model/layer.js';
 import { pathParts, WHITEOUT_PREFIX } from './union.js';
 
 const OPAQUE_PREFIX = '.wh..wh..';

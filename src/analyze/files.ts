@@ -1,7 +1,6 @@
 /** The final (or as-of-layer-N) filesystem as the contract's `files` list, with path, glob and change filters. */
 import picomatch from 'picomatch';
 import { UsageError } from '../errors.js';
-import type { FileReport } from '../report/report.js';
 import { nodePath, pathParts, walk, type FsNode, type LayerChanges, type UnionFs } from './union.js';
 
 export interface FileFilter {
@@ -11,23 +10,6 @@ export interface FileFilter {
   glob?: string;
   /** Only paths this layer added or modified. */
   changed?: LayerChanges;
-}
-
-export function formatMode(mode: number): string {
-  return (mode & 0o7777).toString(8).padStart(4, '0');
-}
-
-export function fileReport(node: FsNode): FileReport {
-  return {
-    path: nodePath(node),
-    type: node.type,
-    size: node.size,
-    mode: formatMode(node.mode),
-    uid: node.uid,
-    gid: node.gid,
-    linkTarget: node.linkTarget,
-    layer: node.layer,
-  };
 }
 
 export function globMatcher(glob: string | undefined): ((path: string) => boolean) | null {

@@ -5,28 +5,8 @@
  */
 import picomatch from 'picomatch';
 import { UsageError } from '../errors.js';
+import { parseSize } from '../model/units.js';
 import { growthMeasure, sizeGrowth, type SizedLayer } from './diff.js';
-
-/** `kB`, `MB`, `GB`, `TB` decimal; `KiB`, `MiB`, `GiB`, `TiB` binary; case-insensitive (`20Mb` = 20,000,000); bare = bytes. */
-export function parseSize(value: unknown, name: string): number {
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.floor(value);
-  const text = String(value ?? '').trim();
-  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text);
-  const units: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
-  const factor = match ? units[match[2]!.toLowerCase()] : undefined;
-  if (!match || factor === undefined) throw new UsageError(`${name}: "${text}" is not a size (e.g. 150MB, 1.5GiB, 20000000)`);
-  return Math.round(Number(match[1]) * factor);
-}
-
-/** `0.9` or `90%`, within [0, 1]. */
-export function parseRatio(value: unknown, name: string): number {
-  const text = String(value ?? '').trim();
-  const percent = /^(-?\d+(?:\.\d+)?)\s*%$/.exec(text);
-  const ratio = percent ? Number(percent[1]) / 100 : /^-?\d+(?:\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isFinite(ratio)) throw new UsageError(`${name}: "${text}" is not a ratio (e.g. 0.9 or 90%)`);
-  if (ratio < 0 || ratio > 1) throw new UsageError(`${name}: ${text} is outside 0…1 (0 %…100 %)`);
-  return ratio;
-}
 
 /** Bytes, or a percentage of the baseline (`5%`). */
 export function parseGrowth(value: unknown, name: string): { bytes: number } | { ratio: number } {

@@ -10,8 +10,8 @@ import { parseManifestOrIndex } from '../image/parse.js';
 import { formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageIndex, Platform } from '../image/types.js';
 import { MAX_DOCUMENTS, MAX_INDEX_DEPTH, isAttestation, readVerified, resolveImage, resolveManifestDescriptor, type ResolveContext } from '../fetch/resolve.js';
-import { MAX_MANIFEST_BYTES, type LayerRef, type ResolvedImage, type SourceHandle, type VerifyCheck } from '../fetch/source.js';
-import { scanImage } from './image-scan.js';
+import { MAX_MANIFEST_BYTES, type LayerRef, type ResolvedImage, type SourceHandle, type VerifyCheck } from '../model/source.js';
+import { scanImage } from '../scan/image-scan.js';
 
 export interface PlatformEntry {
   os: string;

@@ -6,7 +6,7 @@
  * Nothing is written to disk.
  */
 import { ImageReadError } from '../errors.js';
-import type { EntryType, LayerEntry } from './scan.js';
+import type { EntryType, LayerEntry } from '../model/layer.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';

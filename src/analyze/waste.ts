@@ -4,7 +4,7 @@
  * of each entry by build step, same-content duplicates in the final filesystem, and the largest paths.
  */
 import { diveEfficiency, type DivePathData } from './dive-efficiency.js';
-import type { LayerEntry } from './scan.js';
+import type { LayerEntry } from '../model/layer.js';
 import { nodePath, walk, type FsNode, type UnionFs } from './union.js';
 
 export interface StepRef {

@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { parseGrowth, parseRatio, parseSize, type GateConfig } from '../analyze/gates.js';
+import { parseGrowth, type GateConfig } from '../analyze/gates.js';
+import { parseRatio, parseSize } from '../model/units.js';
 import { UsageError } from '../errors.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { jsonErrorReason, jsonTooDeep, MAX_JSON_DEPTH } from '../image/parse.js';

@@ -3,13 +3,13 @@
  * verb; a verb only says what it needs and how it renders. Exit codes: 1 when any check failed.
  */
 import type { Argv } from 'yargs';
-import { selectFiles, fileReport } from '../analyze/files.js';
-import { layerHistory } from '../analyze/history.js';
-import { requireContent, scanImage, type ImageScan, type ScanMemo } from '../analyze/image-scan.js';
+import { selectFiles } from '../analyze/files.js';
+import { layerHistory } from '../image/history.js';
+import { requireContent, scanImage, type ImageScan, type ScanMemo } from '../scan/image-scan.js';
 import { buildUnion, type UnionFs } from '../analyze/union.js';
 import { analyzeWaste } from '../analyze/waste.js';
 import { DamagedImageError, ImageReadError, LayerlensError, UsageError } from '../errors.js';
-import type { ResolvedImage } from '../fetch/source.js';
+import type { ResolvedImage } from '../model/source.js';
 import { openHandle, resolveHandle, type OpenOptions } from '../fetch/open.js';
 import { listPlatforms } from '../analyze/platforms.js';
 import type { Credentials } from '../fetch/registry/auth.js';
@@ -25,7 +25,7 @@ import { renderWasteTable } from '../report/waste-table.js';
 import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.js';
 import { stderrLine } from './output.js';
 import { planOutputs, writeOutputs } from './outputs.js';
-import { setSlowDecoderNote } from '../fetch/compression.js';
+import { setSlowDecoderNote } from '../scan/compression.js';
 import { parseMirrorUrl } from '../fetch/registry/mirrors.js';
 import { STDIN_TOKEN } from './stdin.js';
 
@@ -193,9 +193,9 @@ export async function analyzeImage(command: CommandName, image: ResolvedImage, o
   const extras: Extras = { union, changeLists: command === 'files' || command === 'analyze', contentFigures };
   if (command === 'files') {
     const changed = options.changed && asOf !== undefined ? union.changes[asOf] : undefined;
-    extras.files = selectFiles(union, { path: options.path, glob: options.glob, changed }).map(fileReport);
+    extras.files = selectFiles(union, { path: options.path, glob: options.glob, changed });
   }
-  if (command === 'analyze') extras.files = selectFiles(union, {}).map(fileReport);
+  if (command === 'analyze') extras.files = selectFiles(union, {});
   if (command === 'waste' || command === 'analyze') {
     extras.waste = analyzeWaste(entries, union, layerHistory(image.config, image.layers.length));
   }

@@ -2,13 +2,13 @@
 import type { Argv } from 'yargs';
 import { diffConfig, diffFiles, diffLayers, growthMeasure, rollUp, sizeGrowth, type ImageDiff, type SizedLayer } from '../analyze/diff.js';
 import { globMatcher } from '../analyze/files.js';
-import { layerHistory } from '../analyze/history.js';
-import { requireContent, scanImage, type ImageScan, type ScanMemo } from '../analyze/image-scan.js';
+import { layerHistory } from '../image/history.js';
+import { requireContent, scanImage, type ImageScan, type ScanMemo } from '../scan/image-scan.js';
 import { buildUnion, type UnionFs } from '../analyze/union.js';
 import { analyzeWaste } from '../analyze/waste.js';
 import { ImageReadError, UsageError } from '../errors.js';
 import { openImage } from '../fetch/open.js';
-import type { OpenedSource, ResolvedImage } from '../fetch/source.js';
+import type { OpenedSource, ResolvedImage } from '../model/source.js';
 import { parsePlatform } from '../image/platform.js';
 import { renderDiffMarkdown, renderDiffTable } from '../report/diff-render.js';
 import { imageReport, pullSize, SCHEMA_VERSION, sourceReport, type ImageReport, type SourceReport } from '../report/report.js';

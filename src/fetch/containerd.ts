@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { ImageReadError } from '../errors.js';
 import { layoutRoot, LayoutBlobStore } from './oci-layout.js';
 import { quoteServerText } from './registry/transport.js';
-import type { Selection, SourceHandle } from './source.js';
+import type { Selection, SourceHandle } from '../model/source.js';
 import { readArchiveStream } from './stream-archive.js';
 
 export async function openFromContainerd(input: string, name: string, namespace: string, selection: Selection, debug?: (line: string) => void): Promise<SourceHandle> {

@@ -15,8 +15,8 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { errorMessage, ImageReadError } from '../errors.js';
 import { resolveDockerArchive } from './docker-archive.js';
 import { DEFAULT_TIMEOUT_SECONDS, DeadlineError, errorCode, guardStall, quoteServerText } from './registry/transport.js';
-import type { Progress } from '../report/progress.js';
-import type { ResolvedImage, Selection, SourceHandle } from './source.js';
+import type { ProgressSink } from '../model/progress.js';
+import type { ResolvedImage, Selection, SourceHandle } from '../model/source.js';
 import { makeTempDir, removeTempDir, sweepStale } from './tempfiles.js';
 import { readArchiveStream, SecondPassNeeded } from './stream-archive.js';
 import { TarTree } from './tree.js';
@@ -216,7 +216,7 @@ export interface EngineReadOptions {
   debug?: ((line: string) => void) | undefined;
   timeoutSeconds?: number | undefined;
   /** The TTY progress line; with --debug, plain log lines are written instead (no carriage-return redraws). */
-  progress?: Progress | null | undefined;
+  progress?: ProgressSink | null | undefined;
   /**
    * The command reads no layer (inspect, platforms): answer from the engine's image record and history instead
    * of exporting the image, which the engine must write out whole (Docker 20.10 does so before its first byte).
@@ -324,7 +324,7 @@ async function imageFromEngineRecord(
  * percentage), or with --debug plain log lines, one per tenth of the expected size (per 64 MiB when the engine
  * gives none) and one at the end; null when neither is wanted (off a TTY: nothing).
  */
-export function exportReporter(label: string, expected: number | null, progress: Progress | null, debug?: (line: string) => void): { bytes: (received: number) => void; done: () => void } | null {
+export function exportReporter(label: string, expected: number | null, progress: ProgressSink | null, debug?: (line: string) => void): { bytes: (received: number) => void; done: () => void } | null {
   if (debug) {
     const step = expected && expected > 0 ? Math.max(1, Math.ceil(expected / 10)) : 64 * 2 ** 20;
     let next = step;

@@ -13,7 +13,7 @@ import { formatPlatform, platformMatches } from '../image/platform.js';
 import type { DockerArchiveEntry, ImageIndex, ImageManifest, Platform } from '../image/types.js';
 import { LayoutBlobStore, readLayoutIndex } from './oci-layout.js';
 import { optional, readVerified } from './resolve.js';
-import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, type LayerRef, type ResolvedImage, type Selection, type VerifyCheck } from './source.js';
+import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, type LayerRef, type ResolvedImage, type Selection, type VerifyCheck } from '../model/source.js';
 import type { FileTree } from './tree.js';
 
 /** `busybox` → `busybox:latest`; `docker.io/library/busybox:1` → `busybox:1`, so RepoTags compare as docker does. */

@@ -12,8 +12,8 @@ import { ImageReadError } from '../errors.js';
 import { dockerLayerMediaType } from '../image/mediatypes.js';
 import { formatPlatform, platformMatches } from '../image/platform.js';
 import type { HistoryEntry, ImageConfig, Platform, RunConfig } from '../image/types.js';
-import { cleanCreatedBy } from '../analyze/history.js';
-import type { LayerRef, ResolvedImage, Selection } from './source.js';
+import { cleanCreatedBy } from '../image/history.js';
+import type { LayerRef, ResolvedImage, Selection } from '../model/source.js';
 
 /** The fields of `GET /images/{name}/json` layerlens uses (Docker and Podman's compat API alike). */
 export interface EngineImageRecord {

@@ -8,11 +8,11 @@ import { isDigest } from '../image/digest.js';
 import { parseJson, parseManifestOrIndex } from '../image/parse.js';
 import type { Descriptor, ImageIndex } from '../image/types.js';
 import { isImageEntry } from './resolve.js';
-import type { BlobStore, Root, VerifyCheck } from './source.js';
+import type { BlobStore, Root, VerifyCheck } from '../model/source.js';
 import type { FileTree } from './tree.js';
-import { MAX_MANIFEST_BYTES } from './source.js';
+import { MAX_MANIFEST_BYTES } from '../model/source.js';
 import type { Readable } from 'node:stream';
-import type { LayerScan } from '../analyze/scan.js';
+import type { LayerScan } from '../model/layer.js';
 
 export function blobPath(digest: string): string {
   if (!isDigest(digest)) throw new ImageReadError(`"${digest}" is not a digest`);

@@ -22,7 +22,7 @@ import {
   type SkippedBlob,
   type UnresolvedImage,
   type VerifyCheck,
-} from './source.js';
+} from '../model/source.js';
 
 export const MAX_INDEX_DEPTH = 8;
 /** Distinct indexes and manifests one image argument may lead to (real multi-platform indexes list tens). */

@@ -16,11 +16,12 @@ import { createHash, type Hash } from 'node:crypto';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { ImageReadError, errorMessage } from '../errors.js';
-import { PassScanError, scanLayer, type LayerScan } from '../analyze/scan.js';
-import { TarWalker } from '../analyze/tar-walker.js';
+import { PassScanError, scanLayer } from '../scan/scan.js';
+import type { LayerScan } from '../model/layer.js';
+import { TarWalker } from '../scan/tar-walker.js';
 import { BLOCK, TYPE_LINK, TYPE_REG, TYPE_SYMLINK, TarFormatError, isTarHeader, type TarEntryHeader } from '../image/tar.js';
-import { createDecompressor, sniffOuterCompression } from './compression.js';
-import { MAX_CONFIG_BYTES } from './source.js';
+import { createDecompressor, sniffOuterCompression } from '../scan/compression.js';
+import { MAX_CONFIG_BYTES } from '../model/source.js';
 import { normalizeMemberName, type FileTree } from './tree.js';
 
 /** Members up to this size are kept whole without looking at them (JSON, VERSION, oci-layout, tiny layers). */

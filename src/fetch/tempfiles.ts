@@ -4,9 +4,8 @@ import { statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
-import { parseSize } from '../analyze/gates.js';
 import { ImageReadError } from '../errors.js';
-import { humanSize } from '../report/format.js';
+import { humanSize, parseSize } from '../model/units.js';
 
 const created: string[] = [];
 let hooked = false;

@@ -7,7 +7,7 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { ImageReadError } from '../errors.js';
-import type { LayerScan } from '../analyze/scan.js';
+import type { LayerScan } from '../model/layer.js';
 import { indexTar, type TarIndex } from './tar-index.js';
 
 /** Big positional reads: Node's sha256 and zlib only reach their speed when fed large buffers. */

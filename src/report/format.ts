@@ -1,21 +1,11 @@
 /** Small formatting helpers shared by the renderers. */
 import { Chalk, type ChalkInstance } from 'chalk';
 import { formatPlatform } from '../image/platform.js';
+import { humanSize } from '../model/units.js';
 import { escapeTerminal } from './escape.js';
 
-/** Decimal units as docker and dive print them: 1 kB = 1000 B. */
-export function humanSize(bytes: number | null | undefined): string {
-  if (bytes === null || bytes === undefined) return '-';
-  if (bytes < 1000) return `${bytes} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = -1;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2)} ${units[unit]}`;
-}
+/** Byte sizes are written one way everywhere, sources' errors included (model/units.ts). */
+export { humanSize };
 
 /**
  * Every renderer's percent: the number, a space, `%` (`12.34 %`, as SI and the tables have always written it); null

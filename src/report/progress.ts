@@ -7,13 +7,14 @@
  * never sits in front of the report.
  */
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { ProgressSink } from '../model/progress.js';
 import { humanSize, percentText } from './format.js';
 
 /** A read that is still waiting for its first answer draws only after this long. */
 const WAIT_BEFORE_DRAW_MS = 500;
 const TICK_MS = 250;
 
-export class Progress {
+export class Progress implements ProgressSink {
   private bytes = 0;
   private started = 0;
   private active = 0;

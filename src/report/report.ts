@@ -2,14 +2,14 @@
  * The Report: a plain, schema-versioned object (CONTRACT.md "JSON"), built from resolved images and scans.
  * Renderers only read it; analyses only write it.
  */
-import { layerHistory } from '../analyze/history.js';
-import { damageLine, type ImageScan } from '../analyze/image-scan.js';
+import { layerHistory } from '../image/history.js';
+import { damageLine, type ImageScan } from '../scan/image-scan.js';
 import { layerCompression } from '../image/mediatypes.js';
-import type { EntryType } from '../analyze/scan.js';
-import { WHITEOUT_PREFIX, type UnionFs } from '../analyze/union.js';
+import type { EntryType } from '../model/layer.js';
+import { nodePath, WHITEOUT_PREFIX, type FsNode, type UnionFs } from '../analyze/union.js';
 import type { WasteReport } from '../analyze/waste.js';
 import type { AttestationEntry, PlatformEntry, PlatformsResult } from '../analyze/platforms.js';
-import type { ResolvedImage, SkippedBlob, SourceInfo, UnresolvedImage, VerifyCheck } from '../fetch/source.js';
+import type { ResolvedImage, SkippedBlob, SourceInfo, UnresolvedImage, VerifyCheck } from '../model/source.js';
 import { formatPlatform } from '../image/platform.js';
 
 /** 2: totals.files, layers[].diffId and check with no rules changed meaning (docs/CHANGELOG.md). */
@@ -125,7 +125,8 @@ export interface Extras {
   union?: UnionFs | null;
   /** Include each layer's change lists (files, analyze). */
   changeLists?: boolean;
-  files?: FileReport[];
+  /** The paths to list (selected from the union: files, analyze). */
+  files?: FsNode[];
   waste?: WasteReport;
   /** Figures beyond the layer table that a blocked layer leaves unknown (analyze: the file list and waste). */
   contentFigures?: string[];
@@ -213,6 +214,23 @@ function isWhiteout(path: string): boolean {
   return path.slice(path.lastIndexOf('/') + 1).startsWith(WHITEOUT_PREFIX);
 }
 
+function formatMode(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0');
+}
+
+export function fileReport(node: FsNode): FileReport {
+  return {
+    path: nodePath(node),
+    type: node.type,
+    size: node.size,
+    mode: formatMode(node.mode),
+    uid: node.uid,
+    gid: node.gid,
+    linkTarget: node.linkTarget,
+    layer: node.layer,
+  };
+}
+
 /** Paths of the union filesystem, `/` excluded: the rows `files --json` lists without a filter. */
 function countPaths(union: UnionFs): number {
   let count = 0;
@@ -292,7 +310,7 @@ export function imageReport(image: ResolvedImage, scan: ImageScan | null, extras
       reason: blocked.damaged ? damageLine(blocked) : blocked.error.message,
       blocks: blockedFigures(blocked.index, layers.length, blocked.index === firstBlocked, extras),
     })),
-    ...(extras.files ? { files: extras.files } : {}),
+    ...(extras.files ? { files: extras.files.map(fileReport) } : {}),
     ...(extras.waste ? { waste: extras.waste } : {}),
     ...(firstBlocked !== null ? Object.fromEntries((extras.contentFigures ?? []).map((key) => [key, null])) : {}),
   };

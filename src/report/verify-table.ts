@@ -1,6 +1,6 @@
 /** verify and platforms for people: checks with ✓/✗, and a platform table with sizes and sharing. */
 import { shortDigest } from '../image/digest.js';
-import type { VerifyCheck } from '../fetch/source.js';
+import type { VerifyCheck } from '../model/source.js';
 import { escapeTerminal as esc } from './escape.js';
 import { humanSize, platformText, truncate, type Style } from './format.js';
 import { isMultiReport, type PlatformsReport, type Report } from './report.js';

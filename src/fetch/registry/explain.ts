@@ -15,7 +15,7 @@ import { parseManifestOrIndex } from '../../image/parse.js';
 import { formatPlatform } from '../../image/platform.js';
 import type { RegistryReference } from '../../reference.js';
 import { digestOf } from '../resolve.js';
-import { MAX_MANIFEST_BYTES } from '../source.js';
+import { MAX_MANIFEST_BYTES } from '../../model/source.js';
 import { RegistryAnswerError, type RegistryClient } from './client.js';
 
 /** Tags shown after "the repository has". */

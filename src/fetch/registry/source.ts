@@ -9,16 +9,16 @@ import { ImageReadError } from '../../errors.js';
 import { parseManifestOrIndex } from '../../image/parse.js';
 import type { RegistryReference } from '../../reference.js';
 import { digestOf } from '../resolve.js';
-import { MAX_MANIFEST_BYTES, type BlobStore, type Root, type ScanCache, type SourceHandle, type VerifyCheck } from '../source.js';
+import { MAX_MANIFEST_BYTES, type BlobStore, type Root, type ScanCache, type SourceHandle, type VerifyCheck } from '../../model/source.js';
 import type { BlobCache } from './cache.js';
 import { RegistryAnswerError, RegistryClient, type RegistryClientOptions } from './client.js';
 import { explainMissingManifest } from './explain.js';
-import type { Progress } from '../../report/progress.js';
+import type { ProgressSink } from '../../model/progress.js';
 import { loadRegistriesConf, mirrorsFor, type Mirror } from './mirrors.js';
 
 export interface RegistryOptions extends RegistryClientOptions {
   cache: BlobCache | null;
-  progress: Progress | null;
+  progress: ProgressSink | null;
   /** Mirrors to try before the origin, in order; unset: `dockerMirrors` and registries.conf's (mirrors.ts). */
   mirrors?: Mirror[];
   /** `--registry-mirror` URLs, for Docker Hub images. */
@@ -32,7 +32,7 @@ class RegistryBlobStore implements BlobStore {
   constructor(
     private readonly client: RegistryClient,
     private readonly cache: BlobCache | null,
-    private readonly progress: Progress | null,
+    private readonly progress: ProgressSink | null,
   ) {
     this.scans = cache?.scans;
   }

@@ -1,5 +1,5 @@
 /** Match config history to layers and turn `created_by` into the instruction people wrote. */
-import type { ImageConfig } from '../image/types.js';
+import type { ImageConfig } from './types.js';
 
 /**
  * `/bin/sh -c #(nop)  CMD ["sh"]` → `CMD ["sh"]`; `/bin/sh -c apk add x` → `RUN apk add x`;

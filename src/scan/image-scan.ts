@@ -6,10 +6,11 @@ import os from 'node:os';
 import { mapLimit } from '../concurrency.js';
 import { DamagedImageError, ImageReadError, TransferError } from '../errors.js';
 import { layerCompression } from '../image/mediatypes.js';
-import type { LayerRef, ResolvedImage, SkippedBlob, VerifyCheck } from '../fetch/source.js';
-import { hashBlob, PassScanError, scanLayer, type LayerScan } from './scan.js';
+import type { LayerRef, ResolvedImage, SkippedBlob, VerifyCheck } from '../model/source.js';
+import { hashBlob, PassScanError, scanLayer } from './scan.js';
+import type { LayerScan } from '../model/layer.js';
 
-export type { SkippedBlob } from '../fetch/source.js';
+export type { SkippedBlob } from '../model/source.js';
 
 export interface ImageScan {
   /** One entry per layer; null where a non-distributable layer was not available. */

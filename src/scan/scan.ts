@@ -10,44 +10,13 @@ import { Transform, Writable, type Readable, type TransformCallback } from 'node
 import { pipeline } from 'node:stream/promises';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { ImageReadError, errorMessage } from '../errors.js';
-import { sniffCompression, type Compression } from '../image/mediatypes.js';
-import { createDecompressor } from '../fetch/compression.js';
+import { sniffCompression } from '../image/mediatypes.js';
+import { createDecompressor } from './compression.js';
 import { TYPE_BLOCK, TYPE_CHAR, TYPE_DIR, TYPE_FIFO, TYPE_LINK, TYPE_REG, TYPE_SYMLINK, TarFormatError, type TarEntryHeader } from '../image/tar.js';
 import { encodeSurrogateEscape } from '../image/names.js';
 import { TarWalker } from './tar-walker.js';
 import { GzipEstimator } from './gzip-estimate.js';
-
-export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
-
-/** One tar entry of a layer, as recorded (paths normalised: no leading `/` or `./`, no trailing `/`). */
-export interface LayerEntry {
-  path: string;
-  type: EntryType;
-  /** Size in the tar header (0 for hardlinks, directories, links). */
-  size: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Symlink target, or the path a hardlink links to (normalised). */
-  linkTarget: string | null;
-  /** xxhash64 of a regular file's content, `xxh64:<16 hex>`; null for other types. */
-  contentHash: string | null;
-}
-
-export interface LayerScan {
-  /** sha256 of the bytes as stored. */
-  digest: string;
-  compressedSize: number;
-  compression: Compression;
-  /** sha256 of the uncompressed tar stream. */
-  diffId: string;
-  uncompressedSize: number;
-  /** Σ of tar header sizes (a hardlink counts 0): dive's layer size. */
-  contentSize: number;
-  /** Estimated `gzip -6` size of the uncompressed stream (gzip-estimate.ts), for layers stored uncompressed; else null. */
-  estimatedCompressedSize: number | null;
-  entries: LayerEntry[];
-}
+import type { EntryType, LayerEntry, LayerScan } from '../model/layer.js';
 
 let hasher: Promise<XXHashAPI> | null = null;
 function xxh(): Promise<XXHashAPI> {

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
-import type { LayerScan } from '../analyze/scan.js';
+import type { LayerScan } from './layer.js';
 import type { LayerlensError } from '../errors.js';
 
 export type SourceKind = 'registry' | 'docker-archive' | 'oci-layout' | 'oci-archive' | 'daemon' | 'containerd';
