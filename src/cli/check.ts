@@ -13,15 +13,17 @@ import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { escapeMarkdown } from '../report/escape.js';
 import { jsonErrorReason, jsonTooDeep, MAX_JSON_DEPTH } from '../image/parse.js';
 import { renderCheckJunit, renderCheckJunitError, renderCheckMarkdown, renderCheckTable, githubAnnotations, type CheckShown } from '../report/check-render.js';
-import { buildReport, pullSize, unresolvedError, type ImageReport, type RunProblems } from '../report/report.js';
+import { buildReport, pullSize, type ImageReport } from '../report/report.js';
 import type { ScanMemo } from '../scan/image-scan.js';
-import { analyzeForDiff, compareImages, sizedLayers, type LoadedImage } from './diff.js';
+import { analyzeForDiff, compareImages, sizedLayers, type LoadedImage } from '../pipeline/diff.js';
+import { analyzeImage } from '../pipeline/analyze.js';
+import { forEachImage, runExitCode, worstError } from '../pipeline/images.js';
 import type { SizedLayer } from '../analyze/diff.js';
 import { openImage } from '../fetch/open.js';
 import type { LayerRef, OpenedSource, ResolvedImage } from '../model/source.js';
 import { layerCompression } from '../image/mediatypes.js';
 import { CONFIG_KEYS, DIVE_DEFAULTS, flagName, loadGateConfig, parseRuleValue } from './check-config.js';
-import { analyzeImage, chooseFormat, COMMAND_FORMATS, runExitCode, commonOptions, withExamples, openOptions, registryOptions, tableStyle, type CommonOptions } from './commands.js';
+import { chooseFormat, COMMAND_FORMATS, commonOptions, imageErrorLines, withExamples, openOptions, registryOptions, tableStyle, type CommonOptions } from './commands.js';
 import { planOutputs, writeOutputs, type Destination } from './outputs.js';
 import { stderrLine } from './output.js';
 import { STDIN_TOKEN } from './stdin.js';
@@ -226,7 +228,7 @@ interface ImageVerdict {
 
 async function checkOne(image: ResolvedImage, options: CheckOptions, memo: ScanMemo, gates: Gates, platformList: { present: string[]; missing: string[] } | null, platformLabel: string | null): Promise<ImageVerdict> {
   const { config, file, defaults } = gates;
-  const { report, union } = await analyzeImage('analyze', image, options, memo);
+  const { report, union } = await analyzeImage('analyze', image, {}, memo);
   // After the image: which of the baseline's layers it shares decides whether the baseline needs a scan. With
   // --all-platforms each platform is measured against the baseline's image of that platform.
   const baselineOptions = platformLabel ? { ...options, platform: platformLabel } : options;
@@ -259,23 +261,13 @@ async function checkImage(options: CheckOptions, outputs: Destination[], gates: 
   const source = await resolveHandle(handle, { platform, allPlatforms, note: openOptions(options).note });
   const verdicts: ImageVerdict[] = [];
   try {
-    if (source.images.length === 0 && source.unresolved.length === 0) throw new ImageReadError(`${options.image}: no image found`);
-    const problems: RunProblems = { errors: source.unresolved.map(unresolvedError), checks: source.unresolved.flatMap((image) => image.checks), absent: source.absent };
-    for (const image of source.images) {
-      const label = allPlatforms ? formatPlatform(image.config) : null;
-      try {
-        verdicts.push(await checkOne(image, options, memo, gates, platformList, label));
-      } catch (error) {
-        // One platform of several that cannot be checked: the others still are, and the report says which.
-        if (!allPlatforms || !(error instanceof LayerlensError) || error.exitCode === 2) throw error;
-        problems.errors.push({ manifestDigest: image.manifestDigest, platform: label, exitCode: error.exitCode, message: error.message });
-      }
-    }
-    if (verdicts.length === 0) {
-      const first = source.unresolved[0]?.error;
-      throw first ?? new ImageReadError(problems.errors[0]?.message ?? `${options.image}: no image found`);
-    }
-    for (const error of problems.errors) stderrLine(error.message);
+    const { results, problems } = await forEachImage(source, allPlatforms, async (image) => {
+      const verdict = await checkOne(image, options, memo, gates, platformList, allPlatforms ? formatPlatform(image.config) : null);
+      verdicts.push(verdict); // pushed as made, so the finally below closes each baseline
+      return verdict;
+    });
+    if (results.length === 0) throw worstError(source, problems.errors);
+    imageErrorLines(problems.errors, outputs);
     const passed = verdicts.every((verdict) => verdict.passed) && problems.errors.length === 0;
     const exitCode = runExitCode(verdicts.every((verdict) => verdict.passed), problems.errors);
     const named = (verdict: ImageVerdict) => (verdict.platform ? `${options.image} (${verdict.platform})` : options.image);

@@ -3,30 +3,26 @@
  * verb; a verb only says what it needs and how it renders. Exit codes: 1 when any check failed.
  */
 import type { Argv } from 'yargs';
-import { selectFiles } from '../analyze/files.js';
-import { layerHistory } from '../image/history.js';
-import { requireContent, scanImage, type ImageScan, type ScanMemo } from '../scan/image-scan.js';
-import { buildUnion, type UnionFs } from '../analyze/union.js';
-import { analyzeWaste } from '../analyze/waste.js';
-import { DamagedImageError, ImageReadError, LayerlensError, UsageError } from '../errors.js';
-import type { ResolvedImage } from '../model/source.js';
-import { openHandle, resolveHandle, type OpenOptions } from '../fetch/open.js';
-import { listPlatforms } from '../analyze/platforms.js';
+import { UsageError } from '../errors.js';
 import type { Credentials } from '../fetch/registry/auth.js';
 import { BlobCache, defaultCacheDir } from '../fetch/registry/cache.js';
+import { parseMirrorUrl } from '../fetch/registry/mirrors.js';
+import type { OpenOptions } from '../fetch/open.js';
+import { parsePlatform } from '../image/platform.js';
+import type { AnalysisOptions } from '../pipeline/analyze.js';
+import { runAnalysis, runPlatforms, type ReadOptions } from '../pipeline/run.js';
 import { parseImageArgument } from '../reference.js';
-import { Progress } from '../report/progress.js';
-import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { renderFilesTable } from '../report/files-table.js';
 import { makeStyle, type Style } from '../report/format.js';
-import { buildReport, imageReport, platformsReport, unresolvedError, type Extras, type ImageError, type ImageReport, type Report, type RunProblems } from '../report/report.js';
+import { Progress } from '../report/progress.js';
+import type { ImageError, Report } from '../report/report.js';
 import { renderImageTable } from '../report/table.js';
-import { renderWasteTable } from '../report/waste-table.js';
 import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.js';
-import { stderrLine } from './output.js';
-import { planOutputs, writeOutputs } from './outputs.js';
+import { renderWasteTable } from '../report/waste-table.js';
 import { setSlowDecoderNote } from '../scan/compression.js';
-import { parseMirrorUrl } from '../fetch/registry/mirrors.js';
+import type { UnionFs } from '../analyze/union.js';
+import { stderrLine } from './output.js';
+import { planOutputs, writeOutputs, type Destination } from './outputs.js';
 import { STDIN_TOKEN } from './stdin.js';
 
 /** yargs `coerce` for a whole-number option: `--top abc` or `--depth -1` is a usage error (exit 2), not NaN. */
@@ -155,53 +151,6 @@ export function chooseFormat(options: CommonOptions, allowed: readonly Format[] 
 }
 
 
-function checkLayerOption(options: CommonOptions, image: ResolvedImage): number | undefined {
-  if (options.layer === undefined) {
-    if (options.changed) return image.layers.length - 1;
-    return undefined;
-  }
-  if (!Number.isInteger(options.layer) || options.layer < 0 || options.layer >= image.layers.length) {
-    throw new UsageError(`--layer ${options.layer}: the image has layers 0…${image.layers.length - 1}`);
-  }
-  return options.layer;
-}
-
-/**
- * Everything a command computes for one image, beyond the manifests and config. A layer that could not be read
- * (CONTRACT.md "Damage is a finding"): `verify` reports it as failed checks; `layers` and `analyze` report the
- * rest with that layer's figures null and say what it blocked; `files` and `waste`, which are nothing without
- * every layer, end with one line naming it (exit 1 when damaged). Intact bytes that cannot be read are exit 3
- * everywhere but `verify`.
- */
-export async function analyzeImage(command: CommandName, image: ResolvedImage, options: CommonOptions, memo?: ScanMemo): Promise<{ report: ImageReport; union: UnionFs | null }> {
-  if (command === 'inspect' || (command === 'verify' && options.fast)) return { report: imageReport(image, null), union: null };
-  const scan: ImageScan = await scanImage(image, { requireAllBlobs: options.requireAllBlobs ?? false, memo });
-  if (command === 'verify') return { report: imageReport(image, scan), union: null };
-  const unreadable = scan.blocked.find((blocked) => !blocked.damaged);
-  if (unreadable) throw unreadable.error;
-  if (command === 'files' || command === 'waste') requireContent(scan);
-  const entries = scan.layers.map((layer) => layer?.entries ?? []);
-  const contentFigures = command === 'analyze' ? ['files', 'waste'] : [];
-  const firstBlocked = scan.blocked[0]?.index;
-  if (firstBlocked !== undefined) {
-    // The layers below the damaged one still have exact changes; nothing built on the whole union can be given.
-    const union = buildUnion(entries.slice(0, firstBlocked));
-    return { report: imageReport(image, scan, { union, changeLists: command === 'analyze', contentFigures }), union: null };
-  }
-  const asOf = command === 'files' ? checkLayerOption(options, image) : undefined;
-  const union = buildUnion(entries, asOf);
-  const extras: Extras = { union, changeLists: command === 'files' || command === 'analyze', contentFigures };
-  if (command === 'files') {
-    const changed = options.changed && asOf !== undefined ? union.changes[asOf] : undefined;
-    extras.files = selectFiles(union, { path: options.path, glob: options.glob, changed });
-  }
-  if (command === 'analyze') extras.files = selectFiles(union, {});
-  if (command === 'waste' || command === 'analyze') {
-    extras.waste = analyzeWaste(entries, union, layerHistory(image.config, image.layers.length));
-  }
-  return { report: imageReport(image, scan, extras), union };
-}
-
 function render(command: CommandName, report: Report, unions: (UnionFs | null)[], style: Style, options: CommonOptions): string {
   switch (command) {
     case 'inspect':
@@ -301,76 +250,40 @@ export async function registryOptions(options: CommonOptions): Promise<OpenOptio
   };
 }
 
+/** The library's options from the command line's: where to read, and how to talk about it. */
+export async function readOptions(options: CommonOptions): Promise<ReadOptions> {
+  const platform = options.platform ? parsePlatform(options.platform) : null;
+  if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
+  return { platform, allPlatforms: options.allPlatforms === true, ...openOptions(options), registry: await registryOptions(options) };
+}
+
+/**
+ * Lines for the images a several-image run could not report, on stderr, unless a table on the terminal already
+ * shows them (one place for each message).
+ */
+export function imageErrorLines(errors: ImageError[], outputs: Destination[]): void {
+  if (outputs.some((destination) => destination.format === 'table' && destination.file === null)) return;
+  for (const error of errors) stderrLine(error.message);
+}
+
 export async function runImageCommand(command: CommandName, rawOptions: CommonOptions): Promise<number> {
   const options = { ...rawOptions, image: rawOptions.image === STDIN_TOKEN ? '-' : rawOptions.image };
   const format = chooseFormat(options, COMMAND_FORMATS[command]);
   const outputs = planOutputs(options.output, format, COMMAND_FORMATS[command]);
-  const platform = options.platform ? parsePlatform(options.platform) : null;
-  if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
   if (options.depth !== undefined && (!Number.isInteger(options.depth) || options.depth < 1)) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
-  const handle = await openHandle(options.image, { platform, allPlatforms: false, metadataOnly: command === 'inspect', ...openOptions(options), registry: await registryOptions(options) });
-  // verify checks every image of an index unless one platform is asked for.
-  const allPlatforms = options.allPlatforms === true || (command === 'verify' && !platform && handle.root.kind === 'index');
-  // analyze also lists the platforms an index covers (from manifests only: no layer download).
-  const coverage = command === 'analyze' && (handle.platformRoot?.root ?? handle.root).kind === 'index' ? await listPlatforms(handle, { sizes: false, require: [] }).catch(() => null) : null;
-  const source = await resolveHandle(handle, { platform, allPlatforms, note: openOptions(options).note });
-  try {
-    if (source.images.length === 0 && source.unresolved.length === 0) {
-      if (source.absent.length) throw new ImageReadError(`${options.image} holds none of the manifests its index names (${source.absent.length} not in this archive)`);
-      throw new ImageReadError(`${options.image}: no image found`);
+  const analysis: AnalysisOptions = { fast: options.fast, requireAllBlobs: options.requireAllBlobs, path: options.path, glob: options.glob, layer: options.layer, changed: options.changed };
+  const run = await runAnalysis(command, options.image, { ...(await readOptions(options)), ...analysis, onImageError: stderrLine });
+  imageErrorLines(run.problems.errors, outputs);
+  const { report, unions, coverage } = run;
+  await writeOutputs(outputs, async (chosen, toFile) => {
+    if (chosen === 'json') return JSON.stringify(report, null, 2) + '\n';
+    if (chosen === 'html') {
+      const { platformsHtml, renderHtml } = await import('../report/html.js');
+      return renderHtml(report, unions, coverage ? platformsHtml(coverage.platforms) : null);
     }
-    const reports: ImageReport[] = [];
-    const unions: (UnionFs | null)[] = [];
-    const problems: RunProblems = { errors: source.unresolved.map(unresolvedError), checks: source.unresolved.flatMap((image) => image.checks), absent: source.absent };
-    for (const image of source.images) {
-      try {
-        const { report, union } = await analyzeImage(command, image, options);
-        reports.push(report);
-        unions.push(union);
-      } catch (error) {
-        // One image of several that cannot be reported: the others go on, and the document says which and why.
-        if (!allPlatforms || !(error instanceof LayerlensError) || error.exitCode === 2) throw error;
-        problems.errors.push({ manifestDigest: image.manifestDigest, platform: formatPlatform(image.config), exitCode: error.exitCode, message: error.message });
-      }
-    }
-    // Nothing to show but failures: the worst of them is the answer, in one line; verify still prints a damaged
-    // manifest's failed check, which is a finding of its own.
-    const damageFound = problems.errors.some((error) => error.exitCode === 1) || problems.checks.some((check) => !check.ok);
-    if (reports.length === 0 && (command !== 'verify' || !damageFound)) {
-      const worst = worstError(source.unresolved.map((image) => image.error), problems.errors);
-      for (const error of problems.errors) if (error.message !== worst.message) stderrLine(error.message);
-      throw worst;
-    }
-    // Each image the document could not hold gets its one line, as a single-image run would print it.
-    for (const error of problems.errors) stderrLine(error.message);
-    const report = buildReport(command, source.info, reports, allPlatforms, problems);
-    const document = coverage ? { ...report, platforms: coverage.platforms, platformsTotal: coverage.platformsTotal, attestations: coverage.attestations } : report;
-    await writeOutputs(outputs, async (chosen, toFile) => {
-      if (chosen === 'json') return JSON.stringify(document, null, 2) + '\n';
-      if (chosen === 'html') {
-        const { platformsHtml, renderHtml } = await import('../report/html.js');
-        return renderHtml(report, unions, coverage ? platformsHtml(coverage.platforms) : null);
-      }
-      return render(command, report, unions, tableStyle(options, toFile), options);
-    });
-    return runExitCode(report.verify.ok, problems.errors);
-  } finally {
-    await source.close();
-  }
-}
-
-/** CONTRACT.md precedence: an image that could not be read (3) outranks a failed check (1). */
-export function runExitCode(verified: boolean, errors: ImageError[]): number {
-  if (errors.some((error) => error.exitCode === 3)) return 3;
-  if (!verified || errors.some((error) => error.exitCode === 1)) return 1;
-  return 0;
-}
-
-function worstError(thrown: LayerlensError[], errors: ImageError[]): LayerlensError {
-  const unreadable = thrown.find((error) => error.exitCode === 3);
-  if (unreadable) return unreadable;
-  const first = errors.find((error) => error.exitCode === 3) ?? errors[0]!;
-  return first.exitCode === 3 ? new ImageReadError(first.message) : thrown[0] ?? new DamagedImageError(first.message);
+    return render(command, report, unions, tableStyle(options, toFile), options);
+  });
+  return run.exitCode;
 }
 
 export async function runPlatformsCommand(rawOptions: CommonOptions): Promise<number> {
@@ -382,15 +295,9 @@ export async function runPlatformsCommand(rawOptions: CommonOptions): Promise<nu
     .map((text) => text.trim())
     .filter(Boolean)
     .map(parsePlatform);
-  const handle = await openHandle(options.image, { platform: null, allPlatforms: true, metadataOnly: !options.sizes, ...openOptions(options), registry: await registryOptions(options) });
-  try {
-    const result = await listPlatforms(handle, { sizes: options.sizes ?? false, require: required });
-    const report = platformsReport(handle.info, result);
-    await writeOutputs(outputs, (chosen, toFile) => (chosen === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderPlatformsTable(report, tableStyle(options, toFile))));
-    return report.verify.ok ? 0 : 1;
-  } finally {
-    await handle.close();
-  }
+  const { report, exitCode } = await runPlatforms(options.image, { sizes: options.sizes ?? false, require: required, ...openOptions(options), registry: await registryOptions(options) });
+  await writeOutputs(outputs, (chosen, toFile) => (chosen === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderPlatformsTable(report, tableStyle(options, toFile))));
+  return exitCode;
 }
 
 export function registerImageCommands(parser: Argv, setExit: (code: number) => void): void {

@@ -1,5 +1,5 @@
 /** diff for people (table) and for pull requests (markdown). */
-import type { DiffReport } from '../cli/diff.js';
+import type { DiffReport } from './diff-report.js';
 import { displayJson, escapeTerminal as esc, markdownCode, markdownSafe } from './escape.js';
 import { humanSize, MINUS, percentText, platformText as safePlatform, shorten, signedCount, signedPoints, signedSize, truncate, truncatePath, type Style } from './format.js';
 import { table } from './table.js';

@@ -1,0 +1,77 @@
+/**
+ * From an image argument to a Report: open the source, resolve the images asked for, analyse each (analyze.ts),
+ * and build the Report once. The CLI renders what this returns; a program calls it (or api.ts) directly.
+ */
+import { listPlatforms, type PlatformsResult } from '../analyze/platforms.js';
+import type { UnionFs } from '../analyze/union.js';
+import { UsageError } from '../errors.js';
+import { openHandle, resolveHandle, type OpenOptions } from '../fetch/open.js';
+import type { Platform } from '../image/types.js';
+import type { OpenedSource } from '../model/source.js';
+import { buildReport, platformsReport, type ImageReport, type PlatformsReport, type Report, type RunProblems } from '../report/report.js';
+import { analyzeImage, type Analysis, type AnalysisOptions } from './analyze.js';
+import { forEachImage, runExitCode, worstError } from './images.js';
+
+export interface ReadOptions extends Omit<OpenOptions, 'platform' | 'allPlatforms' | 'metadataOnly'> {
+  /** One platform of a multi-platform image (default: the host's, as `docker pull` picks). */
+  platform?: Platform | null;
+  /** Every image platform. `verify` of an index checks every platform unless one is asked for. */
+  allPlatforms?: boolean;
+}
+
+export interface AnalysisRun {
+  /** The document, as --json prints it. */
+  report: Report;
+  /** For an index, `analyze` also lists its platforms (from manifests only: no layer download). */
+  coverage: PlatformsResult | null;
+  /** One per image of `report`, in order: the union filesystems, for renderers that draw them. */
+  unions: (UnionFs | null)[];
+  /** Images the run could not report, beside those it did. */
+  problems: RunProblems;
+  /** CONTRACT.md's exit code for this result: 0, 1 (a check failed) or 3 (an image could not be read). */
+  exitCode: number;
+}
+
+/**
+ * Open `argument`, run `analysis` on the image (or images) chosen, and close the source. Throws a LayerlensError
+ * (with its exit code) when there is nothing to report; `onImageError` hears, first, about the images of a
+ * several-image run that failed beside the one thrown.
+ */
+export async function runAnalysis(analysis: Analysis, argument: string, options: ReadOptions & AnalysisOptions & { onImageError?: (message: string) => void } = {}): Promise<AnalysisRun> {
+  const platform = options.platform ?? null;
+  if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
+  const handle = await openHandle(argument, { ...options, platform, allPlatforms: false, metadataOnly: analysis === 'inspect' });
+  const several = options.allPlatforms === true || (analysis === 'verify' && !platform && handle.root.kind === 'index');
+  const coverage = analysis === 'analyze' && (handle.platformRoot?.root ?? handle.root).kind === 'index' ? await listPlatforms(handle, { sizes: false, require: [] }).catch(() => null) : null;
+  const source: OpenedSource = await resolveHandle(handle, { platform, allPlatforms: several, ...(options.note ? { note: options.note } : {}) });
+  try {
+    const memo = new Map();
+    const { results, problems } = await forEachImage(source, several, (image) => analyzeImage(analysis, image, options, memo));
+    // Nothing to show but failures: the worst is the answer. verify still shows a damaged manifest's failed
+    // check, a finding of its own.
+    const damageFound = problems.errors.some((error) => error.exitCode === 1) || problems.checks.some((check) => !check.ok);
+    if (results.length === 0 && (analysis !== 'verify' || !damageFound)) {
+      const worst = worstError(source, problems.errors);
+      for (const error of problems.errors) if (error.message !== worst.message) options.onImageError?.(error.message);
+      throw worst;
+    }
+    const reports: ImageReport[] = results.map((result) => result.report);
+    const report = buildReport(analysis, source.info, reports, several, problems);
+    const document = coverage ? { ...report, platforms: coverage.platforms, platformsTotal: coverage.platformsTotal, attestations: coverage.attestations } : report;
+    return { report: document, coverage, unions: results.map((result) => result.union), problems, exitCode: runExitCode(report.verify.ok, problems.errors) };
+  } finally {
+    await source.close();
+  }
+}
+
+/** `platforms`: which platforms an index covers and what each costs, from manifests (and layers with `sizes`). */
+export async function runPlatforms(argument: string, options: Omit<ReadOptions, 'platform' | 'allPlatforms'> & { sizes?: boolean; require?: Platform[] } = {}): Promise<{ report: PlatformsReport; exitCode: number }> {
+  const handle = await openHandle(argument, { ...options, platform: null, allPlatforms: true, metadataOnly: !options.sizes });
+  try {
+    const result = await listPlatforms(handle, { sizes: options.sizes ?? false, require: options.require ?? [] });
+    const report = platformsReport(handle.info, result);
+    return { report, exitCode: report.verify.ok ? 0 : 1 };
+  } finally {
+    await handle.close();
+  }
+}
