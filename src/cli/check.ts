@@ -267,7 +267,7 @@ async function checkImage(options: CheckOptions, outputs: Destination[], gates: 
       return verdict;
     });
     if (results.length === 0) throw worstError(source, problems.errors);
-    imageErrorLines(problems.errors, outputs);
+    imageErrorLines(problems.errors);
     const passed = verdicts.every((verdict) => verdict.passed) && problems.errors.length === 0;
     const exitCode = runExitCode(verdicts.every((verdict) => verdict.passed), problems.errors);
     const named = (verdict: ImageVerdict) => (verdict.platform ? `${options.image} (${verdict.platform})` : options.image);

@@ -22,7 +22,7 @@ import { renderWasteTable } from '../report/waste-table.js';
 import { setSlowDecoderNote } from '../scan/compression.js';
 import type { UnionFs } from '../analyze/union.js';
 import { stderrLine } from './output.js';
-import { planOutputs, writeOutputs, type Destination } from './outputs.js';
+import { planOutputs, writeOutputs } from './outputs.js';
 import { STDIN_TOKEN } from './stdin.js';
 
 /** yargs `coerce` for a whole-number option: `--top abc` or `--depth -1` is a usage error (exit 2), not NaN. */
@@ -257,12 +257,8 @@ export async function readOptions(options: CommonOptions): Promise<ReadOptions> 
   return { platform, allPlatforms: options.allPlatforms === true, ...openOptions(options), registry: await registryOptions(options) };
 }
 
-/**
- * Lines for the images a several-image run could not report, on stderr, unless a table on the terminal already
- * shows them (one place for each message).
- */
-export function imageErrorLines(errors: ImageError[], outputs: Destination[]): void {
-  if (outputs.some((destination) => destination.format === 'table' && destination.file === null)) return;
+/** Each image a several-image run could not report gets its one line on stderr, as a single-image run would print it. */
+export function imageErrorLines(errors: ImageError[]): void {
   for (const error of errors) stderrLine(error.message);
 }
 
@@ -273,7 +269,7 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   if (options.depth !== undefined && (!Number.isInteger(options.depth) || options.depth < 1)) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
   const analysis: AnalysisOptions = { fast: options.fast, requireAllBlobs: options.requireAllBlobs, path: options.path, glob: options.glob, layer: options.layer, changed: options.changed };
   const run = await runAnalysis(command, options.image, { ...(await readOptions(options)), ...analysis, onImageError: stderrLine });
-  imageErrorLines(run.problems.errors, outputs);
+  imageErrorLines(run.problems.errors);
   const { report, unions, coverage } = run;
   await writeOutputs(outputs, async (chosen, toFile) => {
     if (chosen === 'json') return JSON.stringify(report, null, 2) + '\n';
