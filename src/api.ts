@@ -5,16 +5,16 @@
  * LayerlensError subclasses whose `exitCode` is the CLI's (2 usage, 3 unreadable; a damaged image is a report
  * with failed checks, or a DamagedImageError where its content was needed).
  */
-import { UsageError } from './errors.js';
 import type { Credentials } from './fetch/registry/auth.js';
 import { BlobCache, defaultCacheDir } from './fetch/registry/cache.js';
 import { parsePlatform } from './image/platform.js';
 import type { Platform } from './image/types.js';
 import type { AnalysisOptions } from './pipeline/analyze.js';
 import { diffReport, loadForDiff, type DiffFilter } from './pipeline/diff.js';
-import { runAnalysis, runPlatforms, type ReadOptions } from './pipeline/run.js';
+import { credentialRegistry, runAnalysis, runPlatforms, type ReadOptions } from './pipeline/run.js';
 import type { DiffReport } from './report/diff-report.js';
 import type { PlatformsReport, Report } from './report/report.js';
+import type { ScanMemo } from './scan/image-scan.js';
 
 export type { Analysis, AnalysisOptions } from './pipeline/analyze.js';
 export type { DiffFilter } from './pipeline/diff.js';
@@ -54,16 +54,11 @@ export interface ImageOptions {
   onDebug?: (line: string) => void;
 }
 
-async function readOptions(image: string, options: ImageOptions): Promise<ReadOptions> {
+/** `images`: every image argument of the call; explicit credentials go to the one registry they share, no other. */
+function readOptions(images: string[], options: ImageOptions): ReadOptions {
   const platform = typeof options.platform === 'string' ? parsePlatform(options.platform) : (options.platform ?? null);
   const registry = options.registry ?? {};
-  let credentials: Credentials | null = null;
-  if (registry.credentials) {
-    const { parseImageArgument } = await import('./reference.js');
-    const transport = parseImageArgument(image);
-    if (transport.kind !== 'registry') throw new UsageError(`registry credentials were given, but ${image} is not a registry image`);
-    credentials = { ...registry.credentials, registry: transport.reference.registry };
-  }
+  const credentials: Credentials | null = registry.credentials ? { ...registry.credentials, registry: credentialRegistry(images, 'registry.credentials') } : null;
   const cache = registry.cache === true ? defaultCacheDir() : typeof registry.cache === 'string' ? registry.cache : null;
   return {
     platform,
@@ -87,7 +82,7 @@ async function readOptions(image: string, options: ImageOptions): Promise<ReadOp
 
 async function report(analysis: 'inspect' | 'layers' | 'files' | 'waste' | 'analyze' | 'verify', image: string, options: ImageOptions & AnalysisOptions): Promise<Report> {
   const { fast, requireAllBlobs, path, glob, layer, changed } = options;
-  const run = await runAnalysis(analysis, image, { ...(await readOptions(image, options)), fast, requireAllBlobs, path, glob, layer, changed });
+  const run = await runAnalysis(analysis, image, { ...readOptions([image], options), fast, requireAllBlobs, path, glob, layer, changed });
   return run.report;
 }
 
@@ -106,19 +101,17 @@ export const verify = (image: string, options: ImageOptions & Pick<AnalysisOptio
 
 /** The platforms an image covers and what each costs (layers read only with `sizes`). */
 export async function platforms(image: string, options: Omit<ImageOptions, 'platform' | 'allPlatforms'> & { sizes?: boolean; require?: string[] } = {}): Promise<PlatformsReport> {
-  const read = await readOptions(image, options);
-  delete read.platform;
-  delete read.allPlatforms;
-  const { report } = await runPlatforms(image, { ...read, sizes: options.sizes ?? false, require: (options.require ?? []).map(parsePlatform) });
+  const { report } = await runPlatforms(image, { ...readOptions([image], options), sizes: options.sizes ?? false, require: (options.require ?? []).map(parsePlatform) });
   return report;
 }
 
 /** What changed from image `a` to image `b`: files, layers, sizes, config. */
 export async function diff(a: string, b: string, options: Omit<ImageOptions, 'allPlatforms'> & DiffFilter = {}): Promise<DiffReport> {
-  const memo = new Map();
-  const left = await loadForDiff(a, await readOptions(a, options), memo);
+  const memo: ScanMemo = new Map();
+  const read = readOptions([a, b], options);
+  const left = await loadForDiff(a, read, memo);
   try {
-    const right = await loadForDiff(b, await readOptions(b, options), memo);
+    const right = await loadForDiff(b, read, memo);
     try {
       return diffReport(left, right, options);
     } finally {

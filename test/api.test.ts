@@ -67,13 +67,22 @@ const compared = await diff(${JSON.stringify(ARCHIVE)}, ${JSON.stringify(`oci:${
 const failure = async (work) => { try { await work(); return null; } catch (error) { return { name: error.constructor.name, exitCode: error.exitCode, image: error instanceof ImageReadError, usage: error instanceof UsageError, message: error.message }; } };
 const missing = await failure(() => analyze('./no-such-image.tar'));
 const platform = await failure(() => analyze(${JSON.stringify(ARCHIVE)}, { platform: 'linux/amd64/v8/extra' }));
-console.log(JSON.stringify({ compared, missing, platform }));
-`)) as { compared: Record<string, unknown>; missing: Record<string, unknown>; platform: Record<string, unknown> };
+// Credentials go to the one registry of the call's images, no other (CONTRACT.md "Credentials"): refused before any request.
+const credentials = { registry: { credentials: { username: 'u', password: 'secret-pw' } } };
+const twoRegistries = await failure(() => diff('127.0.0.1:9/a/app:1', '127.0.0.2:9/b/app:1', credentials));
+const notRegistry = await failure(() => analyze(${JSON.stringify(ARCHIVE)}, credentials));
+console.log(JSON.stringify({ compared, missing, platform, twoRegistries, notRegistry }));
+`)) as Record<'compared' | 'missing' | 'platform' | 'twoRegistries' | 'notRegistry', Record<string, unknown>>;
     const { json: fromCli } = await runJson(['diff', ARCHIVE, `oci:${LAYOUT}`, '--platform', 'linux/amd64', '--depth', '1', '--json']);
     expect(result.compared).toEqual(fromCli);
     expect(result.missing).toMatchObject({ exitCode: 3, image: true, usage: false });
     expect(result.missing.message).toMatch(/no such file/);
     expect(result.platform).toMatchObject({ exitCode: 2, usage: true });
+    expect(result.twoRegistries).toMatchObject({ exitCode: 2, usage: true });
+    expect(result.twoRegistries.message).toMatch(/^registry\.credentials are for one registry, but 127\.0\.0\.1:9\/a\/app:1 is on 127\.0\.0\.1:9 and 127\.0\.0\.2:9\/b\/app:1 on 127\.0\.0\.2:9/);
+    expect(result.notRegistry).toMatchObject({ exitCode: 2, usage: true });
+    expect(result.notRegistry.message).toMatch(/^registry\.credentials are for the registry of the image they are given with, and .* is not a registry image$/);
+    expect(JSON.stringify(result)).not.toContain('secret-pw');
   });
 
   test('the declarations type the documents: a TypeScript consumer compiles, and a wrong use does not', async () => {

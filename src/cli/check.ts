@@ -23,7 +23,7 @@ import { openImage } from '../fetch/open.js';
 import type { LayerRef, OpenedSource, ResolvedImage } from '../model/source.js';
 import { layerCompression } from '../image/mediatypes.js';
 import { CONFIG_KEYS, DIVE_DEFAULTS, flagName, loadGateConfig, parseRuleValue } from './check-config.js';
-import { chooseFormat, COMMAND_FORMATS, commonOptions, imageErrorLines, withExamples, openOptions, registryOptions, tableStyle, type CommonOptions } from './commands.js';
+import { chooseFormat, COMMAND_FORMATS, commonOptions, imageErrorLines, readOptions, tableStyle, withExamples, type CommonOptions } from './commands.js';
 import { planOutputs, writeOutputs, type Destination } from './outputs.js';
 import { stderrLine } from './output.js';
 import { STDIN_TOKEN } from './stdin.js';
@@ -101,8 +101,8 @@ async function loadBaseline(baseline: string, options: CheckOptions, memo: ScanM
   }
   // --username belongs to the checked image's registry: the baseline gets it only if it lives there too.
   const baseOptions = { ...options, credentialImages: [options.image] };
-  const platform = options.platform ? parsePlatform(options.platform) : null;
-  const source = await openImage(baseline, { platform, allPlatforms: false, ...openOptions(baseOptions), registry: await registryOptions({ ...baseOptions, image: baseline }) });
+  const read = await readOptions({ ...baseOptions, image: baseline, allPlatforms: false });
+  const source = await openImage(baseline, { ...read, platform: read.platform ?? null, allPlatforms: false });
   try {
     const image = source.images[0];
     if (!image) throw new ImageReadError(`${baseline}: no image found`);
@@ -244,12 +244,12 @@ async function checkOne(image: ResolvedImage, options: CheckOptions, memo: ScanM
 
 async function checkImage(options: CheckOptions, outputs: Destination[], gates: Gates, started: number): Promise<number> {
   const { config, file, defaults } = gates;
-  const platform = options.platform ? parsePlatform(options.platform) : null;
+  const read = await readOptions(options);
+  const platform = read.platform ?? null;
   // CONTRACT.md: check covers the selected platform (the host's by default) unless --all-platforms.
-  const allPlatforms = options.allPlatforms === true;
-  if (platform && allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
+  const allPlatforms = read.allPlatforms === true;
   const memo = new Map() as ScanMemo;
-  const handle = await openHandle(options.image, { platform, allPlatforms: false, ...openOptions(options), registry: await registryOptions(options) });
+  const handle = await openHandle(options.image, { ...read, platform, allPlatforms: false });
   let platformList: { present: string[]; missing: string[] } | null = null;
   if (config.requirePlatforms?.length) {
     const listed = await listPlatforms(handle, { sizes: false, require: config.requirePlatforms.map(parsePlatform) });
@@ -258,7 +258,7 @@ async function checkImage(options: CheckOptions, outputs: Destination[], gates: 
       missing: listed.checks.filter((check) => check.kind === 'platform' && check.expected === 'present' && !check.ok).map((check) => check.subject),
     };
   }
-  const source = await resolveHandle(handle, { platform, allPlatforms, note: openOptions(options).note });
+  const source = await resolveHandle(handle, { platform, allPlatforms, ...(read.note ? { note: read.note } : {}) });
   const verdicts: ImageVerdict[] = [];
   try {
     const { results, problems } = await forEachImage(source, allPlatforms, async (image) => {

@@ -10,8 +10,7 @@ import { parseMirrorUrl } from '../fetch/registry/mirrors.js';
 import type { OpenOptions } from '../fetch/open.js';
 import { parsePlatform } from '../image/platform.js';
 import type { AnalysisOptions } from '../pipeline/analyze.js';
-import { runAnalysis, runPlatforms, type ReadOptions } from '../pipeline/run.js';
-import { parseImageArgument } from '../reference.js';
+import { credentialRegistry, runAnalysis, runPlatforms, type ReadOptions } from '../pipeline/run.js';
 import { renderFilesTable } from '../report/files-table.js';
 import { makeStyle, type Style } from '../report/format.js';
 import { Progress } from '../report/progress.js';
@@ -189,29 +188,6 @@ export function openOptions(options: CommonOptions): Pick<OpenOptions, 'debug' |
 /** Standard input holds one password: read it once, however many images (check's baseline, diff's sides) ask. */
 let stdinPassword: Promise<string> | null = null;
 
-/**
- * The one registry explicit credentials are for: that of the image they were given with. Several registry images
- * (diff's sides) must share it; with none there is nowhere the credentials could go.
- */
-export function credentialRegistry(images: string[]): string {
-  const registries = new Map<string, string>();
-  for (const image of images) {
-    let transport;
-    try {
-      transport = parseImageArgument(image);
-    } catch {
-      continue; // the argument's own error comes when it is opened
-    }
-    if (transport.kind === 'registry' && !registries.has(transport.reference.registry)) registries.set(transport.reference.registry, image);
-  }
-  if (registries.size === 0) throw new UsageError(`--username/--password-stdin are for the registry of the image they are given with, and ${images.join(' and ')} ${images.length > 1 ? 'are not registry images' : 'is not a registry image'}`);
-  if (registries.size > 1) {
-    const [a, b] = [...registries.entries()];
-    throw new UsageError(`--username/--password-stdin are for one registry, but ${a![1]} is on ${a![0]} and ${b![1]} on ${b![0]}; log in to the other with docker login (its config.json entry is used)`);
-  }
-  return [...registries.keys()][0]!;
-}
-
 /** `--timeout S`: seconds, more than 0. */
 export function timeoutSeconds(value: number | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -225,7 +201,7 @@ export async function registryOptions(options: CommonOptions): Promise<OpenOptio
   if (options.passwordStdin) {
     if (!options.username) throw new UsageError('--password-stdin needs --username');
     if (options.image === '-') throw new UsageError('--password-stdin and an image on stdin (-) cannot share standard input');
-    const registry = credentialRegistry(options.credentialImages ?? [options.image]);
+    const registry = credentialRegistry(options.credentialImages ?? [options.image], '--username/--password-stdin');
     stdinPassword ??= readStdin().then((text) => text.replace(/\r?\n$/, ''));
     const password = await stdinPassword;
     if (!password) throw new UsageError('--password-stdin: standard input was empty');

@@ -5,10 +5,12 @@
 import { listPlatforms, type PlatformsResult } from '../analyze/platforms.js';
 import type { UnionFs } from '../analyze/union.js';
 import { UsageError } from '../errors.js';
+import { parseImageArgument } from '../reference.js';
 import { openHandle, resolveHandle, type OpenOptions } from '../fetch/open.js';
 import type { Platform } from '../image/types.js';
 import type { OpenedSource } from '../model/source.js';
 import { buildReport, platformsReport, type ImageReport, type PlatformsReport, type Report, type RunProblems } from '../report/report.js';
+import type { ScanMemo } from '../scan/image-scan.js';
 import { analyzeImage, type Analysis, type AnalysisOptions } from './analyze.js';
 import { forEachImage, runExitCode, worstError } from './images.js';
 
@@ -17,6 +19,30 @@ export interface ReadOptions extends Omit<OpenOptions, 'platform' | 'allPlatform
   platform?: Platform | null;
   /** Every image platform. `verify` of an index checks every platform unless one is asked for. */
   allPlatforms?: boolean;
+}
+
+/**
+ * The one registry explicit credentials are for: that of the image they were given with. Several registry images
+ * (diff's sides) must share it; with none there is nowhere the credentials could go. `given` names what carried
+ * them, for the message (`--username/--password-stdin`, `registry.credentials`).
+ */
+export function credentialRegistry(images: string[], given: string): string {
+  const registries = new Map<string, string>();
+  for (const image of images) {
+    let transport;
+    try {
+      transport = parseImageArgument(image);
+    } catch {
+      continue; // the argument's own error comes when it is opened
+    }
+    if (transport.kind === 'registry' && !registries.has(transport.reference.registry)) registries.set(transport.reference.registry, image);
+  }
+  if (registries.size === 0) throw new UsageError(`${given} are for the registry of the image they are given with, and ${images.join(' and ')} ${images.length > 1 ? 'are not registry images' : 'is not a registry image'}`);
+  if (registries.size > 1) {
+    const [a, b] = [...registries.entries()];
+    throw new UsageError(`${given} are for one registry, but ${a![1]} is on ${a![0]} and ${b![1]} on ${b![0]}; log in to the other with docker login (its config.json entry is used)`);
+  }
+  return [...registries.keys()][0]!;
 }
 
 export interface AnalysisRun {
@@ -45,7 +71,7 @@ export async function runAnalysis(analysis: Analysis, argument: string, options:
   const coverage = analysis === 'analyze' && (handle.platformRoot?.root ?? handle.root).kind === 'index' ? await listPlatforms(handle, { sizes: false, require: [] }).catch(() => null) : null;
   const source: OpenedSource = await resolveHandle(handle, { platform, allPlatforms: several, ...(options.note ? { note: options.note } : {}) });
   try {
-    const memo = new Map();
+    const memo: ScanMemo = new Map();
     const { results, problems } = await forEachImage(source, several, (image) => analyzeImage(analysis, image, options, memo));
     // Nothing to show but failures: the worst is the answer. verify still shows a damaged manifest's failed
     // check, a finding of its own.
