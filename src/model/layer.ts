@@ -34,5 +34,21 @@ export interface LayerScan {
   contentSize: number;
   /** Estimated `gzip -6` size of the uncompressed stream (gzip-estimate.ts), for layers stored uncompressed; else null. */
   estimatedCompressedSize: number | null;
+  /**
+   * A short layer's gzip samples (scan/gzip-estimate.ts): its estimate is pooled with the image's other short
+   * layers when the image is scanned, and `estimatedCompressedSize` is then that pooled figure.
+   */
+  gzipSamples?: GzipSampleStats;
   entries: LayerEntry[];
+}
+
+/** What the gzip estimate saw of one short layer: enough to weigh it with other layers' samples. */
+export interface GzipSampleStats {
+  /** Bytes of the uncompressed stream. */
+  length: number;
+  /** Bytes of the blocks whose entropy was measured, and their bytes per entropy class ([class, bytes]). */
+  measuredBytes: number;
+  classes: [number, number][];
+  /** The compressed samples: [entropy class, bytes in, deflated bytes]. */
+  samples: [number, number, number][];
 }

@@ -10,24 +10,29 @@
  * apart, compress 6 % worse.)
  *
  * Compressibility changes file by file (ELF binaries, text, already-compressed .deb and .gz, zeros), so a few
- * hundred samples alone can miss by several percent. Every block also gets a cheap measure, the order-0 entropy
- * of a byte in eight, which tracks deflate's ratio closely; a line fitted through the samples (ratio against
- * entropy) predicts every block, and the samples' own residuals correct the prediction (a regression estimator:
- * unbiased whatever the fit, and far tighter when the fit is good). On the benchmark images this halves the
- * worst error of the plain ratio at the same cost.
+ * hundred samples alone can miss by several percent. A cheap measure, the order-0 entropy of one byte in 64,
+ * tracks deflate's ratio (R² 0.6–0.8 on the benchmark images); a line fitted through the samples (ratio against
+ * entropy) predicts the stream, and the samples' own residuals correct the prediction (a regression estimator:
+ * unbiased whatever the fit, and far tighter when the fit is good: on the benchmark images it halves the worst
+ * error of the plain ratio at the same cost). The measure is taken on one block in four and on every sample
+ * (double sampling): reading one byte per cache line of every block cost a tenth of a gigabyte layer's scan,
+ * and a quarter of the blocks predict the stream's mix of entropies as well as all of them.
+ *
+ * A layer under a megabyte has too few blocks for a line of its own at a cost in proportion to its scan: one block
+ * in eight is sampled, and the image's short layers are estimated together (pooledEstimates: one line through all
+ * their samples, each layer's own residuals weighed by how many it has). An image of a hundred such layers then
+ * costs a tenth of a gzip of each, and comes within 1 % of gzip (each layer within about 10 %).
  *
  * The grid is set from the expected length when it is known (every source knows an uncompressed blob's length);
  * otherwise it starts dense and doubles its stride whenever the samples kept pass the budget, dropping the
- * samples off the new grid. Samples are compressed in a worker thread (gzip-worker.ts), beside the hashing and
- * tar parsing of the main thread, a few at a time; memory is a few samples and a histogram, whatever the
- * layer's size.
+ * samples off the new grid. Samples are compressed on zlib's thread pool, beside the hashing and tar parsing
+ * of the main thread, a few at a time; memory is a few samples and a histogram, whatever the layer's size.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { deflateRaw } from 'node:zlib';
-import type { SampleJob } from './gzip-worker.js';
+import { deflateRaw, type ZlibOptions } from 'node:zlib';
+import type { GzipSampleStats } from '../model/layer.js';
 
+/** zlib's output buffer for a sample: one that holds the whole output spares zlib regrowing it (a seventh of a sample's cost). */
+const OUTPUT_CHUNK = 64 << 10;
 /** Deflate's window: what a sample needs before it to compress as it would in the stream. */
 const WINDOW = 32 << 10;
 /** A block, the unit of sampling. */
@@ -36,7 +41,7 @@ export const BLOCK_BYTES = 16 << 10;
 const STEP = 64;
 /** Gzip's header (10 bytes) and trailer (CRC-32 and length, 8 bytes). */
 export const GZIP_FRAMING = 18;
-/** Samples in flight at once (48 KiB each): enough that the worker never waits for the stream, or it for the worker. */
+/** Samples in flight at once (48 KiB each): enough that the pool never waits for the stream, or it for the pool. */
 const MAX_PENDING = 8;
 /** Entropy classes (bits per byte, 0…8): blocks are predicted by class, so memory does not grow with the layer. */
 const CLASSES = 128;
@@ -44,16 +49,38 @@ const CLASSES = 128;
 export interface SampleBudget {
   /** The fraction of the stream sampled... */
   fraction: number;
-  /** ...but never fewer samples than this (a stream of fewer blocks is compressed whole). */
+  /** ...but never fewer samples than this... */
   minSamples: number;
+  /** ...unless that is more than this fraction of the stream's blocks. */
+  maxShortFraction: number;
+  /**
+   * A stream of fewer blocks is short: one block in `shortStride` is sampled, and its estimate is pooled with the
+   * image's other short layers (pooledEstimates), since two or three samples cannot fit a line of their own.
+   */
+  shortBlocks: number;
+  shortStride: number;
+  /** A stream of at most this many blocks is compressed whole. */
+  wholeBlocks: number;
 }
 
 /**
- * 1/256 of the stream, at least 64 samples (1 MiB; a smaller stream is compressed whole). Each sample costs
- * deflate's work on 48 KiB (its 16 KiB and the 32 KiB of history), so this is what keeps the cost near a tenth
- * of the scan; the benchmark images come within 3 % of gzip -6 with it, single small layers within 10 %.
+ * 1/256 of the stream, at least 40 samples, at most a third of the blocks; a layer under a megabyte one block in
+ * eight, pooled; a layer of four blocks or fewer whole. Each sample costs deflate's work on 48 KiB (its 16 KiB and
+ * the 32 KiB of history, about a millisecond of CPU) on zlib's thread pool beside the scan, and on two cores that
+ * work is not free: the budget is set by it. The floor of 40 keeps a layer of a few megabytes within about 10 %
+ * of gzip (64 cost the realistic image a third more and gained nothing measurable); the short-layer rule keeps an
+ * image of a hundred small layers from costing a gzip of each.
  */
-export const DEFAULT_BUDGET: SampleBudget = { fraction: 1 / 256, minSamples: 64 };
+export const DEFAULT_BUDGET: SampleBudget = { fraction: 1 / 256, minSamples: 40, maxShortFraction: 1 / 3, shortBlocks: 64, shortStride: 8, wholeBlocks: 4 };
+
+/** The entropy measure is taken on one block in this many of a long stream (and on every sample). */
+const MEASURE_EVERY = 4;
+
+/** How many of a long stream's `blocks` the budget samples. */
+export function sampleCount(blocks: number, budget: SampleBudget = DEFAULT_BUDGET): number {
+  const floor = Math.min(budget.minSamples, Math.max(1, Math.ceil(blocks * budget.maxShortFraction)));
+  return Math.min(blocks, Math.max(floor, Math.ceil(blocks * budget.fraction)));
+}
 
 const LOG2 = (() => {
   const table = new Float64Array(BLOCK_BYTES / STEP + 1);
@@ -72,50 +99,16 @@ function entropyClass(counts: Uint16Array, seen: number): number {
 }
 
 /**
- * Deflate of one sample, in the process's one worker (started on first use, never keeping the process alive);
- * where no worker can run (the sources run untranspiled, as in unit tests), zlib's thread pool instead.
+ * Deflate of one sample on zlib's thread pool, beside the hashing and tar parsing of the main thread. (A worker
+ * thread of our own, with zlib's synchronous call, was measured against it: its isolate added 40 MB of memory and
+ * 50 ms of start-up, and on two cores the wall time and the CPU time came out the same.)
  */
 function deflatedSize(bytes: Buffer, dictionaryLength: number): Promise<number> {
-  const worker = sampleWorker();
-  if (!worker) {
-    return new Promise((resolve, reject) => {
-      const input = bytes.subarray(dictionaryLength);
-      const options = dictionaryLength > 0 ? { level: 6, dictionary: bytes.subarray(0, dictionaryLength) } : { level: 6 };
-      deflateRaw(input, options, (error, output) => (error ? reject(error) : resolve(output.length)));
-    });
-  }
+  const options: ZlibOptions = { level: 6, chunkSize: OUTPUT_CHUNK };
+  if (dictionaryLength > 0) options.dictionary = bytes.subarray(0, dictionaryLength);
   return new Promise((resolve, reject) => {
-    const id = nextJob++;
-    jobs.set(id, { resolve, reject });
-    if (jobs.size === 1) worker.ref();
-    const job: SampleJob = { id, bytes, dictionaryLength };
-    worker.postMessage(job, [bytes.buffer as ArrayBuffer]);
+    deflateRaw(bytes.subarray(dictionaryLength), options, (error, output) => (error ? reject(error) : resolve(output.length)));
   });
-}
-
-let worker: Worker | null | undefined;
-let nextJob = 0;
-const jobs = new Map<number, { resolve: (size: number) => void; reject: (error: Error) => void }>();
-
-function sampleWorker(): Worker | null {
-  if (worker !== undefined) return worker;
-  const file = fileURLToPath(new URL('./gzip-worker.js', import.meta.url));
-  if (!existsSync(file)) return (worker = null);
-  const started = new Worker(file);
-  started.unref();
-  started.on('message', ({ id, size, error }: { id: number; size?: number; error?: string }) => {
-    const job = jobs.get(id);
-    jobs.delete(id);
-    if (jobs.size === 0) started.unref();
-    if (error !== undefined || size === undefined) job?.reject(new Error(error ?? 'no size'));
-    else job?.resolve(size);
-  });
-  started.on('error', (error) => {
-    for (const job of jobs.values()) job.reject(error);
-    jobs.clear();
-    worker = null; // later samples use zlib's thread pool
-  });
-  return (worker = started);
 }
 
 /** Blocks compressed as one deflate when every block is sampled. */
@@ -139,6 +132,10 @@ export class GzipEstimator {
   /** Every `stride`-th block (from `offset`) is a sample. */
   private stride: number;
   private readonly offset: number;
+  /** The entropy measure is taken on one block in this many (and on every sample). */
+  private readonly measureEvery: number;
+  /** A short layer: its samples are pooled with the image's other short layers (pooledEstimates). */
+  private readonly pooled: boolean;
   /** Cap on kept samples when the length is not known in advance: past it, the stride doubles. */
   private readonly maxSamples: number;
   private position = 0;
@@ -146,8 +143,9 @@ export class GzipEstimator {
   private blockBytes = 0;
   private readonly counts = new Uint16Array(256);
   private seen = 0;
-  /** Bytes of the stream in each entropy class. */
+  /** Bytes of the measured blocks in each entropy class, and in all. */
   private readonly classBytes = new Float64Array(CLASSES);
+  private measuredBytes = 0;
   /** The last WINDOW bytes seen before the current chunk, for the dictionary of a sample. */
   private tail: Buffer[] = [];
   private tailBytes = 0;
@@ -158,13 +156,28 @@ export class GzipEstimator {
   private failure: Error | null = null;
 
   constructor(expectedLength: number | null, budget: SampleBudget = DEFAULT_BUDGET) {
+    this.measureEvery = MEASURE_EVERY;
+    this.pooled = false;
     if (expectedLength !== null && expectedLength >= 0) {
       const blocks = Math.ceil(expectedLength / BLOCK_BYTES);
-      const samples = Math.min(blocks, Math.max(budget.minSamples, Math.ceil(blocks * budget.fraction)));
-      this.stride = Math.max(1, Math.floor(blocks / Math.max(1, samples)));
-      // The middle of each stride, not its start: a stride-aligned file would otherwise always show its header.
-      this.offset = Math.floor((this.stride - 1) / 2);
       this.maxSamples = Number.POSITIVE_INFINITY;
+      if (blocks <= budget.wholeBlocks) {
+        this.stride = 1;
+        this.offset = 0;
+      } else if (blocks < budget.shortBlocks) {
+        this.stride = budget.shortStride;
+        // Where in its stride a short layer is sampled comes from its length: fixed for a blob (its estimate does
+        // not change from run to run), different from layer to layer (the pool is not always the same position of
+        // every layer), and within the layer, so that every short layer has a sample.
+        this.offset = (Math.imul(Math.floor(expectedLength / 512) + 1, 0x9e3779b1) >>> 0) % Math.min(this.stride, blocks);
+        this.measureEvery = 1; // a few blocks: measure them all
+        this.pooled = true;
+      } else {
+        const samples = sampleCount(blocks, budget);
+        this.stride = Math.max(1, Math.floor(blocks / Math.max(1, samples)));
+        // The middle of each stride, not its start: a stride-aligned file would otherwise always show its header.
+        this.offset = Math.floor((this.stride - 1) / 2);
+      }
     } else {
       this.stride = 1;
       this.offset = 0; // on a grid from 0, doubling the stride keeps every other sample
@@ -186,11 +199,13 @@ export class GzipEstimator {
       if (this.blockBytes === 0 && !this.collecting && this.isSample(this.block)) this.startSample(chunk.subarray(0, at));
       const take = Math.min(chunk.length - at, BLOCK_BYTES - this.blockBytes);
       const end = at + take;
-      // One byte in STEP, counted from the block's start, so the measure does not depend on chunk boundaries.
-      const counts = this.counts;
-      let i = at + ((STEP - (this.blockBytes % STEP)) % STEP);
-      for (; i < end; i += STEP) counts[chunk[i]!]!++;
-      this.seen += Math.ceil((this.blockBytes + take) / STEP) - Math.ceil(this.blockBytes / STEP);
+      if (this.collecting || this.block % this.measureEvery === 0) {
+        // One byte in STEP, counted from the block's start, so the measure does not depend on chunk boundaries.
+        const counts = this.counts;
+        let i = at + ((STEP - (this.blockBytes % STEP)) % STEP);
+        for (; i < end; i += STEP) counts[chunk[i]!]!++;
+        this.seen += Math.ceil((this.blockBytes + take) / STEP) - Math.ceil(this.blockBytes / STEP);
+      }
       this.collecting?.parts.push(chunk.subarray(at, end));
       this.blockBytes += take;
       this.position += take;
@@ -224,7 +239,10 @@ export class GzipEstimator {
 
   private endBlock(): void {
     const entropy = entropyClass(this.counts, this.seen);
-    this.classBytes[entropy] += this.blockBytes;
+    if (this.block % this.measureEvery === 0) {
+      this.classBytes[entropy] += this.blockBytes;
+      this.measuredBytes += this.blockBytes;
+    }
     if (this.collecting) {
       // Every block sampled (a short stream of known length): consecutive blocks are one deflate, up to a
       // megabyte, which spares the dictionary each would otherwise load: a third of the work.
@@ -242,9 +260,9 @@ export class GzipEstimator {
   }
 
   private compress(block: number, entropy: number, { parts, dictionary }: Collecting): void {
-    // One fresh buffer (never the pool's: it is transferred to the worker), dictionary first.
+    // One buffer, dictionary first: the stream's chunks are released as it moves on.
     const length = parts.reduce((total, part) => total + part.length, 0);
-    const bytes = Buffer.allocUnsafeSlow(dictionary.length + length);
+    const bytes = Buffer.allocUnsafe(dictionary.length + length);
     dictionary.copy(bytes, 0);
     let at = dictionary.length;
     for (const part of parts) at += part.copy(bytes, at);
@@ -267,50 +285,87 @@ export class GzipEstimator {
     this.done.push(...kept);
   }
 
-  /** The estimated size of `gzip -6` of everything fed. */
-  async result(): Promise<number> {
+  /**
+   * The estimated size of `gzip -6` of everything fed, from this stream's samples alone; for a short layer also
+   * its samples, which pooledEstimates() weighs with the image's other short layers.
+   */
+  async result(): Promise<{ size: number; pool: GzipSampleStats | null }> {
     if (this.blockBytes > 0) this.endBlock();
     if (this.collecting) this.compress(this.block - this.collecting.blocks, 0, this.collecting);
     this.collecting = null;
     while (this.pending.size > 0) await Promise.all(this.pending);
     if (this.failure) throw this.failure;
-    return GZIP_FRAMING + Math.max(2, Math.round(regressionEstimate(this.done, this.classBytes, this.position))); // 2: an empty deflate stream
+    const stats: GzipSampleStats = {
+      length: this.position,
+      measuredBytes: this.measuredBytes,
+      classes: [...this.classBytes.entries()].filter(([, bytes]) => bytes > 0),
+      samples: this.done.map(({ entropy, input, output }) => [entropy, input, output]),
+    };
+    return { size: finish(regressionEstimate(stats, fitLine(stats.samples), 1)), pool: this.pooled ? stats : null };
   }
 }
 
+/** Gzip's framing around a deflate stream's estimated size (at least an empty deflate stream, 2 bytes). */
+function finish(deflated: number): number {
+  return GZIP_FRAMING + Math.max(2, Math.round(deflated));
+}
+
 /**
- * Σ over blocks of the fitted ratio × bytes, plus the samples' mean residual × the length: the regression
- * estimator of survey sampling. With every block sampled it is exactly Σ of the samples' outputs.
+ * Least squares of deflate's ratio on the entropy class, weighted by sample length (the last block may be short):
+ * the predicted ratio of a block of each class. A ratio outside 0…1 (plus stored blocks' few bytes of framing) is
+ * no prediction of deflate.
  */
-function regressionEstimate(samples: Sample[], classBytes: Float64Array, length: number): number {
-  let input = 0;
-  let output = 0;
-  for (const sample of samples) {
-    input += sample.input;
-    output += sample.output;
-  }
-  if (input === 0 || length === 0) return 0;
-  if (input === length) return output; // every byte was compressed: nothing to estimate
-  // Least squares of ratio on entropy class, weighted by sample length (the last block may be short).
+function fitLine(samples: GzipSampleStats['samples']): (entropy: number) => number {
   let sw = 0, sx = 0, sy = 0;
-  for (const { entropy, input: w, output } of samples) {
+  for (const [entropy, w, output] of samples) {
     sw += w;
     sx += w * entropy;
     sy += output;
   }
+  if (sw === 0) return () => 1;
   const mx = sx / sw;
   const my = sy / sw;
   let sxy = 0, sxx = 0;
-  for (const { entropy, input: w, output } of samples) {
+  for (const [entropy, w, output] of samples) {
     sxy += (entropy - mx) * (output - w * my);
     sxx += w * (entropy - mx) ** 2;
   }
   const slope = sxx > 0 ? sxy / sxx : 0;
-  // A ratio outside 0…1 (plus stored blocks' few bytes of framing) is no prediction of deflate.
-  const predict = (entropy: number) => Math.min(1.001, Math.max(0, my + slope * (entropy - mx)));
+  return (entropy) => Math.min(1.001, Math.max(0, my + slope * (entropy - mx)));
+}
+
+/**
+ * Σ over the measured blocks of the predicted ratio × bytes, scaled to the whole length, plus the samples' mean
+ * residual × the length (× `shrink`): the regression estimator of survey sampling, in its double-sampling form.
+ * With its own line (shrink 1) it is unbiased whatever the fit; with every block sampled it is exactly Σ of the
+ * samples' outputs.
+ */
+function regressionEstimate(stats: GzipSampleStats, predict: (entropy: number) => number, shrink: number): number {
+  let input = 0;
+  let output = 0;
+  for (const [, w, out] of stats.samples) {
+    input += w;
+    output += out;
+  }
+  if (stats.length === 0) return 0;
+  if (input === stats.length) return output; // every byte was compressed: nothing to estimate
   let predicted = 0;
-  for (let k = 0; k < CLASSES; k++) if (classBytes[k]) predicted += predict(k) * classBytes[k]!;
+  for (const [entropy, bytes] of stats.classes) predicted += predict(entropy) * bytes;
+  if (stats.measuredBytes > 0) predicted *= stats.length / stats.measuredBytes;
+  if (input === 0) return predicted;
   let residual = 0;
-  for (const { entropy, input: w, output } of samples) residual += output - predict(entropy) * w;
-  return predicted + (residual * length) / input;
+  for (const [entropy, w, out] of stats.samples) residual += out - predict(entropy) * w;
+  return predicted + (shrink * residual * stats.length) / input;
+}
+
+/**
+ * The estimates of an image's short layers, from their samples pooled: one line fitted through every short
+ * layer's samples predicts each layer from its own mix of entropies, and each layer's own residuals correct that
+ * in proportion to how many it has (n / (n + 2): a small-area estimator, between the pooled line and the layer's
+ * own few samples). On the benchmark's hundred 150 KB layers this keeps the image within 3 % of gzip at one block
+ * in eight, where each layer alone would need most of its blocks.
+ */
+export function pooledEstimates(layers: GzipSampleStats[]): number[] {
+  const predict = fitLine(layers.flatMap((layer) => layer.samples));
+  return layers.map((layer) => finish(regressionEstimate(layer, predict, layer.samples.length / (layer.samples.length + 2))));
 }

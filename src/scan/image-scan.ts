@@ -9,6 +9,7 @@ import { layerCompression } from '../image/mediatypes.js';
 import type { LayerRef, ResolvedImage, SkippedBlob, VerifyCheck } from '../model/source.js';
 import { hashBlob, PassScanError, scanLayer } from './scan.js';
 import type { LayerScan } from '../model/layer.js';
+import { pooledEstimates } from './gzip-estimate.js';
 
 export type { SkippedBlob } from '../model/source.js';
 
@@ -127,7 +128,7 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
     const expected = expectedBlobDigest(layer);
     return { blocked: { digest: layer.digest, expected, damaged: actual !== null && expected !== null && actual.digest !== expected.digest, actual, error } };
   };
-  const scanOnce = async (layer: LayerRef): Promise<LayerOutcome> => {
+  const scanOnce = async (layer: LayerRef, onRead: () => void): Promise<LayerOutcome> => {
     if (layer.scanned) {
       try {
         return { scan: await layer.scanned() };
@@ -141,7 +142,7 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
     if (cached) return { scan: cached };
     let scan: LayerScan;
     try {
-      scan = await scanLayer(layer.open(), { label: layerLabel(layer), estimateGzip: layerCompression(layer.mediaType) === 'none', expectedSize: layer.storedSize ?? layer.size });
+      scan = await scanLayer(layer.open(), { label: layerLabel(layer), estimateGzip: layerCompression(layer.mediaType) === 'none', expectedSize: layer.storedSize ?? layer.size, onRead });
     } catch (error) {
       // Bytes that never arrived (network, stall) say nothing about the blob: reading again would only repeat it.
       if (!(error instanceof ImageReadError) || error instanceof TransferError || !expectedBlobDigest(layer)) throw error;
@@ -153,20 +154,27 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
     if (layer.digest && layer.scans && scan.digest === layer.digest) await layer.scans.save(layer.digest, scan);
     return { scan };
   };
-  const outcomes = await mapLimit(image.layers, concurrency, async (layer): Promise<LayerOutcome | null> => {
+  // A slot of the limit is held while a layer is read and parsed, not while the gzip estimator's worker finishes
+  // its last samples: an image of many small stored layers would otherwise wait on the worker once per layer.
+  const started = await mapLimit(image.layers, concurrency, async (layer): Promise<{ outcome: Promise<LayerOutcome> } | null> => {
     if (!layer.available) return null;
-    if (!options.memo || !layer.digest) return scanOnce(layer);
+    let onRead!: () => void;
+    const read = new Promise<void>((resolve) => (onRead = resolve));
     // Keyed by where the blob is, not by the digest alone: two sources claiming one digest are two sets of bytes
     // (a damaged copy must not borrow the good one's scan); one source's blob is read once however many images
     // name it.
-    const key = `${layer.digest}@${layer.location}`;
-    let outcome = options.memo.get(key);
-    if (!outcome) {
-      outcome = scanOnce(layer);
-      options.memo.set(key, outcome);
-    }
-    return outcome;
+    const key = options.memo && layer.digest ? `${layer.digest}@${layer.location}` : null;
+    let outcome = key ? options.memo!.get(key) : undefined;
+    if (outcome) return { outcome };
+    outcome = scanOnce(layer, onRead);
+    if (key) options.memo!.set(key, outcome);
+    // Marked handled: when another layer fails first, nobody awaits this one.
+    outcome.catch(() => undefined);
+    // A failure while reading ends the whole scan at once, as before: no further layer is started.
+    await Promise.race([read, outcome]);
+    return { outcome };
   });
+  const outcomes = await Promise.all(started.map((entry) => entry?.outcome ?? null));
   const blocked: BlockedLayer[] = [];
   image.layers.forEach((layer, i) => {
     const outcome = outcomes[i];
@@ -176,7 +184,19 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
       blocked.push({ index: layer.index, ...outcome.blocked });
     }
   });
-  return { layers: outcomes.map((outcome) => outcome?.scan ?? null), checks, skipped, blocked };
+  return { layers: withPooledEstimates(outcomes.map((outcome) => outcome?.scan ?? null)), checks, skipped, blocked };
+}
+
+/**
+ * The image's short stored layers get their gzip estimate from their samples pooled (gzip-estimate.ts). Copies:
+ * a scan is shared by every image of the run that has the layer, and each image pools its own.
+ */
+function withPooledEstimates(layers: (LayerScan | null)[]): (LayerScan | null)[] {
+  const short = layers.filter((scan): scan is LayerScan => scan?.gzipSamples !== undefined);
+  if (short.length === 0) return layers;
+  const pooled = pooledEstimates(short.map((scan) => scan.gzipSamples!));
+  const estimates = new Map(short.map((scan, i) => [scan, pooled[i]!]));
+  return layers.map((scan) => (scan && estimates.has(scan) ? { ...scan, estimatedCompressedSize: estimates.get(scan)! } : scan));
 }
 
 /**

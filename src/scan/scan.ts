@@ -198,7 +198,18 @@ export interface ScanOptions {
    * has ended; the scanner then does not hash them a second time.
    */
   storedBytes?: () => { digest: string; size: number };
+  /**
+   * Called once the stream has been read and parsed, before the gzip estimate's last samples are compressed: the
+   * caller may start the next layer, since what is left is the estimator's worker finishing (image-scan.ts).
+   */
+  onRead?: () => void;
 }
+
+/**
+ * `LAYERLENS_GZIP_ESTIMATE=off` leaves every estimate null: it exists to measure what the estimate costs
+ * (bench/estimate-cost.mjs runs each image with and without it), not as a user setting.
+ */
+const ESTIMATE_OFF = process.env.LAYERLENS_GZIP_ESTIMATE === 'off';
 
 export async function scanLayer(input: Readable, options: ScanOptions): Promise<LayerScan> {
   const { create64, h64Raw } = await xxh();
@@ -210,7 +221,7 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
   }
   const compression = sniffCompression(head);
   // Inside the one pass: the uncompressed stream is sampled as it goes by (gzip-estimate.ts).
-  const estimator = compression === 'none' || options.estimateGzip ? new GzipEstimator(compression === 'none' ? (options.expectedSize ?? null) : null) : null;
+  const estimator = (compression === 'none' || options.estimateGzip) && !ESTIMATE_OFF ? new GzipEstimator(compression === 'none' ? (options.expectedSize ?? null) : null) : null;
   // With storedBytes the caller hashes the blob; an uncompressed one still passes a tap for the estimate.
   const blobEstimator = compression === 'none' ? estimator : null;
   const blobTap = options.storedBytes ? (blobEstimator ? new Tap(blobEstimator, false) : null) : new Tap(blobEstimator);
@@ -312,7 +323,8 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
 
   const stored = blobTap && !options.storedBytes ? { digest: `sha256:${blobTap.hash.digest('hex')}`, size: blobTap.bytes } : options.storedBytes!();
   const digest = stored.digest;
-  const estimatedCompressedSize = estimator ? await estimator.result() : null;
+  options.onRead?.();
+  const estimate = estimator ? await estimator.result() : null;
   return {
     digest,
     compressedSize: stored.size,
@@ -320,7 +332,8 @@ export async function scanLayer(input: Readable, options: ScanOptions): Promise<
     diffId: diffTap ? `sha256:${diffTap.hash.digest('hex')}` : digest,
     uncompressedSize: diffTap ? diffTap.bytes : stored.size,
     contentSize,
-    estimatedCompressedSize,
+    estimatedCompressedSize: estimate?.size ?? null,
+    ...(estimate?.pool ? { gzipSamples: estimate.pool } : {}),
     entries,
   };
 }

@@ -24,8 +24,9 @@ export function defaultCacheDir(): string {
   return path.join(base, 'layerlens');
 }
 
-// 2: layers read with Go archive/tar rules (header-only entries, PAX size, sparse, raw names); 3: estimatedCompressedSize
-const SCAN_FORMAT = 3;
+// 2: layers read with Go archive/tar rules (header-only entries, PAX size, sparse, raw names); 3: estimatedCompressedSize;
+// 4: the estimate's new sampling, and a short layer's gzip samples (pooled with the image's other short layers)
+const SCAN_FORMAT = 4;
 /** A temp file this old is a leftover whoever wrote it. */
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
 
