@@ -64,42 +64,52 @@ export interface GateFacts {
   baseline: { compressedSize: number | null; uncompressedSize: number | null; input: string; layers: SizedLayer[] | null; blockedBy?: string | null } | null;
 }
 
-export interface GateConfig {
-  maxSize?: number;
-  maxUncompressedSize?: number;
-  maxLayerSize?: number;
-  maxLayers?: number;
-  maxFileSize?: number;
-  maxFiles?: number;
-  lowestEfficiency?: number;
-  highestWastedBytes?: number;
-  highestUserWastedPercent?: number;
-  maxReclaimableBytes?: number;
-  minSizeForRatio?: number;
-  requireVerified?: boolean;
-  requirePlatforms?: string[];
-  forbidPaths?: string[];
-  maxGrowth?: { bytes: number } | { ratio: number };
-  maxUncompressedGrowth?: { bytes: number } | { ratio: number };
+/** How a rule's value is written and read (cli/check-config.ts parses each kind). */
+export type RuleKind = 'size' | 'count' | 'ratio' | 'boolean' | 'platforms' | 'globs' | 'growth';
+type GrowthLimit = { bytes: number } | { ratio: number };
+interface KindValue {
+  size: number;
+  count: number;
+  ratio: number;
+  boolean: boolean;
+  platforms: string[];
+  globs: string[];
+  growth: GrowthLimit;
 }
 
-export const RULE_NAMES = [
-  'maxSize',
-  'maxUncompressedSize',
-  'maxLayerSize',
-  'maxLayers',
-  'maxFileSize',
-  'maxFiles',
-  'lowestEfficiency',
-  'highestWastedBytes',
-  'highestUserWastedPercent',
-  'maxReclaimableBytes',
-  'requireVerified',
-  'requirePlatforms',
-  'forbidPaths',
-  'maxGrowth',
-  'maxUncompressedGrowth',
-] as const;
+/**
+ * Every rule `check` knows, once: the kind of its value, the line `check --help` shows for it, and whether it is
+ * one of dive's three `.dive-ci` rules. The config keys, the flags (`--max-size` …), the help and GateConfig all
+ * come from this table; `minSizeForRatio` is no rule of its own but a condition on the ratio rules.
+ */
+export const RULES = {
+  maxSize: { kind: 'size', help: 'largest compressed size (the pull cost), e.g. 150MB' },
+  maxUncompressedSize: { kind: 'size', help: 'largest uncompressed size' },
+  maxLayerSize: { kind: 'size', help: 'largest compressed layer' },
+  maxLayers: { kind: 'count', help: 'most layers' },
+  maxFileSize: { kind: 'size', help: 'largest single file' },
+  maxFiles: { kind: 'count', help: 'most paths in the final filesystem (what `files` lists)' },
+  lowestEfficiency: { kind: 'ratio', help: "dive's efficiency floor: 0.95 or 95%", dive: true },
+  highestWastedBytes: { kind: 'size', help: "dive's wasted-bytes ceiling, e.g. 20MB", dive: true },
+  highestUserWastedPercent: { kind: 'ratio', help: "dive's user-wasted ceiling: 0.1 or 10%", dive: true },
+  maxReclaimableBytes: { kind: 'size', help: 'most bytes squashing would reclaim' },
+  minSizeForRatio: { kind: 'size', help: 'apply ratio rules only to images at least this big' },
+  requireVerified: { kind: 'boolean', help: 'true: every digest, size and diff_id must match' },
+  requirePlatforms: { kind: 'platforms', help: 'platforms that must be present: linux/amd64,linux/arm64' },
+  forbidPaths: { kind: 'globs', help: "globs that must not exist: '**/.env,**/id_rsa'" },
+  maxGrowth: { kind: 'growth', help: 'compressed growth over --baseline: bytes or 5%' },
+  maxUncompressedGrowth: { kind: 'growth', help: 'uncompressed growth over --baseline' },
+} as const satisfies Record<string, { kind: RuleKind; help: string; dive?: true }>;
+
+export type RuleName = keyof typeof RULES;
+
+/** The rules configured, each with the value its kind reads to. */
+export type GateConfig = { [Name in RuleName]?: KindValue[(typeof RULES)[Name]['kind']] };
+
+export const RULE_NAMES = Object.keys(RULES) as RuleName[];
+
+/** dive's `.dive-ci` rules, in the table's order. */
+export const DIVE_RULES = RULE_NAMES.filter((name) => 'dive' in RULES[name]);
 
 function sizeRule(name: string, threshold: number | undefined, actual: number | null, what: string, estimated = false): Result {
   if (threshold === undefined) return { name, status: 'skip', threshold: null, actual, message: `${name} not set` };

@@ -6,34 +6,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { parseGrowth, type GateConfig } from '../analyze/gates.js';
+import { DIVE_RULES, parseGrowth, RULES, type GateConfig, type RuleName } from '../analyze/gates.js';
 import { parseRatio, parseSize } from '../model/units.js';
 import { UsageError } from '../errors.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { jsonErrorReason, jsonTooDeep, MAX_JSON_DEPTH } from '../image/parse.js';
-
-type Kind = 'size' | 'count' | 'ratio' | 'boolean' | 'platforms' | 'globs' | 'growth';
-
-export const CONFIG_KEYS: Record<keyof GateConfig, Kind> = {
-  maxSize: 'size',
-  maxUncompressedSize: 'size',
-  maxLayerSize: 'size',
-  maxLayers: 'count',
-  maxFileSize: 'size',
-  maxFiles: 'count',
-  lowestEfficiency: 'ratio',
-  highestWastedBytes: 'size',
-  highestUserWastedPercent: 'ratio',
-  maxReclaimableBytes: 'size',
-  minSizeForRatio: 'size',
-  requireVerified: 'boolean',
-  requirePlatforms: 'platforms',
-  forbidPaths: 'globs',
-  maxGrowth: 'growth',
-  maxUncompressedGrowth: 'growth',
-};
-
-const DIVE_RULES = ['lowestEfficiency', 'highestWastedBytes', 'highestUserWastedPercent'] as const;
 
 /**
  * dive's CI defaults (its viper defaults: lowestEfficiency "0.9", highestWastedBytes "disabled",
@@ -56,8 +33,8 @@ function list(value: unknown, name: string): string[] {
 }
 
 /** Parse one rule value; `name` says where it came from (file and key, or flag). */
-export function parseRuleValue(key: keyof GateConfig, value: unknown, name: string): GateConfig[keyof GateConfig] {
-  switch (CONFIG_KEYS[key]) {
+export function parseRuleValue(key: RuleName, value: unknown, name: string): GateConfig[RuleName] {
+  switch (RULES[key].kind) {
     case 'size':
       return parseSize(value, name);
     case 'count': {
@@ -138,7 +115,7 @@ export function loadGateConfig(explicit: string | undefined, cwd = process.cwd()
     const rules = entries.rules;
     if (rules !== undefined && rules !== null && (typeof rules !== 'object' || Array.isArray(rules))) throw new UsageError(`${file}: "rules" must be a mapping`);
     for (const [key, value] of Object.entries((rules as Record<string, unknown>) ?? {})) {
-      if (!(DIVE_RULES as readonly string[]).includes(key)) {
+      if (!(DIVE_RULES as string[]).includes(key)) {
         notes.push(`${file}: rule "${key}" is not one of dive's (${DIVE_RULES.join(', ')}); ignored`);
         continue;
       }
@@ -155,11 +132,11 @@ export function loadGateConfig(explicit: string | undefined, cwd = process.cwd()
 
   const body = 'rules' in entries && typeof entries.rules === 'object' && entries.rules !== null && Object.keys(entries).length === 1 ? (entries.rules as Record<string, unknown>) : entries;
   for (const [key, value] of Object.entries(body)) {
-    if (!(key in CONFIG_KEYS)) {
-      throw new UsageError(`${file}: unknown key "${key}" (known: ${Object.keys(CONFIG_KEYS).join(', ')})`);
+    if (!(key in RULES)) {
+      throw new UsageError(`${file}: unknown key "${key}" (known: ${Object.keys(RULES).join(', ')})`);
     }
     named++;
-    if (isDisabled(value) && CONFIG_KEYS[key as keyof GateConfig] !== 'boolean') continue;
+    if (isDisabled(value) && RULES[key as RuleName].kind !== 'boolean') continue;
     Object.assign(config, { [key]: parseRuleValue(key as keyof GateConfig, value, `${file}: ${key}`) });
   }
   return { config, file, named, notes };

@@ -5,7 +5,7 @@
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
-import { evaluateGates, type GateConfig, type GateFacts, type RuleResult } from '../analyze/gates.js';
+import { evaluateGates, RULE_NAMES, RULES, type GateConfig, type GateFacts, type RuleResult } from '../analyze/gates.js';
 import { listPlatforms } from '../analyze/platforms.js';
 import { DamagedImageError, EXIT_UNREADABLE, LayerlensError, UsageError, ImageReadError } from '../errors.js';
 import { openHandle, resolveHandle } from '../fetch/open.js';
@@ -22,7 +22,7 @@ import type { SizedLayer } from '../analyze/diff.js';
 import { openImage } from '../fetch/open.js';
 import type { LayerRef, OpenedSource, ResolvedImage } from '../model/source.js';
 import { layerCompression } from '../image/mediatypes.js';
-import { CONFIG_KEYS, DIVE_DEFAULTS, flagName, loadGateConfig, parseRuleValue } from './check-config.js';
+import { DIVE_DEFAULTS, flagName, loadGateConfig, parseRuleValue } from './check-config.js';
 import { chooseFormat, COMMAND_FORMATS, commonOptions, imageErrorLines, readOptions, tableStyle, withExamples, type CommonOptions } from './commands.js';
 import { planOutputs, writeOutputs, type Destination } from './outputs.js';
 import { stderrLine } from './output.js';
@@ -142,7 +142,7 @@ function gateConfig(options: CheckOptions): Gates {
   if (!options.quiet) for (const note of loaded.notes) stderrLine(note);
   const config: GateConfig = { ...loaded.config };
   let named = loaded.named;
-  for (const key of Object.keys(CONFIG_KEYS) as (keyof GateConfig)[]) {
+  for (const key of RULE_NAMES) {
     const value = options[key];
     if (value === undefined) continue;
     named++;
@@ -350,8 +350,8 @@ export function registerCheckCommand(parser: Argv, setExit: (code: number) => vo
       let built = commonOptions(command, true, COMMAND_FORMATS.check)
         .option('config', { type: 'string', describe: 'a .layerlens.yml/.layerlens.json or a dive .dive-ci (default: found in the working directory)', group: 'Rules:' })
         .option('baseline', { type: 'string', describe: 'an image or a saved JSON report to measure growth against', group: 'Rules:' });
-      for (const key of Object.keys(CONFIG_KEYS)) {
-        built = built.option(flagName(key), { type: 'string', describe: RULE_HELP[key] ?? key, group: 'Rules:' });
+      for (const key of RULE_NAMES) {
+        built = built.option(flagName(key), { type: 'string', describe: RULES[key].help, group: 'Rules:' });
       }
       return withExamples(built, [
         ['$0 check app.tar --max-size 150MB --lowest-efficiency 0.95', 'size and waste gates'],
@@ -364,22 +364,4 @@ export function registerCheckCommand(parser: Argv, setExit: (code: number) => vo
   );
 }
 
-const RULE_HELP: Record<string, string> = {
-  maxSize: 'largest compressed size (the pull cost), e.g. 150MB',
-  maxUncompressedSize: 'largest uncompressed size',
-  maxLayerSize: 'largest compressed layer',
-  maxLayers: 'most layers',
-  maxFileSize: 'largest single file',
-  maxFiles: 'most paths in the final filesystem (what `files` lists)',
-  lowestEfficiency: "dive's efficiency floor: 0.95 or 95%",
-  highestWastedBytes: "dive's wasted-bytes ceiling, e.g. 20MB",
-  highestUserWastedPercent: "dive's user-wasted ceiling: 0.1 or 10%",
-  maxReclaimableBytes: 'most bytes squashing would reclaim',
-  minSizeForRatio: 'apply ratio rules only to images at least this big',
-  requireVerified: 'true: every digest, size and diff_id must match',
-  requirePlatforms: 'platforms that must be present: linux/amd64,linux/arm64',
-  forbidPaths: "globs that must not exist: '**/.env,**/id_rsa'",
-  maxGrowth: 'compressed growth over --baseline: bytes or 5%',
-  maxUncompressedGrowth: 'uncompressed growth over --baseline',
-};
 
