@@ -4,7 +4,7 @@
  * = the longest shared prefix of diff_ids), totals, and config changes.
  */
 import type { LayerRef, ResolvedImage } from '../model/source.js';
-import { nodePath, walk, type FsNode, type UnionFs } from './union.js';
+import { contentBytes, nodePath, walk, type FsNode, type UnionFs } from './union.js';
 
 export type ChangeKind = 'content' | 'size' | 'mode' | 'owner' | 'type' | 'linkTarget';
 
@@ -81,10 +81,6 @@ function index(union: UnionFs): Map<string, FsNode> {
   return map;
 }
 
-/** Bytes a path adds to the image: a hardlink shares its target's content, so it adds none. */
-function contentSize(node: FsNode): number {
-  return node.type === 'file' ? node.size : 0;
-}
 
 export function compareNodes(a: FsNode, b: FsNode): ChangeKind[] {
   const what: ChangeKind[] = [];
@@ -105,15 +101,15 @@ export function diffFiles(a: UnionFs, b: UnionFs): ImageDiff['files'] {
   const added: FileDelta[] = [];
   const removed: FileDelta[] = [];
   const changed: ChangedFile[] = [];
-  for (const [path, node] of right) if (!left.has(path)) added.push({ path, size: contentSize(node), type: node.type });
+  for (const [path, node] of right) if (!left.has(path)) added.push({ path, size: contentBytes(node), type: node.type });
   for (const [path, node] of left) {
     const other = right.get(path);
     if (!other) {
-      removed.push({ path, size: contentSize(node), type: node.type });
+      removed.push({ path, size: contentBytes(node), type: node.type });
       continue;
     }
     const what = compareNodes(node, other);
-    if (what.length) changed.push({ path, sizeDelta: contentSize(other) - contentSize(node), sizeA: contentSize(node), sizeB: contentSize(other), what });
+    if (what.length) changed.push({ path, sizeDelta: contentBytes(other) - contentBytes(node), sizeA: contentBytes(node), sizeB: contentBytes(other), what });
   }
   const bySize = <T extends { path: string }>(size: (item: T) => number) => (x: T, y: T) => size(y) - size(x) || (x.path < y.path ? -1 : 1);
   added.sort(bySize((item) => item.size));

@@ -12,7 +12,8 @@
  * own stacking rules (a placeholder in an upper layer overwrites the lower node's metadata).
  */
 import type { LayerEntry } from '../model/layer.js';
-import { pathParts, WHITEOUT_PREFIX } from './union.js';
+import { pathParts } from '../image/paths.js';
+import { WHITEOUT_PREFIX } from './union.js';
 
 const OPAQUE_PREFIX = '.wh..wh..';
 

@@ -1,7 +1,8 @@
 /** The final (or as-of-layer-N) filesystem as the contract's `files` list, with path, glob and change filters. */
 import picomatch from 'picomatch';
 import { UsageError } from '../errors.js';
-import { nodePath, pathParts, walk, type FsNode, type LayerChanges, type UnionFs } from './union.js';
+import { pathParts } from '../image/paths.js';
+import { nodePath, walk, type FsNode, type LayerChanges, type UnionFs } from './union.js';
 
 export interface FileFilter {
   /** Only this path and what is below it. */

@@ -6,24 +6,21 @@
  * Nothing is written to disk.
  */
 import { ImageReadError } from '../errors.js';
+import { pathParts } from '../image/paths.js';
 import type { EntryType, LayerEntry } from '../model/layer.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
 
-export interface FsNode {
+/**
+ * A path of the union: the metadata of the tar entry that last wrote it (LayerEntry's, but `size` of a hardlink is
+ * the size of the content it links to), where it sits in the tree.
+ */
+export interface FsNode extends Omit<LayerEntry, 'path'> {
   name: string;
   parent: FsNode | null;
   /** Children of a directory (null for other types). */
   children: Map<string, FsNode> | null;
-  type: EntryType;
-  /** Bytes of content; for a hardlink, the size of the content it links to. */
-  size: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  linkTarget: string | null;
-  contentHash: string | null;
   /** The layer that last wrote this path. */
   layer: number;
   /** Created only because a deeper path needed it (no tar entry of its own). */
@@ -63,17 +60,6 @@ interface Inode {
   linkTarget: string | null;
 }
 
-/** Split a normalised entry path into clean components (`a/./b/../c` → [a, c]). */
-export function pathParts(path: string): string[] {
-  const parts: string[] = [];
-  for (const part of path.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') parts.pop();
-    else parts.push(part);
-  }
-  return parts;
-}
-
 export function nodePath(node: FsNode): string {
   const names: string[] = [];
   for (let current: FsNode | null = node; current?.parent; current = current.parent) names.push(current.name);
@@ -84,7 +70,16 @@ function newRoot(): FsNode {
   return { name: '', parent: null, children: new Map(), type: 'dir', size: 0, mode: 0o755, uid: 0, gid: 0, linkTarget: null, contentHash: null, layer: 0, implicit: true };
 }
 
-/** Σ of content sizes below (and at) a node; hardlinks count 0 here so shared content is counted once. */
+/**
+ * The bytes a path puts on disk: a regular file's content. A hardlink shares its target's content (counted once,
+ * at the target); a symlink, device or fifo has none, whatever a crafted header's size field says (extractors
+ * ignore it, as Go's reader does). The one rule for every total of a tree: directories, changes, waste, diff, HTML.
+ */
+export function contentBytes(node: FsNode): number {
+  return node.type === 'file' && !node.children ? node.size : 0;
+}
+
+/** Σ of content bytes below (and at) a node. */
 export function subtreeBytes(node: FsNode): number {
   let total = 0;
   // Iterative: a crafted layer controls the depth of the tree, and recursion would overflow the stack.
@@ -92,7 +87,7 @@ export function subtreeBytes(node: FsNode): number {
   while (stack.length > 0) {
     const current = stack.pop()!;
     if (current.children) for (const child of current.children.values()) stack.push(child);
-    else if (current.type !== 'hardlink') total += current.size;
+    else total += contentBytes(current);
   }
   return total;
 }

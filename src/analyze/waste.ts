@@ -5,7 +5,7 @@
  */
 import { diveEfficiency, type DivePathData } from './dive-efficiency.js';
 import type { LayerEntry } from '../model/layer.js';
-import { nodePath, walk, type FsNode, type UnionFs } from './union.js';
+import { contentBytes, nodePath, walk, type FsNode, type UnionFs } from './union.js';
 
 export interface StepRef {
   layer: number;
@@ -152,7 +152,7 @@ export function largestPaths(union: UnionFs, limit = 10): { files: SizedPath[]; 
     let total: number;
     if (!node.children) {
       if (node.type === 'file') files.push({ node, size: node.size });
-      total = node.type === 'hardlink' ? 0 : node.size;
+      total = contentBytes(node);
     } else {
       total = totals.get(node) ?? 0;
       totals.delete(node);

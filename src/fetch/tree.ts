@@ -7,6 +7,7 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { ImageReadError } from '../errors.js';
+import { pathParts } from '../image/paths.js';
 import type { LayerScan } from '../model/layer.js';
 import { indexTar, type TarIndex } from './tar-index.js';
 
@@ -31,13 +32,7 @@ export interface FileTree {
 }
 
 export function normalizeMemberName(name: string): string {
-  const parts: string[] = [];
-  for (const part of name.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') parts.pop();
-    else parts.push(part);
-  }
-  return parts.join('/');
+  return pathParts(name).join('/');
 }
 
 function tooLarge(label: string, name: string, size: number, maxBytes: number): ImageReadError {

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { formatPlatform } from '../image/platform.js';
-import type { FsNode, UnionFs } from '../analyze/union.js';
+import { contentBytes, type FsNode, type UnionFs } from '../analyze/union.js';
 import { humanSize, percentText } from './format.js';
 import { isMultiReport, type ImageReport, type Report } from './report.js';
 
@@ -21,7 +21,7 @@ const MAX_NODES = 25_000;
 function bytesOf(node: FsNode, cache: Map<FsNode, number>): number {
   let value = cache.get(node);
   if (value !== undefined) return value;
-  if (!node.children) value = node.type === 'file' ? node.size : 0;
+  if (!node.children) value = contentBytes(node);
   else {
     value = 0;
     for (const child of node.children.values()) value += bytesOf(child, cache);
