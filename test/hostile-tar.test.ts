@@ -499,3 +499,21 @@ test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
   expect(actual).toEqual(wanted);
   if (result.files) c.also?.(result.files);
 });
+
+test("a header-only entry's size field puts no bytes on disk: directory totals count regular files only", async () => {
+  // Go's reader ignores the size of a symlink, device or fifo header (nothing is read or extracted for it); the
+  // union's totals must not count it either, or a crafted 1 TB symlink would top waste's largest directories.
+  const layer = tar()
+    .dir('app/')
+    .file('app/readme', 'hello\n')
+    .header({ name: 'app/link', typeflag: '2', linkname: 'readme', mode: 0o777, size: 1024 })
+    .header({ name: 'app/fifo', typeflag: '6', size: 4096 })
+    .end()
+    .build();
+  const layout = layoutOf([layer], 'none');
+  const waste = await runCli(['waste', `oci:${layout}`, '--json']);
+  expect(waste.code).toBe(0);
+  const report = JSON.parse(waste.stdout) as { waste: { largestDirectories: { path: string; size: number }[]; largestFiles: { path: string; size: number }[] } };
+  expect(report.waste.largestDirectories).toEqual([{ path: '/app', size: 6, layer: 0 }]);
+  expect(report.waste.largestFiles.map(({ path, size }) => ({ path, size }))).toEqual([{ path: '/app/readme', size: 6 }]);
+});
