@@ -59,6 +59,15 @@ export function buildParser(args: string[], setExit: (code: number) => void): Ar
   registerCheckCommand(parser, setExit);
   // yargs writes the script and answers the shell's --get-yargs-completions calls, from these very commands.
   parser.completion('completion', 'print a shell completion script: completion bash >> ~/.bashrc, completion zsh >> ~/.zshrc (default: $SHELL)');
+  // yargs lays out a command's whole help every time it runs one, to show it later from an async handler, which
+  // layerlens never does (.fail above throws a one-line usage error): 50–75 ms of string widths and wrapping in
+  // every run. Only --help prints help, and yargs answers it before any handler runs. (Angular's CLI does the same,
+  // angular/angular-cli#34087; the method is yargs-internal, hence the guard.)
+  if (!args.some((arg) => arg === '--help' || arg === '-h')) {
+    const internal = parser as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } };
+    const usage = internal.getInternalMethods?.().getUsageInstance?.();
+    if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
+  }
   return parser;
 }
 
