@@ -173,13 +173,22 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export function openOptions(options: CommonOptions): Pick<OpenOptions, 'debug' | 'note' | 'source' | 'namespace'> {
-  const note = options.quiet ? undefined : (line: string) => stderrLine(line);
+/** Where a run's notes (unless --quiet) and --debug lines go. */
+interface Voices {
+  note: ((line: string) => void) | undefined;
+  debug: ((line: string) => void) | undefined;
+}
+
+function voicesOf(options: CommonOptions): Voices {
+  return { note: options.quiet ? undefined : (line) => stderrLine(line), debug: options.debug ? (line) => stderrLine(line) : undefined };
+}
+
+export function openOptions(options: CommonOptions, { note, debug }: Voices = voicesOf(options)): Pick<OpenOptions, 'debug' | 'note' | 'source' | 'namespace'> {
   // The zstd decoder is chosen deep in the layer scan, once per process; its note goes where every other note goes.
   setSlowDecoderNote(note);
   return {
     ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
-    debug: options.debug ? (line: string) => stderrLine(line) : undefined,
+    debug,
     note,
     source: options.source,
   };
@@ -195,7 +204,7 @@ export function timeoutSeconds(value: number | undefined): number | undefined {
   return value;
 }
 
-export async function registryOptions(options: CommonOptions): Promise<OpenOptions['registry']> {
+export async function registryOptions(options: CommonOptions, { note, debug }: Voices = voicesOf(options)): Promise<OpenOptions['registry']> {
   let credentials: Credentials | null = null;
   const timeout = timeoutSeconds(options.timeout);
   if (options.passwordStdin) {
@@ -209,7 +218,6 @@ export async function registryOptions(options: CommonOptions): Promise<OpenOptio
   } else if (options.username) {
     throw new UsageError('--username needs --password-stdin (passwords are never taken from the command line)');
   }
-  const { note, debug } = openOptions(options);
   return {
     plainHttp: options.plainHttp ?? false,
     insecure: options.insecure ?? false,
@@ -230,7 +238,8 @@ export async function registryOptions(options: CommonOptions): Promise<OpenOptio
 export async function readOptions(options: CommonOptions): Promise<ReadOptions> {
   const platform = options.platform ? parsePlatform(options.platform) : null;
   if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
-  return { platform, allPlatforms: options.allPlatforms === true, ...openOptions(options), registry: await registryOptions(options) };
+  const voices = voicesOf(options);
+  return { platform, allPlatforms: options.allPlatforms === true, ...openOptions(options, voices), registry: await registryOptions(options, voices) };
 }
 
 /** Each image a several-image run could not report gets its one line on stderr, as a single-image run would print it. */
@@ -267,7 +276,8 @@ export async function runPlatformsCommand(rawOptions: CommonOptions): Promise<nu
     .map((text) => text.trim())
     .filter(Boolean)
     .map(parsePlatform);
-  const { report, exitCode } = await runPlatforms(options.image, { sizes: options.sizes ?? false, require: required, ...openOptions(options), registry: await registryOptions(options) });
+  const voices = voicesOf(options);
+  const { report, exitCode } = await runPlatforms(options.image, { sizes: options.sizes ?? false, require: required, ...openOptions(options, voices), registry: await registryOptions(options, voices) });
   await writeOutputs(outputs, (chosen, toFile) => (chosen === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderPlatformsTable(report, tableStyle(options, toFile))));
   return exitCode;
 }
