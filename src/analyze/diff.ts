@@ -81,7 +81,6 @@ function index(union: UnionFs): Map<string, FsNode> {
   return map;
 }
 
-
 export function compareNodes(a: FsNode, b: FsNode): ChangeKind[] {
   const what: ChangeKind[] = [];
   const typeA = a.type === 'hardlink' ? 'file' : a.type;

@@ -76,7 +76,7 @@ function newRoot(): FsNode {
  * ignore it, as Go's reader does). The one rule for every total of a tree: directories, changes, waste, diff, HTML.
  */
 export function contentBytes(node: FsNode): number {
-  return node.type === 'file' && !node.children ? node.size : 0;
+  return node.type === 'file' ? node.size : 0;
 }
 
 /** Σ of content bytes below (and at) a node. */

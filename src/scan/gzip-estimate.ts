@@ -77,7 +77,7 @@ export const DEFAULT_BUDGET: SampleBudget = { fraction: 1 / 256, minSamples: 40,
 const MEASURE_EVERY = 4;
 
 /** How many of a long stream's `blocks` the budget samples. */
-export function sampleCount(blocks: number, budget: SampleBudget = DEFAULT_BUDGET): number {
+function sampleCount(blocks: number, budget: SampleBudget = DEFAULT_BUDGET): number {
   const floor = Math.min(budget.minSamples, Math.max(1, Math.ceil(blocks * budget.maxShortFraction)));
   return Math.min(blocks, Math.max(floor, Math.ceil(blocks * budget.fraction)));
 }

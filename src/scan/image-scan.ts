@@ -154,8 +154,8 @@ export async function scanImage(image: ResolvedImage, options: ScanOptions = {})
     if (layer.digest && layer.scans && scan.digest === layer.digest) await layer.scans.save(layer.digest, scan);
     return { scan };
   };
-  // A slot of the limit is held while a layer is read and parsed, not while the gzip estimator's worker finishes
-  // its last samples: an image of many small stored layers would otherwise wait on the worker once per layer.
+  // A slot of the limit is held while a layer is read and parsed, not while zlib finishes the gzip estimate's last
+  // samples: an image of many small stored layers would otherwise wait on them once per layer.
   const started = await mapLimit(image.layers, concurrency, async (layer): Promise<{ outcome: Promise<LayerOutcome> } | null> => {
     if (!layer.available) return null;
     let onRead!: () => void;
@@ -195,8 +195,8 @@ function withPooledEstimates(layers: (LayerScan | null)[]): (LayerScan | null)[]
   const short = layers.filter((scan): scan is LayerScan => scan?.gzipSamples !== undefined);
   if (short.length === 0) return layers;
   const pooled = pooledEstimates(short.map((scan) => scan.gzipSamples!));
-  const estimates = new Map(short.map((scan, i) => [scan, pooled[i]!]));
-  return layers.map((scan) => (scan && estimates.has(scan) ? { ...scan, estimatedCompressedSize: estimates.get(scan)! } : scan));
+  let next = 0;
+  return layers.map((scan) => (scan?.gzipSamples ? { ...scan, estimatedCompressedSize: pooled[next++]! } : scan));
 }
 
 /**

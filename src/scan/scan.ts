@@ -200,7 +200,7 @@ export interface ScanOptions {
   storedBytes?: () => { digest: string; size: number };
   /**
    * Called once the stream has been read and parsed, before the gzip estimate's last samples are compressed: the
-   * caller may start the next layer, since what is left is the estimator's worker finishing (image-scan.ts).
+   * caller may start the next layer, since what is left is zlib finishing those samples (image-scan.ts).
    */
   onRead?: () => void;
 }
