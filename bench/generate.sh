@@ -22,6 +22,9 @@
 #   smallfiles  one layer of 200,000 small files (0 B - 8 KiB; 90 % text, 10 % random)
 #   biglayer    one layer of ~1 GB in three large files: random, log-like text, mixed 64 KiB blocks
 #   manylayers  100 layers: 90 of ~30 small files each, and every 10th a whiteout of a directory 5 layers back
+#   millionfiles  1,004,000 tar entries in 3 layers: 640,000 empty files; 300,000 small text files (1-512 B, one in
+#               five a duplicate); a churn layer that deletes 5 % of the empty files (whiteouts) and rewrites another
+#               5 %. Also OUTDIR/millionfiles-changed.oci: the same image with a different churn layer (for `diff`)
 #
 # Layers are made with `umoci unpack`/`umoci repack` (realistic) or GNU tar + `umoci raw add-layer` (the rest).
 # Reproducible: every mtime is SOURCE_DATE_EPOCH (default 2024-01-01T00:00:00Z), history times are derived from
@@ -31,7 +34,7 @@
 # snapshot.debian.org URL to pin it) and on package-lock.json.
 #
 # Environment: MIRROR (default http://deb.debian.org/debian), SUITE (bookworm), SOURCE_DATE_EPOCH,
-# SMALLFILES_COUNT (200000), BIGLAYER_MIB (1000), MANYLAYERS_COUNT (100). Needs root (debootstrap, chroot, umoci
+# SMALLFILES_COUNT (200000), BIGLAYER_MIB (1000), MANYLAYERS_COUNT (100), MILLIONFILES_COUNT (1000000). Needs root (debootstrap, chroot, umoci
 # unpack of a rootfs owned by many users); installs debootstrap/umoci/skopeo/pigz with apt-get when missing.
 set -euo pipefail
 umask 022
@@ -40,13 +43,14 @@ export LC_ALL=C TZ=UTC DEBIAN_FRONTEND=noninteractive
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$BENCH")
 OUT=${1:-$BENCH/images}
-IMAGES=${BENCH_IMAGES:-realistic smallfiles biglayer manylayers}
+IMAGES=${BENCH_IMAGES:-realistic smallfiles biglayer manylayers millionfiles}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1704067200}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 SUITE=${SUITE:-bookworm}
 SMALLFILES_COUNT=${SMALLFILES_COUNT:-200000}
 BIGLAYER_MIB=${BIGLAYER_MIB:-1000}
 MANYLAYERS_COUNT=${MANYLAYERS_COUNT:-100}
+MILLIONFILES_COUNT=${MILLIONFILES_COUNT:-1000000}
 ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 
 log() { printf '==> [%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -75,13 +79,13 @@ fix_times() { find "$@" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +; }
 # numeric root owners; then `umoci raw add-layer` appends it (umoci gzips it). Not `umoci insert`: umoci <= 0.4.7
 # forgets to close its tar writer there, so the layer lacks its last padding and the end-of-archive marker
 # (opencontainers/umoci#436, fixed by #534) - GNU tar rejects such a layer, and so does layerlens.
-add_layer() { # LAYOUT DIR CREATED_BY HISTORY_MINUTE [OWNER]
-  local layout=$1 dir=$2 created_by=$3 minute=$4 owner=${5:-0} tarfile
+add_layer() { # LAYOUT DIR CREATED_BY HISTORY_MINUTE [OWNER] [TAG]
+  local layout=$1 dir=$2 created_by=$3 minute=$4 owner=${5:-0} tag=${6:-latest} tarfile
   tarfile=$(mktemp "$WORKROOT/layer.XXXXXX.tar")
   (cd "$dir" && find . -mindepth 1 -printf '%P\n' | sort >"$tarfile.list")
   tar --mtime="@$SOURCE_DATE_EPOCH" --owner="$owner" --group="$owner" --numeric-owner --format=gnu \
     -C "$dir" -cf "$tarfile" --no-recursion --verbatim-files-from --files-from="$tarfile.list"
-  umoci raw add-layer --image "$layout:latest" --history.created "$(hist_time "$minute")" \
+  umoci raw add-layer --image "$layout:$tag" --history.created "$(hist_time "$minute")" \
     --history.created_by "$created_by" "$tarfile"
   rm -f "$tarfile" "$tarfile.list"
 }
@@ -319,6 +323,39 @@ build_manylayers() {
   rm -rf "$work"
 }
 
+build_millionfiles() {
+  local work=$WORKROOT/millionfiles layout=$WORKROOT/millionfiles/layout changed=$WORKROOT/millionfiles/changed step
+  rm -rf "$work"; mkdir -p "$work"
+  new_image "$layout"
+  local minute=1
+  for step in empty small; do
+    log "millionfiles: layer $step"
+    node "$BENCH/lib/synth.mjs" millionfiles "$work/$step" "$step" "$MILLIONFILES_COUNT"
+    add_layer "$layout" "$work/$step" "COPY $step /srv/$step" "$minute"
+    rm -rf "${work:?}/$step"
+    minute=$((minute + 1))
+  done
+  # The copy shares the first two layers' blobs (hardlinks: blobs are immutable) and differs in the third.
+  mkdir -p "$changed"
+  cp "$layout/index.json" "$layout/oci-layout" "$changed/"
+  cp -al "$layout/blobs" "$changed/blobs"
+  for step in churn churn-changed; do
+    log "millionfiles: layer $step"
+    node "$BENCH/lib/synth.mjs" millionfiles "$work/$step" "$step" "$MILLIONFILES_COUNT"
+    if [[ $step == churn ]]; then add_layer "$layout" "$work/$step" "RUN churn /srv/empty" "$minute"
+    else add_layer "$changed" "$work/$step" "RUN churn /srv/empty" "$minute"; fi
+    rm -rf "${work:?}/$step"
+  done
+  umoci gc --layout "$changed"
+  find "$changed" -type d -exec chmod 0755 {} +
+  find "$changed" -type f -exec chmod 0644 {} +
+  fix_times "$changed"
+  rm -rf "$OUT/millionfiles-changed.oci"
+  mv "$changed" "$OUT/millionfiles-changed.oci"
+  emit millionfiles "$layout" "synthetic: lib/synth.mjs millionfiles empty|small|churn $MILLIONFILES_COUNT"
+  rm -rf "$work"
+}
+
 for name in $IMAGES; do
   if [[ -f $OUT/$name.info.json && -d $OUT/$name.oci && -f $OUT/$name.oci.tar && -f $OUT/$name.docker.tar ]]; then
     log "$name: already built ($OUT/$name.info.json); skipping (delete it to rebuild)"
@@ -330,7 +367,8 @@ for name in $IMAGES; do
     smallfiles) build_smallfiles ;;
     biglayer) build_biglayer ;;
     manylayers) build_manylayers ;;
-    *) die "unknown image $name (realistic smallfiles biglayer manylayers)" ;;
+    millionfiles) build_millionfiles ;;
+    *) die "unknown image $name (realistic smallfiles biglayer manylayers millionfiles)" ;;
   esac
   log "$name: built in $((SECONDS - t0)) s"
 done

@@ -5,11 +5,14 @@
 // bytes (umoci unpack, skopeo copy, tar). Runs alternate between the measures (run 1 of every measure, then run 2, …)
 // so that a slow minute of the machine hits all of them alike; each figure is the median of the runs.
 //
-//   node bench/run.mjs [--images realistic,smallfiles,biglayer,manylayers] [--runs 5] [--jobs N] [--quick]
+//   node bench/run.mjs [--images realistic,smallfiles,biglayer,manylayers,millionfiles] [--runs 5] [--jobs N] [--quick]
 //                      [--images-dir bench/images] [--out bench/results/DATE-HOST.json] [--only m1,m2]
 //                      [--noise 0.25] [--retries 2] [--docker-socket PATH] [--podman-socket PATH]
 //
 // --quick: images manylayers,realistic, 1 run: a smoke test of the harness in about a minute.
+// Every image also gets the other verbs on its OCI layout (layerlens:cmd-layers, -files, -waste, -check, and
+// -analyze-file: analyze --json written to a file with -o), `diff` against NAME-changed.oci where generate.sh
+// built one (millionfiles), and peer:tar-tvzf-serial (GNU tar -tvzf of each layer blob, one after another).
 // --only: measure ids to run (e.g. floor:oci,layerlens:oci-layout); default all.
 // --noise/--retries: a sample during which other processes kept more than NOISE cores busy on average (from
 //   /proc/stat, minus the CPU of the measured command and of our registry) is discarded and taken again, at most
@@ -29,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.dirname(BENCH);
-const ALL_IMAGES = ['realistic', 'smallfiles', 'biglayer', 'manylayers'];
+const ALL_IMAGES = ['realistic', 'smallfiles', 'biglayer', 'manylayers', 'millionfiles'];
 
 // ---------------------------------------------------------------------------------------------------------------
 // Options
@@ -420,6 +423,26 @@ function layerlens(id, label, source, extra, info, { floor, peers = [] }, env = 
   };
 }
 
+/** Another verb of layerlens on the image (its output to a file, then discarded); exit 0 expected. */
+function verb(id, label, args, info, { floor = null, peers = [] } = {}) {
+  return {
+    id,
+    label,
+    kind: 'layerlens',
+    floor,
+    peers,
+    command: ['node', 'bin/layerlens.js', ...args],
+    async run() {
+      const out = path.join(SCRATCH, `${info.name}-${id.replace(':', '-')}.out`);
+      const r = await timed(['node', CLI, ...args.map((arg) => arg.replace('OUTFILE', `${out}.json`))], { stdout: out });
+      rmSync(out, { force: true });
+      rmSync(`${out}.json`, { force: true });
+      if (r.code !== 0) throw new Error(`${this.command.join(' ')} exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
+      return r;
+    },
+  };
+}
+
 /** What layerlens reported, against what generate.sh counted with tar/pigz. */
 function checkReport(id, report, info) {
   const docker = id.endsWith('docker-archive') || id.startsWith('layerlens:daemon-');
@@ -464,12 +487,15 @@ function measuresFor(name, info, registry) {
     return r;
   };
   const tarLayers = dockerL.map((l) => `tar -xOf ${q(docker)} ${q(l.name)} | tar -tvf - >/dev/null`);
+  const tarSerial = oci.map((l) => `tar -t${sniff(l.file) === 'gzip' ? 'z' : ''}vf ${q(l.file)} >/dev/null`).join(' && ');
+  const changed = path.join(IMAGES_DIR, `${name}-changed.oci`);
+  const verbPeers = { floor: 'floor:oci', peers: ['peer:tar-tvzf-serial'] };
   const list = [
     { id: 'floor:oci', label: `floor: sha256 + ${sniff(oci[0]?.file ?? '/dev/null') === 'zstd' ? 'zstd' : 'pigz'} -dc | sha256 of the OCI blobs, ${JOBS} at a time`, kind: 'floor', command: ociFloor.map((j) => j.script), run: () => pool(ociFloor, JOBS) },
     { id: 'floor:oci-split', label: `floor:oci with the blob hash and the decompress+hash as separate jobs, ${JOBS} at a time`, kind: 'floor', command: ociSplit.map((j) => j.script), run: () => pool(ociSplit, JOBS) },
     { id: 'floor:registry-download', label: `curl -o /dev/null of every layer blob from the registry, ${JOBS} at a time`, kind: 'floor', command: downloads.map((j) => j.script), run: () => pool(downloads, JOBS) },
     layerlens('layerlens:oci-archive', 'layerlens analyze oci-archive:FILE', `oci-archive:${archive}`, [], info, { floor: 'floor:oci', peers: ['floor:oci-split', 'peer:umoci-unpack'] }),
-    layerlens('layerlens:oci-layout', 'layerlens analyze oci:DIR', `oci:${layout}`, [], info, { floor: 'floor:oci', peers: ['floor:oci-split', 'peer:umoci-unpack'] }),
+    layerlens('layerlens:oci-layout', 'layerlens analyze oci:DIR', `oci:${layout}`, [], info, { floor: 'floor:oci', peers: ['floor:oci-split', 'peer:umoci-unpack', 'peer:tar-tvzf-serial'] }),
     { id: 'floor:docker', label: `floor: sha256 of each layer of the docker-save tar (dd | openssl), ${JOBS} at a time`, kind: 'floor', command: dockerFloor.map((j) => j.script), run: () => pool(dockerFloor, JOBS) },
     layerlens('layerlens:docker-archive', 'layerlens analyze docker-save.tar', docker, [], info, { floor: 'floor:docker', peers: ['peer:tar-tvf', 'peer:tar-tvf-layers'] }),
     layerlens('layerlens:registry-cold', 'layerlens analyze REGISTRY/REF --no-cache', ref, ['--no-cache'], info, { floor: 'floor:oci', peers: ['floor:registry-download', 'peer:skopeo-copy-dir'] }),
@@ -510,10 +536,18 @@ function measuresFor(name, info, registry) {
       ];
     }),
     { id: 'layerlens:startup', label: 'layerlens --version (node start-up and module loading alone)', kind: 'baseline', command: ['node', 'bin/layerlens.js', '--version'], run: () => timed(['node', CLI, '--version']) },
-    { id: 'peer:umoci-unpack', label: 'umoci unpack --rootless (to a temp dir)', kind: 'peer', command: ['umoci', 'unpack', '--rootless', '--image', `${layout}:latest`, 'DIR'], run: peerRun(['umoci', 'unpack', '--rootless', '--image', `${layout}:latest`, scratch('bundle')], scratch('bundle')) },
+    // umoci writes every file to disk: ~10 minutes a run for a million files, and the issue's peer there is tar.
+    ...(info.entries > 500_000 ? [] : [{ id: 'peer:umoci-unpack', label: 'umoci unpack --rootless (to a temp dir)', kind: 'peer', command: ['umoci', 'unpack', '--rootless', '--image', `${layout}:latest`, 'DIR'], run: peerRun(['umoci', 'unpack', '--rootless', '--image', `${layout}:latest`, scratch('bundle')], scratch('bundle')) }]),
     { id: 'peer:skopeo-copy-dir', label: 'skopeo copy registry → dir:', kind: 'peer', command: ['skopeo', 'copy', `docker://${ref}`, 'dir:DIR'], run: peerRun(['skopeo', '--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `dir:${scratch('skopeo')}`], scratch('skopeo')) },
     { id: 'peer:tar-tvf', label: 'tar -tvf docker-save.tar (outer members only)', kind: 'peer', command: ['tar', '-tvf', docker], run: () => timed(['tar', '-tvf', docker]) },
     { id: 'peer:tar-tvf-layers', label: `tar -xOf docker-save.tar LAYER | tar -tvf - for each layer, ${JOBS} at a time`, kind: 'peer', command: tarLayers, run: () => pool(tarLayers.map((script) => ({ script, expect: [] })), JOBS) },
+    { id: 'peer:tar-tvzf-serial', label: 'tar -tvzf of each OCI layer blob, one after another (GNU tar: one core)', kind: 'peer', command: ['sh', '-c', tarSerial], run: () => pool([{ script: tarSerial, expect: [] }], 1) },
+    verb('layerlens:cmd-layers', 'layerlens layers oci:DIR', ['layers', `oci:${layout}`], info, verbPeers),
+    verb('layerlens:cmd-files', 'layerlens files oci:DIR (the tree, to its default depth)', ['files', `oci:${layout}`], info, verbPeers),
+    verb('layerlens:cmd-waste', 'layerlens waste oci:DIR', ['waste', `oci:${layout}`], info, verbPeers),
+    verb('layerlens:cmd-check', 'layerlens check oci:DIR (no rules: the whole scan, every check)', ['check', `oci:${layout}`], info, verbPeers),
+    verb('layerlens:cmd-analyze-file', 'layerlens analyze oci:DIR -o FILE --format json', ['analyze', `oci:${layout}`, '--format', 'json', '-o', 'OUTFILE'], info, verbPeers),
+    ...(existsSync(changed) ? [verb('layerlens:cmd-diff', `layerlens diff oci:DIR oci:${name}-changed.oci (one layer differs)`, ['diff', `oci:${layout}`, `oci:${changed}`], info, verbPeers)] : []),
   ];
   return ONLY ? list.filter((m) => ONLY.includes(m.id) || (m.id === 'layerlens:registry-warm' && ONLY.includes('layerlens:registry-fill'))) : list;
 }
@@ -658,6 +692,8 @@ for (const [name, image] of Object.entries(results.images)) {
     const noise = mm.median.noise;
     lines.push(`  ${id.padEnd(26)} ${s(mm.median.wall).padStart(7)} ${s(mm.min.wall).padStart(7)} ${s(mm.median.cpu).padStart(7)} ${mb(mm.median.maxRssKB).padStart(8)} ${(Number.isFinite(noise) ? noise.toFixed(2) : '-').padStart(6)}  ${ratios}${mm.discarded?.length ? ` (${mm.discarded.length} noisy sample(s) retaken)` : ''}`);
   }
+  const rate = image.measures['layerlens:oci-layout']?.median.wall;
+  if (rate) lines.push(`  analyze oci-layout: ${(i.entries / rate / 1000).toFixed(0)}k tar entries/s, ${(i.uncompressedSize / 1e6 / rate).toFixed(0)} MB/s uncompressed, ${(i.compressedSize / 1e6 / rate).toFixed(0)} MB/s compressed`);
   const bad = image.checks.filter((c) => !c.ok);
   lines.push(bad.length ? `  CHECKS FAILED: ${bad.map((c) => `${c.measure} ${JSON.stringify(c.mismatches)}`).join('; ')}` : `  checks: every layerlens report matched tar/pigz counts (layers, entries, rootfs paths, sizes) and verified`);
 }

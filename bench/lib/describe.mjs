@@ -50,21 +50,38 @@ function listLayer(file) {
 const norm = (name) => { const p = name.replace(/^(\.\/)+/, '').replace(/^\/+/, '').replace(/\/+$/, ''); return p === '.' ? '' : p; };
 
 const rootfs = new Set();
-const removeTree = (dir) => {
-  const prefix = `${dir}/`;
-  for (const p of rootfs) if (p === dir || p.startsWith(prefix)) rootfs.delete(p);
-};
-const clearBelow = (dir) => {
-  const prefix = dir === '' ? '' : `${dir}/`;
-  for (const p of rootfs) if (p.startsWith(prefix) && p !== dir) rootfs.delete(p);
-};
-
+/**
+ * Apply one layer's whiteouts to the paths of the layers below, in one pass over them: `removed` paths go with
+ * everything below them, `opaque` directories keep themselves but lose what is below.
+ */
+function applyWhiteouts(removed, opaque) {
+  if (removed.size === 0 && opaque.size === 0) return;
+  for (const p of rootfs) {
+    if (removed.has(p)) {
+      rootfs.delete(p);
+      continue;
+    }
+    if (opaque.has('') && p !== '') {
+      rootfs.delete(p);
+      continue;
+    }
+    for (let slash = p.indexOf('/'); slash !== -1; slash = p.indexOf('/', slash + 1)) {
+      const ancestor = p.slice(0, slash);
+      if (removed.has(ancestor) || opaque.has(ancestor)) {
+        rootfs.delete(p);
+        break;
+      }
+    }
+  }
+}
 const layers = [];
 for (const desc of manifest.layers) {
   const { bytes, names } = await listLayer(blob(desc.digest));
   let whiteouts = 0;
   let opaque = 0;
   const adds = [];
+  const removed = new Set();
+  const opaqued = new Set();
   for (const raw of names) {
     const p = norm(raw);
     if (p === '') continue;
@@ -72,12 +89,13 @@ for (const desc of manifest.layers) {
     const dir = path.posix.dirname(p) === '.' ? '' : path.posix.dirname(p);
     if (base === '.wh..wh..opq') {
       opaque++;
-      clearBelow(dir);
+      opaqued.add(dir);
     } else if (base.startsWith('.wh.')) {
       whiteouts++;
-      removeTree(dir === '' ? base.slice(4) : `${dir}/${base.slice(4)}`);
+      removed.add(dir === '' ? base.slice(4) : `${dir}/${base.slice(4)}`);
     } else adds.push(p);
   }
+  applyWhiteouts(removed, opaqued);
   for (const p of adds) rootfs.add(p);
   layers.push({ digest: desc.digest, mediaType: desc.mediaType, compressedSize: desc.size, uncompressedSize: bytes, entries: names.length, whiteouts, opaque });
 }

@@ -6,6 +6,11 @@
 //   node synth.mjs bigfiles DIR [MIB=1000]         a few large files, MIB MiB in all: random, log-like text, mixed
 //   node synth.mjs layer DIR N                     the content of layer N of "manylayers" (about 30 small files)
 //   node synth.mjs appcache DIR MIB                a build cache: MIB MiB of wheels-like random + text files
+//   node synth.mjs millionfiles DIR LAYER [COUNT]  layer LAYER of "millionfiles" (COUNT=1000000 entries in all):
+//                                                  empty (64 %: empty files), small (30 %: 1-512 B text, one in
+//                                                  five a copy of another), churn (6.4 %: whiteouts of 5 % of the
+//                                                  empty files and new content for another 5 %), churn-changed
+//                                                  (churn with other content: the copy `diff` compares against)
 import { createCipheriv } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
@@ -129,6 +134,53 @@ function appcache(root, mib) {
   }
 }
 
+/** Where file `i` of millionfiles' first layer lives: 1,000 files a directory. */
+function emptyPath(i) {
+  return [`d${String(Math.floor(i / 1000)).padStart(4, '0')}`, `f${String(i % 1000).padStart(3, '0')}`];
+}
+
+function millionfiles(root, which, count) {
+  const emptyCount = Math.round(count * 0.64);
+  const smallCount = Math.round(count * 0.3);
+  const made = new Set();
+  const dirFor = (...parts) => {
+    const dir = path.join(root, ...parts);
+    if (!made.has(dir)) mkdirSync(dir, { recursive: true });
+    made.add(dir);
+    return dir;
+  };
+  if (which === 'empty') {
+    for (let i = 0; i < emptyCount; i++) {
+      const [d, f] = emptyPath(i);
+      writeFileSync(path.join(dirFor('srv', 'empty', d), f), '');
+    }
+  } else if (which === 'small') {
+    const rand = prng(5);
+    const unique = Math.floor(smallCount * 0.8);
+    const body = (j) => {
+      const own = prng(100000 + j);
+      return text(own, 1 + Math.floor(own() * 512));
+    };
+    for (let i = 0; i < smallCount; i++) {
+      // One file in five repeats an earlier file's bytes: duplicates for the waste analysis, as vendored trees have.
+      const content = i < unique ? body(i) : body(Math.floor(rand() * unique));
+      writeFileSync(path.join(dirFor('srv', 'small', `d${String(Math.floor(i / 1000)).padStart(4, '0')}`), `f${String(i % 1000).padStart(3, '0')}.txt`), content);
+    }
+  } else if (which === 'churn' || which === 'churn-changed') {
+    const rand = prng(which === 'churn' ? 6 : 7);
+    for (let i = 0; i < emptyCount; i += 20) {
+      const [d, f] = emptyPath(i);
+      writeFileSync(path.join(dirFor('srv', 'empty', d), `.wh.${f}`), '');
+      if (i + 10 >= emptyCount) continue;
+      const [d2, f2] = emptyPath(i + 10);
+      writeFileSync(path.join(dirFor('srv', 'empty', d2), f2), text(rand, 16 + Math.floor(rand() * 112)));
+    }
+  } else {
+    console.error(`synth.mjs: millionfiles has no layer ${which} (empty, small, churn, churn-changed)`);
+    process.exit(2);
+  }
+}
+
 switch (mode) {
   case 'smallfiles':
     smallfiles(dir, Number(arg ?? 200000));
@@ -141,6 +193,9 @@ switch (mode) {
     break;
   case 'appcache':
     appcache(dir, Number(arg ?? 40));
+    break;
+  case 'millionfiles':
+    millionfiles(dir, arg, Number(process.argv[5] ?? 1000000));
     break;
   default:
     console.error(`synth.mjs: unknown mode ${mode}`);
