@@ -11,6 +11,7 @@ import { DamagedImageError, EXIT_UNREADABLE, LayerlensError, UsageError, ImageRe
 import { openHandle, resolveHandle } from '../fetch/open.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { escapeMarkdown } from '../report/escape.js';
+import { jsonDocument } from '../report/json-stream.js';
 import { jsonErrorReason, jsonTooDeep, MAX_JSON_DEPTH } from '../image/parse.js';
 import { renderCheckJunit, renderCheckJunitError, renderCheckMarkdown, renderCheckTable, githubAnnotations, type CheckShown } from '../report/check-render.js';
 import { buildReport, pullSize, type ImageReport } from '../report/report.js';
@@ -300,7 +301,7 @@ async function checkImage(options: CheckOptions, outputs: Destination[], gates: 
     await writeOutputs(outputs, (format, toFile) => {
       switch (format) {
         case 'json':
-          return JSON.stringify({ ...report, check, ...(diff ? { diff } : {}) }, null, 2) + '\n';
+          return jsonDocument({ ...report, check, ...(diff ? { diff } : {}) });
         case 'junit':
           return renderCheckJunit(verdicts.map((verdict) => ({ name: named(verdict), shown: verdict.shown })), seconds, problems.errors.map((error) => ({ name: `${options.image} (${error.platform ?? 'image'})`, message: error.message })));
         case 'markdown':

@@ -13,6 +13,7 @@ import type { AnalysisOptions } from '../pipeline/analyze.js';
 import { credentialRegistry, runAnalysis, runPlatforms, type ReadOptions } from '../pipeline/run.js';
 import { renderFilesTable } from '../report/files-table.js';
 import { makeStyle, type Style } from '../report/format.js';
+import { jsonDocument } from '../report/json-stream.js';
 import { Progress } from '../report/progress.js';
 import type { ImageError, Report } from '../report/report.js';
 import { renderImageTable } from '../report/table.js';
@@ -257,7 +258,7 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   imageErrorLines(run.problems.errors);
   const { report, unions, coverage } = run;
   await writeOutputs(outputs, async (chosen, toFile) => {
-    if (chosen === 'json') return JSON.stringify(report, null, 2) + '\n';
+    if (chosen === 'json') return jsonDocument(report);
     if (chosen === 'html') {
       const { platformsHtml, renderHtml } = await import('../report/html.js');
       return renderHtml(report, unions, coverage ? platformsHtml(coverage.platforms) : null);
@@ -278,7 +279,7 @@ export async function runPlatformsCommand(rawOptions: CommonOptions): Promise<nu
     .map(parsePlatform);
   const voices = voicesOf(options);
   const { report, exitCode } = await runPlatforms(options.image, { sizes: options.sizes ?? false, require: required, ...openOptions(options, voices), registry: await registryOptions(options, voices) });
-  await writeOutputs(outputs, (chosen, toFile) => (chosen === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderPlatformsTable(report, tableStyle(options, toFile))));
+  await writeOutputs(outputs, (chosen, toFile) => (chosen === 'json' ? jsonDocument(report) : renderPlatformsTable(report, tableStyle(options, toFile))));
   return exitCode;
 }
 

@@ -3,6 +3,7 @@ import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 import { diffReport, loadForDiff } from '../pipeline/diff.js';
 import { renderDiffMarkdown, renderDiffTable } from '../report/diff-render.js';
+import { jsonDocument } from '../report/json-stream.js';
 import type { ScanMemo } from '../scan/image-scan.js';
 import { chooseFormat, COMMAND_FORMATS, commonOptions, readOptions, tableStyle, wholeNumber, withExamples, type CommonOptions } from './commands.js';
 import { planOutputs, writeOutputs } from './outputs.js';
@@ -32,7 +33,7 @@ export async function runDiff(raw: DiffOptions): Promise<number> {
       const report = diffReport(a, b, { path: options.path, glob: options.glob, depth });
       const top = options.top ?? 20;
       await writeOutputs(outputs, (chosen, toFile) =>
-        chosen === 'json' ? JSON.stringify(report, null, 2) + '\n' : chosen === 'markdown' ? renderDiffMarkdown(report, top) : renderDiffTable(report, tableStyle(options, toFile), top),
+        chosen === 'json' ? jsonDocument(report) : chosen === 'markdown' ? renderDiffMarkdown(report, top) : renderDiffTable(report, tableStyle(options, toFile), top),
       );
       return report.verify.ok ? 0 : 1;
     } finally {

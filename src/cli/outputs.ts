@@ -10,10 +10,11 @@
  *
  * The plan is made before the image is read, so a bad `--output` is exit 2 at once, not after a long download.
  */
-import { writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { writeStdout } from './output.js';
+import type { ChunkedText } from '../report/json-stream.js';
+import { isStdoutClosed, writeStdout } from './output.js';
 import { STDIN_TOKEN } from './stdin.js';
 
 export type Format = 'table' | 'json' | 'markdown' | 'junit' | 'html';
@@ -71,12 +72,29 @@ export function wants(destinations: Destination[], format: Format): boolean {
   return destinations.some((destination) => destination.format === format);
 }
 
+/** What a renderer gives: the text, or (a large JSON document) its chunks. */
+export type Rendered = string | ChunkedText;
+
+function pieces(rendered: Rendered): Iterable<string> {
+  return typeof rendered === 'string' ? [rendered] : rendered.chunks();
+}
+
+async function writeFileChunks(file: string, rendered: Rendered): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    for (const chunk of pieces(rendered)) await handle.write(chunk);
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
- * Render each destination's format (once per format and medium: a file gets no colour) and write it. A closed
- * stdout (| head) ends that output quietly; a file that cannot be written is exit 2 naming it.
+ * Render each destination's format (once per format and medium: a file gets no colour) and write it, a chunked
+ * document chunk by chunk as each write completes. A closed stdout (| head) ends that output quietly; a file
+ * that cannot be written is exit 2 naming it.
  */
-export async function writeOutputs(destinations: Destination[], render: (format: Format, toFile: boolean) => string | Promise<string>): Promise<void> {
-  const rendered = new Map<string, Promise<string>>();
+export async function writeOutputs(destinations: Destination[], render: (format: Format, toFile: boolean) => Rendered | Promise<Rendered>): Promise<void> {
+  const rendered = new Map<string, Promise<Rendered>>();
   const text = (format: Format, toFile: boolean) => {
     const key = `${format}|${toFile}`;
     let value = rendered.get(key);
@@ -88,11 +106,15 @@ export async function writeOutputs(destinations: Destination[], render: (format:
   };
   for (const destination of destinations) {
     if (destination.file === null) {
-      await writeStdout(await text(destination.format, false));
+      for (const chunk of pieces(await text(destination.format, false))) {
+        await writeStdout(chunk);
+        if (isStdoutClosed()) break;
+      }
       continue;
     }
+    const document = await text(destination.format, true);
     try {
-      await writeFile(destination.file, await text(destination.format, true));
+      await writeFileChunks(destination.file, document);
     } catch (error) {
       throw new UsageError(`cannot write ${destination.file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }

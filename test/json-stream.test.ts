@@ -1,0 +1,89 @@
+/**
+ * The chunked JSON writer (src/report/json-stream.ts) must write what JSON.stringify(value, null, 2) writes, byte
+ * for byte: the contract's documents are compared as text by users' scripts (`diff <(…) <(…)`). Checked on the
+ * real documents of the samples and on generated values with every JSON corner (undefined members, holes,
+ * functions, toJSON, NaN, empty containers, strings with newlines and lone surrogates, deep nesting).
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { jsonChunks, jsonDocument } from '../src/report/json-stream.js';
+import { runCli, SAMPLES } from './helpers/cli.js';
+
+const joined = (value: unknown) => [...jsonChunks(value)].join('');
+
+/** mulberry32: a seeded generator, so a failure names a value that can be made again. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const STRINGS = ['', 'a', 'line\nbreak', 'tab\tand "quotes" \\ back', '\u0000\u001f\u007f', 'é ü 漢字 😀', '\ud800 lone', '\udcff', '</script>'];
+
+function randomValue(rand: () => number, depth: number): unknown {
+  const pick = rand();
+  if (depth > 7 || pick < 0.35) {
+    const scalars = [null, true, false, 0, -1.5, 1e21, Number.NaN, Infinity, undefined, () => 1, STRINGS[Math.floor(rand() * STRINGS.length)], new Date(0)];
+    return scalars[Math.floor(rand() * scalars.length)];
+  }
+  const count = Math.floor(rand() * 5);
+  if (pick < 0.65) return Array.from({ length: count }, () => randomValue(rand, depth + 1));
+  const object: Record<string, unknown> = {};
+  for (let i = 0; i < count; i++) object[STRINGS[Math.floor(rand() * STRINGS.length)]! + i] = randomValue(rand, depth + 1);
+  return object;
+}
+
+test('every JSON corner is written as JSON.stringify writes it', () => {
+  const values: unknown[] = [
+    null,
+    0,
+    'text',
+    undefined,
+    [],
+    {},
+    [undefined, () => 1, Symbol('s'), null],
+    { a: undefined, b: () => 1 },
+    { only: undefined },
+    { toJSON: () => ({ replaced: true }) },
+    { nested: { date: new Date(86_400_000), list: [[], {}, [[[[[[[[1]]]]]]]]] } },
+    // eslint-disable-next-line no-sparse-arrays
+    [1, , 3],
+    { deep: JSON.parse('['.repeat(50) + ']'.repeat(50)) as unknown },
+  ];
+  // A top-level undefined has no JSON text: JSON.stringify gives undefined, the chunks nothing.
+  for (const value of values) expect(joined(value)).toBe(JSON.stringify(value, null, 2) ?? '');
+  const rand = prng(17);
+  for (let i = 0; i < 2000; i++) {
+    const value = randomValue(rand, 0);
+    expect(joined(value)).toBe(JSON.stringify(value, null, 2) ?? '');
+  }
+});
+
+test('a large document comes in many chunks of bounded size, with the text unchanged', () => {
+  const files = Array.from({ length: 60_000 }, (_, i) => ({ path: `/srv/d${Math.floor(i / 1000)}/f${i % 1000}`, type: 'file', size: i, mode: '0644', uid: 0, gid: 0, linkTarget: null, layer: i % 3 }));
+  const value = { schemaVersion: 2, image: { layers: [{ changes: { added: files.map((file) => file.path) } }], files } };
+  const chunks = [...jsonChunks(value)];
+  expect(chunks.length).toBeGreaterThan(4);
+  for (const chunk of chunks) expect(chunk.length).toBeLessThan(3 << 20);
+  expect(chunks.join('')).toBe(JSON.stringify(value, null, 2));
+  expect([...jsonDocument(value).chunks()].join('')).toBe(`${JSON.stringify(value, null, 2)}\n`);
+});
+
+test('the CLI writes the same document to stdout and to a file, and it is the one JSON.stringify would write', async () => {
+  const sample = path.join(SAMPLES, 'busybox-amd64.tar');
+  const out = path.join(os.tmpdir(), `layerlens-json-stream-${process.pid}.json`);
+  const stdout = await runCli(['analyze', '--json', sample]);
+  expect(stdout.code).toBe(0);
+  const toFile = await runCli(['analyze', sample, '--output', `json=${out}`]);
+  expect(toFile.code).toBe(0);
+  const written = readFileSync(out, 'utf8');
+  rmSync(out);
+  expect(written).toBe(stdout.stdout);
+  expect(written).toBe(`${JSON.stringify(JSON.parse(written), null, 2)}\n`);
+});
