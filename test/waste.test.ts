@@ -4,6 +4,9 @@
  */
 import { fixture, runJson, SAMPLES } from './helpers/cli.js';
 import path from 'node:path';
+import { diveEfficiency } from '../src/analyze/dive-efficiency.js';
+import type { EntryType, LayerEntry } from '../src/model/layer.js';
+import { diveEfficiency as referenceEfficiency } from './helpers/dive-reference.js';
 
 interface WasteJson {
   efficiency: number;
@@ -103,5 +106,58 @@ describe('same-content duplicates', () => {
   test('hardlinks to one file are not duplicates (busybox applets)', async () => {
     const { json } = await runJson<Report>(['waste', DIVE]);
     for (const group of json.waste.duplicates) expect(group.paths).not.toContain('/bin/ls');
+  });
+});
+
+describe("dive's efficiency, computed fast", () => {
+  /** mulberry32: seeded, so a failing case can be made again from its seed. */
+  function prng(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  // Names that sort before and after the whiteout prefix, whiteouts of them, dive's opaque markers, `.wh.` alone.
+  const NAMES = ['a', 'b', '-x', 'z'];
+  const SPECIAL = ['.wh.a', '.wh.b', '.wh.-x', '.wh.z', '.wh.', '.wh..wh..opq', '.wh..wh..plnk', '.wh.missing'];
+  const TYPES: EntryType[] = ['file', 'dir', 'dir', 'symlink', 'hardlink'];
+
+  function randomLayers(rand: () => number): LayerEntry[][] {
+    const pick = <T>(items: T[]) => items[Math.floor(rand() * items.length)]!;
+    return Array.from({ length: 1 + Math.floor(rand() * 5) }, () =>
+      Array.from({ length: Math.floor(rand() * 14) }, () => {
+        const depth = 1 + Math.floor(rand() * 3);
+        const path = Array.from({ length: depth }, () => (rand() < 0.12 ? pick(SPECIAL) : pick(NAMES))).join('/');
+        const type = pick(TYPES);
+        return { path, type, size: type === 'file' ? Math.floor(rand() * 1000) : type === 'dir' && rand() < 0.1 ? 7 : 0, mode: 0o644, uid: 0, gid: 0, linkTarget: null, contentHash: null };
+      }),
+    );
+  }
+
+  test("gives the straightforward port's numbers, paths and occurrences on 20,000 generated images", () => {
+    const rand = prng(2026);
+    for (let i = 0; i < 20_000; i++) {
+      const layers = randomLayers(rand);
+      const fast = diveEfficiency(layers);
+      const reference = referenceEfficiency(layers);
+      if (JSON.stringify(fast) !== JSON.stringify(reference)) {
+        // Name the case: the layers, as a test of their own would write them.
+        expect({ layers: layers.map((entries) => entries.map((entry) => `${entry.type} ${entry.path} ${entry.size}`)), fast }).toEqual({ layers: expect.anything(), fast: reference });
+      }
+    }
+    // The generator reaches the cases that matter: truncated walks, whiteouts of directories, repeated paths.
+    const seen = { truncated: 0, wasted: 0 };
+    const again = prng(2026);
+    for (let i = 0; i < 2000; i++) {
+      const result = diveEfficiency(randomLayers(again));
+      if (result.truncatedLayers.length > 0) seen.truncated++;
+      if (result.wastedBytes > 0) seen.wasted++;
+    }
+    expect(seen.truncated).toBeGreaterThan(100);
+    expect(seen.wasted).toBeGreaterThan(100);
   });
 });

@@ -17,121 +17,203 @@ import { WHITEOUT_PREFIX } from './union.js';
 
 const OPAQUE_PREFIX = '.wh..wh..';
 
-interface Info {
+/**
+ * A node of a layer's tree as dive builds it: the size and kind of the entry that last wrote the path, or a
+ * placeholder (size 0, not a directory) for a parent with no entry of its own. Leaves have no children map: a
+ * layer of a million files makes a million nodes, and a map each would double the cost.
+ */
+interface DiveNode {
+  name: string;
+  parent: DiveNode | null;
+  children: Map<string, DiveNode> | null;
   size: number;
   isDir: boolean;
 }
 
-const PLACEHOLDER: Info = { size: 0, isDir: false };
-
-interface DiveNode {
-  name: string;
-  parent: DiveNode | null;
-  children: Map<string, DiveNode>;
-  info: Info;
+function newNode(name: string, parent: DiveNode | null): DiveNode {
+  return { name, parent, children: null, size: 0, isDir: false };
 }
 
-function newNode(name: string, parent: DiveNode | null, info: Info): DiveNode {
-  return { name, parent, children: new Map(), info };
+function child(parent: DiveNode, name: string): DiveNode {
+  let node = parent.children?.get(name);
+  if (!node) {
+    node = newNode(name, parent);
+    (parent.children ??= new Map()).set(name, node);
+  }
+  return node;
 }
+
+const byName = (a: DiveNode, b: DiveNode) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 function sortedChildren(node: DiveNode): DiveNode[] {
-  return [...node.children.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return node.children ? [...node.children.values()].sort(byName) : [];
 }
 
-/** The node's path, with a whiteout prefix removed from its own (last) name. */
-function divePath(node: DiveNode): string {
-  const names: string[] = [];
-  for (let current: DiveNode | null = node; current?.parent; current = current.parent) {
-    names.push(current === node && current.name.startsWith(WHITEOUT_PREFIX) ? current.name.slice(WHITEOUT_PREFIX.length) : current.name);
-  }
-  return '/' + names.reverse().join('/');
-}
-
-function addPath(root: DiveNode, parts: string[], info: Info): void {
-  let node = root;
-  for (let i = 0; i < parts.length; i++) {
-    const name = parts[i]!;
-    let child = node.children.get(name);
-    if (!child) {
-      if (name.startsWith(OPAQUE_PREFIX)) return;
-      child = newNode(name, node, PLACEHOLDER);
-      node.children.set(name, child);
-    }
-    node = child;
-    if (i === parts.length - 1) node.info = info;
-  }
-}
-
+/** dive's lookup of a path: `/`-separated, empty names skipped (so `/a/` is `/a`). */
 function getNode(root: DiveNode, path: string): DiveNode | null {
   let node: DiveNode | null = root;
   for (const part of path.split('/')) {
     if (part === '') continue;
-    node = node.children.get(part) ?? null;
+    node = node.children?.get(part) ?? null;
     if (!node) return null;
   }
   return node;
 }
 
-function copyTree(node: DiveNode, parent: DiveNode | null): DiveNode {
-  const top = newNode(node.name, parent, node.info);
+function copyTree(node: DiveNode): DiveNode {
+  const top: DiveNode = { ...node, parent: null, children: null };
   const stack: [DiveNode, DiveNode][] = [[node, top]];
   while (stack.length > 0) {
     const [source, copy] = stack.pop()!;
-    for (const [name, child] of source.children) {
-      const childCopy = newNode(child.name, copy, child.info);
+    if (!source.children) continue;
+    copy.children = new Map();
+    for (const [name, original] of source.children) {
+      const childCopy: DiveNode = { ...original, parent: copy, children: null };
       copy.children.set(name, childCopy);
-      stack.push([child, childCopy]);
+      stack.push([original, childCopy]);
     }
   }
   return top;
 }
 
-/**
- * Depth-first, children before parents, names in sorted order; stops when the visitor returns false. An explicit
- * stack, not recursion: a crafted layer controls the depth.
- */
-function visitChildFirst(root: DiveNode, visitor: (node: DiveNode) => boolean, leavesOnly: boolean): boolean {
-  const stack: { node: DiveNode; children: DiveNode[]; next: number }[] = [{ node: root, children: sortedChildren(root), next: 0 }];
+/** Σ of the sizes of a node and of everything below it (iterative: a crafted layer controls the depth). */
+function subtreeSize(node: DiveNode): number {
+  let total = 0;
+  const stack = [node];
   while (stack.length > 0) {
-    const frame = stack[stack.length - 1]!;
-    if (frame.next < frame.children.length) {
-      const child = frame.children[frame.next++]!;
-      stack.push({ node: child, children: sortedChildren(child), next: 0 });
-      continue;
-    }
-    stack.pop();
-    const { node } = frame;
-    if (!node.parent) continue;
-    if (leavesOnly && node.children.size > 0) continue;
-    if (!visitor(node)) return false;
+    const current = stack.pop()!;
+    total += current.size;
+    if (current.children) for (const below of current.children.values()) stack.push(below);
   }
-  return true;
+  return total;
 }
 
+/**
+ * dive's per-path tallies, keyed by its path (the whiteout prefix removed from the last name) in a tree of their
+ * own that nothing is ever deleted from: a path seen again in a later layer, even after a whiteout, finds its
+ * tally by walking names, without a path string per leaf. Path strings are built only for paths seen twice.
+ */
+interface Tally {
+  name: string;
+  parent: Tally | null;
+  children: Map<string, Tally> | null;
+  /** The path's first occurrence while it has one; its DivePathData from the second on. */
+  seen: Occurrence | DivePathData | null;
+}
+
+function tallyChild(parent: Tally, name: string): Tally {
+  let node = parent.children?.get(name);
+  if (!node) {
+    node = { name, parent, children: null, seen: null };
+    (parent.children ??= new Map()).set(name, node);
+  }
+  return node;
+}
+
+function tallyPath(tally: Tally): string {
+  const names: string[] = [];
+  for (let current: Tally | null = tally; current?.parent; current = current.parent) names.push(current.name);
+  return '/' + names.reverse().join('/');
+}
+
+/** Every leaf of a layer's tree in dive's order (depth first, names sorted), with the tally of its dive path. */
+function* leaves(root: DiveNode, tallies: Tally): Generator<[DiveNode, Tally]> {
+  const stack: [DiveNode, Tally][] = sortedChildren(root)
+    .reverse()
+    .map((node) => [node, tallies] as [DiveNode, Tally]);
+  while (stack.length > 0) {
+    const [node, parent] = stack.pop()!;
+    if (node.children && node.children.size > 0) {
+      const here = tallyChild(parent, node.name);
+      const children = sortedChildren(node);
+      for (let i = children.length - 1; i >= 0; i--) stack.push([children[i]!, here]);
+      continue;
+    }
+    const name = node.name.startsWith(WHITEOUT_PREFIX) ? node.name.slice(WHITEOUT_PREFIX.length) : node.name;
+    yield [node, tallyChild(parent, name)];
+  }
+}
+
+/**
+ * Stack `upper` onto `lower` as dive does (a child-first walk of `upper`, names sorted: a whiteout deletes its
+ * target in `lower`, any other node is written over the same path, placeholders created for missing parents),
+ * walking both trees side by side instead of from the root for every node. A lower node is created only when a
+ * node below needs it, as dive's path-by-path writes create them.
+ */
 function stack(lower: DiveNode, upper: DiveNode): void {
-  visitChildFirst(
-    upper,
-    (node) => {
-      const path = divePath(node);
-      if (node.name.startsWith(WHITEOUT_PREFIX)) {
-        const target = getNode(lower, path);
-        if (target?.parent) target.parent.children.delete(target.name);
-      } else {
-        addPath(lower, pathParts(path), node.info);
+  interface Frame {
+    upper: DiveNode;
+    /** The same path in `lower`; null while `lower` has none. */
+    lower: DiveNode | null;
+    parent: Frame | null;
+    children: DiveNode[];
+    next: number;
+  }
+  const ensure = (frame: Frame): DiveNode => {
+    const missing: Frame[] = [];
+    let current: Frame = frame;
+    while (!current.lower) {
+      missing.push(current);
+      current = current.parent!;
+    }
+    let node = current.lower;
+    for (let i = missing.length - 1; i >= 0; i--) {
+      node = child(node, missing[i]!.upper.name);
+      missing[i]!.lower = node;
+    }
+    return node;
+  };
+  const frames: Frame[] = [{ upper, lower, parent: null, children: sortedChildren(upper), next: 0 }];
+  while (frames.length > 0) {
+    const frame = frames[frames.length - 1]!;
+    if (frame.next < frame.children.length) {
+      const next = frame.children[frame.next++]!;
+      frames.push({ upper: next, lower: frame.lower?.children?.get(next.name) ?? null, parent: frame, children: sortedChildren(next), next: 0 });
+      continue;
+    }
+    frames.pop();
+    const parent = frame.parent;
+    if (!parent) continue;
+    const node = frame.upper;
+    if (node.name.startsWith(WHITEOUT_PREFIX)) {
+      const name = node.name.slice(WHITEOUT_PREFIX.length);
+      // `.wh.` alone names its own directory (dive's lookup skips the empty name): the parent itself goes.
+      const target = name === '' ? parent.lower : (parent.lower?.children?.get(name) ?? null);
+      if (target?.parent) {
+        target.parent.children!.delete(target.name);
+        if (target === parent.lower) parent.lower = null;
       }
-      return true;
-    },
-    false,
-  );
+    } else {
+      const written = ensure(frame);
+      written.size = node.size;
+      written.isDir = node.isDir;
+    }
+  }
 }
 
 export function layerTree(entries: LayerEntry[]): DiveNode {
-  const root = newNode('', null, PLACEHOLDER);
+  const root = newNode('', null);
   for (const entry of entries) {
     const parts = pathParts(entry.path);
     if (parts.length === 0) continue;
-    addPath(root, parts, { size: entry.size, isDir: entry.type === 'dir' });
+    let node = root;
+    let dropped = false;
+    for (const name of parts) {
+      const existing = node.children?.get(name);
+      if (existing) {
+        node = existing;
+        continue;
+      }
+      // dive drops opaque markers (and anything a crafted layer puts below one).
+      if (name.startsWith(OPAQUE_PREFIX)) {
+        dropped = true;
+        break;
+      }
+      node = child(node, name);
+    }
+    if (dropped) continue;
+    node.size = entry.size;
+    node.isDir = entry.type === 'dir';
   }
   return root;
 }
@@ -157,51 +239,60 @@ export interface DiveEfficiency {
   truncatedLayers: number[];
 }
 
+type Occurrence = DivePathData['occurrences'][number];
+
 export function diveEfficiency(layers: LayerEntry[][]): DiveEfficiency {
-  const trees = layers.map(layerTree);
-  const byPath = new Map<string, DivePathData>();
+  const tallies: Tally = { name: '', parent: null, children: null, seen: null };
   const inefficient: DivePathData[] = [];
   const truncatedLayers: number[] = [];
-  // dive stacks every range onto a copy of the first layer's tree, then the layers from the first on.
-  const stacked = trees.length > 0 ? copyTree(trees[0]!, null) : newNode('', null, PLACEHOLDER);
+  // Σ over paths of the smallest occurrence, and of every occurrence.
+  let minimum = 0;
+  let discovered = 0;
+  // dive stacks every range onto a copy of the first layer's tree, then the layers from the first on. Each layer's
+  // own tree is built when its turn comes and dropped after it is stacked.
+  let stacked: DiveNode | null = null;
 
-  trees.forEach((tree, layer) => {
-    const completed = visitChildFirst(
-      tree,
-      (node) => {
-        const path = divePath(node);
-        let size = 0;
-        const whiteout = node.name.startsWith(WHITEOUT_PREFIX);
-        if (whiteout) {
-          const previous = getNode(stacked, path);
-          if (!previous) return false; // dive's visitor errors here and abandons the rest of this layer
-          if (previous.info.isDir) visitChildFirst(previous, (below) => ((size += below.info.size), true), false);
-        } else {
-          size = node.info.size;
+  layers.forEach((entries, layer) => {
+    const tree = layerTree(entries);
+    stacked ??= copyTree(tree);
+    let completed = true;
+    for (const [node, tally] of leaves(tree, tallies)) {
+      let size = 0;
+      const whiteout = node.name.startsWith(WHITEOUT_PREFIX);
+      if (whiteout) {
+        const previous = getNode(stacked, tallyPath(tally));
+        if (!previous) {
+          completed = false; // dive's visitor errors here and abandons the rest of this layer
+          break;
         }
-        let data = byPath.get(path);
-        if (!data) {
-          data = { path, cumulativeSize: 0, minSize: -1, occurrences: [] };
-          byPath.set(path, data);
+        if (previous.isDir) size = subtreeSize(previous);
+      } else {
+        size = node.size;
+      }
+      const occurrence: Occurrence = { layer, whiteout, size };
+      const seen = tally.seen;
+      discovered += size;
+      if (!seen) {
+        tally.seen = occurrence;
+        minimum += size;
+      } else if ('occurrences' in seen) {
+        seen.cumulativeSize += size;
+        if (size < seen.minSize) {
+          minimum -= seen.minSize - size;
+          seen.minSize = size;
         }
-        data.cumulativeSize += size;
-        if (data.minSize < 0 || size < data.minSize) data.minSize = size;
-        data.occurrences.push({ layer, whiteout, size });
-        if (data.occurrences.length === 2) inefficient.push(data);
-        return true;
-      },
-      true,
-    );
+        seen.occurrences.push(occurrence);
+      } else {
+        const data: DivePathData = { path: tallyPath(tally), cumulativeSize: seen.size + size, minSize: Math.min(seen.size, size), occurrences: [seen, occurrence] };
+        minimum -= seen.size - data.minSize;
+        tally.seen = data;
+        inefficient.push(data);
+      }
+    }
     if (!completed) truncatedLayers.push(layer);
     stack(stacked, tree);
   });
 
-  let minimum = 0;
-  let discovered = 0;
-  for (const data of byPath.values()) {
-    minimum += data.minSize;
-    discovered += data.cumulativeSize;
-  }
   const wastedBytes = inefficient.reduce((total, data) => total + data.cumulativeSize, 0);
   const layerSizes = layers.map((entries) => entries.reduce((total, entry) => total + entry.size, 0));
   const sizeBytes = layerSizes.reduce((a, b) => a + b, 0);
