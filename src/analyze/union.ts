@@ -126,6 +126,77 @@ function sameContent(a: FsNode, entry: { type: EntryType; size: number; mode: nu
   );
 }
 
+type ChangeKind = 'added' | 'modified' | 'removed';
+
+/**
+ * What one layer did to each path it touched, as it is applied: one map from path to a slot, the slot's kind and
+ * bytes in arrays beside it (a layer of 640,000 files makes 640,000 entries here, not three maps' worth).
+ */
+class LayerChangeSet {
+  private readonly slots = new Map<string, number>();
+  private readonly paths: string[] = [];
+  private readonly kinds: (ChangeKind | undefined)[] = [];
+  /** Bytes an added or modified path brought (0 for directories and hardlinks). */
+  private readonly changed: number[] = [];
+  /** Bytes a removed path took away. */
+  private readonly removed: number[] = [];
+
+  /** The slot of a path, made on first use (with no kind yet). */
+  slot(path: string): number {
+    let slot = this.slots.get(path);
+    if (slot === undefined) {
+      slot = this.paths.length;
+      this.slots.set(path, slot);
+      this.paths.push(path);
+      this.kinds.push(undefined);
+      this.changed.push(0);
+      this.removed.push(0);
+    }
+    return slot;
+  }
+
+  kind(slot: number): ChangeKind | undefined {
+    return this.kinds[slot];
+  }
+
+  mark(slot: number, kind: ChangeKind): void {
+    this.kinds[slot] = kind;
+  }
+
+  markChanged(slot: number, kind: 'added' | 'modified', bytes: number): void {
+    this.kinds[slot] = kind;
+    this.changed[slot] = bytes;
+  }
+
+  markRemoved(path: string, bytes: number): void {
+    const slot = this.slot(path);
+    this.kinds[slot] = 'removed';
+    this.removed[slot] = bytes;
+  }
+
+  /** The layer's change lists, each sorted. */
+  result(): LayerChanges {
+    const changes: LayerChanges = { added: [], modified: [], removed: [], addedBytes: 0, modifiedBytes: 0, removedBytes: 0 };
+    for (let slot = 0; slot < this.paths.length; slot++) {
+      const kind = this.kinds[slot];
+      if (kind === 'removed') {
+        changes.removed.push(this.paths[slot]!);
+        changes.removedBytes += this.removed[slot]!;
+      } else if (kind === 'added') {
+        changes.added.push(this.paths[slot]!);
+        changes.addedBytes += this.changed[slot]!;
+      } else if (kind === 'modified') {
+        changes.modified.push(this.paths[slot]!);
+        changes.modifiedBytes += this.changed[slot]!;
+      }
+    }
+    changes.added.sort();
+    changes.modified.sort();
+    changes.removed.sort();
+    return changes;
+  }
+}
+
 /**
  * The most path text a union may name in its change lists (every path is listed, so a tree 2,000 levels deep
  * under many names costs the square of its depth): far above real images (a million files at 60 bytes is 60 MB),
@@ -174,9 +245,7 @@ export class UnionFs {
   /** Apply one layer's entries on top of what is there. */
   apply(layer: number, entries: LayerEntry[]): LayerChanges {
     this.applying = layer;
-    const status = new Map<string, 'added' | 'modified' | 'removed'>();
-    const removedBytesByPath = new Map<string, number>();
-    const changedBytes = new Map<string, number>();
+    const status = new LayerChangeSet();
 
     // Whiteouts only hide what lower layers put there, so they go first, before this layer adds anything. An
     // extractor meets them in stream order, though: an entry before a whiteout still sees the lower path it
@@ -196,14 +265,14 @@ export class UnionFs {
         this.recordHidden(dir, layer, 'deleted');
         for (const child of [...dir.children.values()]) {
           this.remember(child, index);
-          this.remove(child, status, removedBytesByPath);
+          this.remove(child, status);
         }
       } else {
         const target = this.lookup([...dirParts, base.slice(WHITEOUT_PREFIX.length)]);
         if (target) {
           this.recordHidden(target, layer, 'deleted');
           this.remember(target, index);
-          this.remove(target, status, removedBytesByPath);
+          this.remove(target, status);
         }
       }
     }
@@ -212,7 +281,7 @@ export class UnionFs {
       const parts = pathParts(entry.path);
       if (parts.length === 0) continue; // the root directory itself
       if (parts[parts.length - 1]!.startsWith(WHITEOUT_PREFIX)) continue;
-      const parent = this.ensureDir(parts.slice(0, -1), layer, status, index);
+      const parent = this.ensureDir(parts, parts.length - 1, layer, status, index);
       const name = parts[parts.length - 1]!;
       let size = entry.size;
       let contentHash = entry.contentHash;
@@ -253,7 +322,7 @@ export class UnionFs {
           }
         }
       }
-      const incoming = { type, size, mode, uid, gid, linkTarget, contentHash };
+      const incoming = { type, size, mode, uid, gid, linkTarget, contentHash } as const;
       const existing = parent.children!.get(name);
       const path = '/' + parts.join('/'); // ensureDir walked exactly these parts from the root
       const bothDirs = existing?.type === 'dir' && entry.type === 'dir';
@@ -265,41 +334,27 @@ export class UnionFs {
       } else {
         if (existing) this.recordHidden(existing, layer, 'overwritten');
         // A directory replaced by a file takes everything below it away.
-        if (existing?.children) for (const child of [...existing.children.values()]) this.remove(child, status, removedBytesByPath);
-        const node: FsNode = { name, parent, children: entry.type === 'dir' ? new Map() : null, ...incoming, layer, implicit: false };
+        if (existing?.children) for (const child of [...existing.children.values()]) this.remove(child, status);
+        // Written out, not spread from `incoming`: one object shape for every node, and no spread per entry.
+        const node: FsNode = { name, parent, children: entry.type === 'dir' ? new Map() : null, type, size, mode, uid, gid, linkTarget, contentHash, layer, implicit: false };
         parent.children!.set(name, node);
         if (existing) this.detach([existing]);
         if (hardlinkTarget) this.link(node, hardlinkTarget);
       }
-      const previous = status.get(path);
+      const slot = status.slot(path);
+      const previous = status.kind(slot);
       let next: 'added' | 'modified' | undefined;
       if (previous === 'removed') next = 'modified'; // whited out and re-created by the same layer: replaced
       else if (previous === 'added' || !existing) next = 'added';
       else if (!unchanged || previous === 'modified') next = 'modified';
       if (next) {
         this.spend(path);
-        status.set(path, next);
         // A hardlink adds a name, not content: its bytes are the target's, counted where the target was written.
-        changedBytes.set(path, entry.type === 'dir' || entry.type === 'hardlink' ? 0 : size);
+        status.markChanged(slot, next, entry.type === 'dir' || entry.type === 'hardlink' ? 0 : size);
       }
     }
 
-    const changes: LayerChanges = { added: [], modified: [], removed: [], addedBytes: 0, modifiedBytes: 0, removedBytes: 0 };
-    for (const [path, kind] of status) {
-      if (kind === 'removed') {
-        changes.removed.push(path);
-        changes.removedBytes += removedBytesByPath.get(path) ?? 0;
-      } else if (kind === 'added') {
-        changes.added.push(path);
-        changes.addedBytes += changedBytes.get(path) ?? 0;
-      } else {
-        changes.modified.push(path);
-        changes.modifiedBytes += changedBytes.get(path) ?? 0;
-      }
-    }
-    changes.added.sort();
-    changes.modified.sort();
-    changes.removed.sort();
+    const changes = status.result();
     this.changes[layer] = changes;
     this.gone = new Map();
     this.goneInodes = new Map();
@@ -322,7 +377,7 @@ export class UnionFs {
   }
 
   /** Remove a node; the layer's change list names it and everything below it (each with its own bytes). */
-  private remove(node: FsNode, status: Map<string, string>, removedBytes: Map<string, number>): void {
+  private remove(node: FsNode, status: LayerChangeSet): void {
     const path = nodePath(node);
     node.parent?.children?.delete(node.name);
     const stack: [FsNode, string][] = [[node, path]];
@@ -330,8 +385,7 @@ export class UnionFs {
     while (stack.length > 0) {
       const [current, currentPath] = stack.pop()!;
       this.spend(currentPath);
-      status.set(currentPath, 'removed');
-      removedBytes.set(currentPath, current.children || current.type === 'hardlink' ? 0 : current.size);
+      status.markRemoved(currentPath, current.children || current.type === 'hardlink' ? 0 : current.size);
       const inode = this.inodes.get(current);
       if (inode) {
         linked.push(current);
@@ -408,22 +462,24 @@ export class UnionFs {
     });
   }
 
-  /** Walk to a directory, creating missing parents (and replacing a non-directory in the way). */
-  private ensureDir(parts: string[], layer: number, status: Map<string, string>, index: number): FsNode {
+  /** Walk to the directory of `parts[0..depth)`, creating missing parents (and replacing a non-directory in the way). */
+  private ensureDir(parts: string[], depth: number, layer: number, status: LayerChangeSet, index: number): FsNode {
     let node = this.root;
-    let path = ''; // built as the walk goes down: one path per level, not one per level per level
-    for (const part of parts) {
-      path += `/${part}`;
+    for (let level = 0; level < depth; level++) {
+      const part = parts[level]!;
       let child = node.children!.get(part);
       if (!child || !child.children) {
+        // The path is built only here, where a directory is made: most entries find every parent in place.
+        const path = '/' + parts.slice(0, level + 1).join('/');
         if (child) this.recordHidden(child, layer, 'overwritten');
         this.spend(path);
-        status.set(path, child || status.get(path) === 'removed' ? 'modified' : 'added');
+        const slot = status.slot(path);
+        status.mark(slot, child || status.kind(slot) === 'removed' ? 'modified' : 'added');
         // Extractors mkdir missing parents (0755, root); in a setgid directory the kernel gives the new one the
         // parent's group and the setgid bit, as umoci and containerd leave it. A lower directory that a whiteout
         // later in this stream removes was still there when this entry was written: it keeps its metadata.
         const setgid = node.mode & 0o2000;
-        const earlier = child ? null : this.goneAfter(pathParts(path), index);
+        const earlier = child ? null : this.goneAfter(parts.slice(0, level + 1), index);
         const { mode, uid, gid } = earlier?.children ? earlier : { mode: 0o755 | setgid, uid: 0, gid: setgid ? node.gid : 0 };
         const replaced = child;
         child = { name: part, parent: node, children: new Map(), type: 'dir', size: 0, mode, uid, gid, linkTarget: null, contentHash: null, layer, implicit: true };
