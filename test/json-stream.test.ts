@@ -9,20 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { jsonChunks, jsonDocument } from '../src/report/json-stream.js';
 import { runCli, SAMPLES } from './helpers/cli.js';
+import { mulberry32 as prng } from './helpers/tar-fuzz.js';
 
 const joined = (value: unknown) => [...jsonChunks(value)].join('');
-
-/** mulberry32: a seeded generator, so a failure names a value that can be made again. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STRINGS = ['', 'a', 'line\nbreak', 'tab\tand "quotes" \\ back', '\u0000\u001f\u007f', 'é ü 漢字 😀', '\ud800 lone', '\udcff', '</script>'];
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { diveEfficiency } from '../src/analyze/dive-efficiency.js';
 import type { EntryType, LayerEntry } from '../src/model/layer.js';
 import { diveEfficiency as referenceEfficiency } from './helpers/dive-reference.js';
+import { mulberry32 as prng } from './helpers/tar-fuzz.js';
 
 interface WasteJson {
   efficiency: number;
@@ -110,17 +111,6 @@ describe('same-content duplicates', () => {
 });
 
 describe("dive's efficiency, computed fast", () => {
-  /** mulberry32: seeded, so a failing case can be made again from its seed. */
-  function prng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
   // Names that sort before and after the whiteout prefix, whiteouts of them, dive's opaque markers, `.wh.` alone.
   const NAMES = ['a', 'b', '-x', 'z'];
   const SPECIAL = ['.wh.a', '.wh.b', '.wh.-x', '.wh.z', '.wh.', '.wh..wh..opq', '.wh..wh..plnk', '.wh.missing'];

@@ -6,6 +6,7 @@
 import type { LayerEntry } from '../../src/model/layer.js';
 import { pathParts } from '../../src/image/paths.js';
 import { WHITEOUT_PREFIX } from '../../src/analyze/union.js';
+import type { DiveEfficiency, DivePathData } from '../../src/analyze/dive-efficiency.js';
 
 const OPAQUE_PREFIX = '.wh..wh..';
 
@@ -126,27 +127,6 @@ export function layerTree(entries: LayerEntry[]): DiveNode {
     addPath(root, parts, { size: entry.size, isDir: entry.type === 'dir' });
   }
   return root;
-}
-
-export interface DivePathData {
-  path: string;
-  cumulativeSize: number;
-  minSize: number;
-  /** Layer of each occurrence, in visiting order, and whether it was a whiteout. */
-  occurrences: { layer: number; whiteout: boolean; size: number }[];
-}
-
-export interface DiveEfficiency {
-  efficiency: number;
-  wastedBytes: number;
-  /** wastedBytes / userSizeBytes; null when the image has no bytes above its first layer (dive divides by 0). */
-  userWastedPercent: number | null;
-  sizeBytes: number;
-  userSizeBytes: number;
-  /** Paths seen in two or more layers, largest cumulative size first. */
-  inefficiencies: DivePathData[];
-  /** Layers whose walk dive stops early (a whiteout of a path absent below); reported for transparency. */
-  truncatedLayers: number[];
 }
 
 export function diveEfficiency(layers: LayerEntry[][]): DiveEfficiency {
