@@ -31,6 +31,7 @@ export async function openFromContainerd(input: string, name: string, namespace:
     if (error?.code === 'ENOENT') return new ImageReadError('ctr is needed to read containerd images; install containerd (apt-get install containerd)');
     if (error) return new ImageReadError(`ctr failed: ${error.message}`);
     if (code === 0) return null;
+    if (code === null && !stderr.trim()) return null; // stopped by us without a word: the stream's own error says more
     const said = stderr.trim().split('\n').pop() ?? '';
     const hint = /not found/i.test(said) ? `; containerd names images in full (docker.io/library/alpine:latest), see ctr -n ${namespace} images ls` : '';
     return new ImageReadError(`containerd at ${address} (namespace ${namespace}) could not export ${name}: ${quoteServerText(said)}${hint}`);
@@ -39,8 +40,13 @@ export async function openFromContainerd(input: string, name: string, namespace:
   try {
     tree = await readArchiveStream(child.stdout, label, { ...(debug ? { debug } : {}) });
   } catch (error) {
-    child.kill();
-    throw (await failure()) ?? error;
+    // An empty or cut stream usually means ctr is exiting with its reason on stderr: give it a moment to say it
+    // (killing at once loses the reason: a race seen in CI), then stop it so a stalled ctr cannot hang us.
+    child.stdout.resume(); // drain, so a ctr still writing can reach its exit
+    const grace = setTimeout(() => child.kill(), 5000);
+    const why = await failure();
+    clearTimeout(grace);
+    throw why ?? error;
   }
   const failed = await failure();
   if (failed) throw failed;
