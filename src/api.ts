@@ -6,7 +6,7 @@
  * with failed checks, or a DamagedImageError where its content was needed).
  */
 import type { Credentials } from './fetch/registry/auth.js';
-import { BlobCache, defaultCacheDir } from './fetch/registry/cache.js';
+import { BlobCache, cacheLimit, defaultCacheDir } from './fetch/registry/cache.js';
 import { parsePlatform } from './image/platform.js';
 import type { Platform } from './image/types.js';
 import type { AnalysisOptions } from './pipeline/analyze.js';
@@ -74,7 +74,7 @@ function readOptions(images: string[], options: ImageOptions): ReadOptions {
       credentials,
       ...(registry.timeoutSeconds !== undefined ? { timeoutSeconds: registry.timeoutSeconds } : {}),
       dockerMirrors: registry.mirrors ?? [],
-      cache: cache ? new BlobCache(cache, { note: options.onNote, debug: options.onDebug }) : null,
+      cache: cache ? new BlobCache(cache, { note: options.onNote, debug: options.onDebug, limit: cacheLimit() }) : null,
       progress: null,
     },
   };

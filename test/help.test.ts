@@ -59,8 +59,8 @@ function exampleLines(text: string): string[] {
 }
 
 describe.each([80, 100])('at %i columns', (columns) => {
-  test.each(Object.keys(COMMANDS))('%s --help: no line wider than the terminal; every example command on its own line', async (command) => {
-    const text = await help([command], columns);
+  test.each([...Object.keys(COMMANDS), 'cache info', 'cache prune'])('%s --help: no line wider than the terminal; every example command on its own line', async (command) => {
+    const text = await help(command.split(' '), columns);
     for (const line of text.split('\n')) expect([line, line.length <= columns]).toEqual([line, true]);
     const examples = exampleLines(text);
     expect(examples.length).toBeGreaterThanOrEqual(4);

@@ -5,7 +5,7 @@
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 import type { Credentials } from '../fetch/registry/auth.js';
-import { BlobCache, defaultCacheDir } from '../fetch/registry/cache.js';
+import { BlobCache, cacheLimit, defaultCacheDir } from '../fetch/registry/cache.js';
 import { parseMirrorUrl } from '../fetch/registry/mirrors.js';
 import type { OpenOptions } from '../fetch/open.js';
 import { parsePlatform } from '../image/platform.js';
@@ -229,7 +229,7 @@ export async function registryOptions(options: CommonOptions, { note, debug }: V
       parseMirrorUrl(url); // a bad URL is a usage error before anything is read
       return url;
     }),
-    cache: options.cache === false ? null : new BlobCache(options.cacheDir ?? defaultCacheDir(), { note, debug }),
+    cache: options.cache === false ? null : new BlobCache(options.cacheDir ?? defaultCacheDir(), { note, debug, limit: cacheLimit() }),
     // Off a terminal, progress only with --debug (one line per finished blob): CI logs stay clean.
     progress: Progress.create(options.progress !== false && !options.quiet, debug),
   };

@@ -9,14 +9,16 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { LayerScan } from '../../model/layer.js';
 import type { ScanCache } from '../../model/source.js';
+import type { CacheInventory, CacheTally, PruneResult } from '../../model/cache.js';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { isDigest } from '../../image/digest.js';
+import { parseSize } from '../../model/units.js';
 import { errorCode } from './transport.js';
 
 export function defaultCacheDir(): string {
@@ -27,6 +29,20 @@ export function defaultCacheDir(): string {
 // 2: layers read with Go archive/tar rules (header-only entries, PAX size, sparse, raw names); 3: estimatedCompressedSize;
 // 4: the estimate's new sampling, and a short layer's gzip samples (pooled with the image's other short layers)
 const SCAN_FORMAT = 4;
+/**
+ * The cache's size cap when LAYERLENS_CACHE_MAX does not set one: room for a few realistic images and their scans,
+ * small beside a CI runner's disk.
+ */
+export const DEFAULT_CACHE_MAX = 4 * 2 ** 30;
+
+/** LAYERLENS_CACHE_MAX: a size (`10GB`, `500MiB`) or `unlimited`; a bad value is a usage error (exit 2). */
+export function cacheLimit(env: NodeJS.ProcessEnv = process.env): number {
+  const value = env.LAYERLENS_CACHE_MAX?.trim();
+  if (value === undefined || value === '') return DEFAULT_CACHE_MAX;
+  if (/^(unlimited|none|off)$/i.test(value)) return Number.POSITIVE_INFINITY;
+  return parseSize(value, 'LAYERLENS_CACHE_MAX');
+}
+
 /** A temp file this old is a leftover whoever wrote it. */
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
 
@@ -52,6 +68,14 @@ function processAlive(pid: number): boolean {
   } catch (error) {
     return errorCode(error) === 'EPERM'; // it exists, and belongs to someone else
   }
+}
+
+/** Why a temp file is a leftover no live process is writing (older than a day, or its writer is gone), else null. */
+export function leftoverReason(name: string, mtimeMs: number, now = Date.now()): string | null {
+  const owner = tempOwner(name);
+  if (!owner) return null;
+  if ((owner.host === null || owner.host === HOST_TAG) && !processAlive(owner.pid)) return `process ${owner.pid}, which is gone`;
+  return now - mtimeMs > STALE_TEMP_MS ? 'a run more than a day ago' : null;
 }
 
 /** Temp files being written now, removed whatever way the process ends. */
@@ -92,6 +116,8 @@ function untrackTemp(file: string): void {
 const noted = new Set<string>();
 
 export interface BlobCacheOptions {
+  /** The size cap in bytes (default: cacheLimit(), from LAYERLENS_CACHE_MAX). */
+  limit?: number;
   /** One-line notes for the user (an unusable cache directory, an evicted damaged blob); silent with --quiet. */
   note?: (line: string) => void;
   debug?: (line: string) => void;
@@ -144,19 +170,41 @@ export class BlobCache {
     for (const dir of dirs) {
       const names = await readdir(dir).catch(() => [] as string[]);
       for (const name of names) {
-        const owner = tempOwner(name);
-        if (!owner) continue;
+        if (!tempOwner(name)) continue;
         const file = path.join(dir, name);
         const info = await stat(file).catch(() => null);
         if (!info?.isFile()) continue;
-        const old = now - info.mtimeMs > STALE_TEMP_MS;
-        const orphan = (owner.host === null || owner.host === HOST_TAG) && !processAlive(owner.pid);
-        if (old || orphan) {
+        const reason = leftoverReason(name, info.mtimeMs, now);
+        if (reason) {
           await unlink(file).catch(() => {});
-          this.options.debug?.(`removed ${name}, left in the cache by ${orphan ? `process ${owner.pid}, which is gone` : 'a run more than a day ago'}`);
+          this.options.debug?.(`removed ${name}, left in the cache by ${reason}`);
         }
       }
     }
+  }
+
+  /**
+   * Keep the cache within its cap (LAYERLENS_CACHE_MAX) once a run has written to it: the least recently used
+   * entries go first (an entry's mtime is its last use: reads touch it), so what this run used stays if it fits.
+   */
+  async settle(): Promise<void> {
+    if (!this.wrote) return;
+    this.wrote = false;
+    const limit = this.options.limit ?? cacheLimit();
+    try {
+      const result = await pruneCache(this.dir, { max: limit });
+      if (result.removed.files > 0) this.options.debug?.(`cache ${this.dir} kept under ${limit} B: removed ${result.removed.files} file(s), ${result.removed.bytes} B (outdated, leftover or least recently used)`);
+    } catch {
+      // a cache that cannot be pruned is only larger, never wrong
+    }
+  }
+
+  private wrote = false;
+
+  /** Mark an entry used now, for least-recently-used eviction (best effort: a failure only ages it). */
+  private touch(file: string): void {
+    const now = new Date();
+    void utimes(file, now, now).catch(() => {});
   }
 
   private scanPath(digest: string): string {
@@ -172,7 +220,12 @@ export class BlobCache {
       const { checksum, payload } = JSON.parse(gunzipSync(await readFile(file)).toString('utf8')) as { checksum: string; payload: string };
       if (createHash('sha256').update(payload).digest('hex') !== checksum) throw new Error('checksum');
       const scan = JSON.parse(payload) as LayerScan;
-      return scan.digest === digest ? scan : null;
+      if (scan.digest !== digest) return null;
+      // The scan and its blob are one entry for eviction: a warm run reads only the scan, and the blob is what
+      // re-scans it without a download when the scan format changes.
+      this.touch(file);
+      this.touch(this.path(digest));
+      return scan;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') await unlink(file).catch(() => {});
       return null;
@@ -198,6 +251,7 @@ export class BlobCache {
       await mkdir(path.dirname(file), { recursive: true });
       await writeFile(temp, body);
       await rename(temp, file);
+      this.wrote = true;
     } catch {
       await unlink(temp).catch(() => {}); // a cache that cannot be written is only slower, never wrong
     } finally {
@@ -226,6 +280,7 @@ export class BlobCache {
   }
 
   open(digest: string): Readable {
+    this.touch(this.path(digest));
     return createReadStream(this.path(digest), { highWaterMark: 1 << 20 });
   }
 
@@ -286,6 +341,7 @@ export class BlobCache {
     const hash = algorithm === 'sha256' || algorithm === 'sha512' ? createHash(algorithm) : null;
     trackTemp(temp);
     const file: WriteStream = createWriteStream(temp);
+    const committed = () => (this.wrote = true);
     let failed = false;
     file.on('error', () => (failed = true)); // a full disk must not break the analysis; the entry is just not kept
     const discard = () => {
@@ -323,6 +379,7 @@ export class BlobCache {
           rename(temp, final).then(
             () => {
               untrackTemp(temp);
+              committed();
               callback();
             },
             () => {
@@ -338,4 +395,143 @@ export class BlobCache {
       },
     });
   }
+}
+
+export type CacheEntryKind = 'blob' | 'scan' | 'outdatedScan' | 'leftover' | 'temp';
+
+interface CacheFile {
+  file: string;
+  kind: CacheEntryKind;
+  bytes: number;
+  /** Last use (mtime: a read touches it). */
+  usedMs: number;
+}
+
+/**
+ * Every file layerlens wrote in the cache, classified. Only names of its own making are listed (a digest's hex, a
+ * scan, a temp name): a `--cache-dir` pointed at a directory holding other files never loses them to a prune.
+ * Symlinks are not followed.
+ */
+async function cacheFiles(dir: string): Promise<{ exists: boolean; files: CacheFile[] }> {
+  const top = await lstat(dir).catch(() => null);
+  if (!top) return { exists: false, files: [] };
+  if (!top.isDirectory()) throw new CacheDirError(`the cache directory ${dir} is not a directory`);
+  const files: CacheFile[] = [];
+  const now = Date.now();
+  const add = async (file: string, name: string, kind: CacheEntryKind): Promise<void> => {
+    const info = await lstat(file).catch(() => null);
+    if (!info?.isFile()) return;
+    const leftover = kind === 'temp' && leftoverReason(name, info.mtimeMs, now) !== null;
+    files.push({ file, kind: leftover ? 'leftover' : kind, bytes: info.size, usedMs: info.mtimeMs });
+  };
+  const list = (sub: string) => readdir(sub).catch(() => [] as string[]);
+  for (const algorithm of await list(path.join(dir, 'blobs'))) {
+    if (!/^sha(256|512)$/.test(algorithm)) continue;
+    const sub = path.join(dir, 'blobs', algorithm);
+    for (const name of await list(sub)) {
+      if (/^[0-9a-f]{64,128}$/.test(name)) await add(path.join(sub, name), name, 'blob');
+      else if (tempOwner(name)) await add(path.join(sub, name), name, 'temp');
+    }
+  }
+  for (const version of await list(path.join(dir, 'scans'))) {
+    const format = /^v(\d+)$/.exec(version);
+    if (!format) continue;
+    for (const algorithm of await list(path.join(dir, 'scans', version))) {
+      if (!/^sha(256|512)$/.test(algorithm)) continue;
+      const sub = path.join(dir, 'scans', version, algorithm);
+      for (const name of await list(sub)) {
+        if (/^[0-9a-f]{64,128}\.json\.gz$/.test(name)) await add(path.join(sub, name), name, Number(format[1]) === SCAN_FORMAT ? 'scan' : 'outdatedScan');
+        else if (tempOwner(name)) await add(path.join(sub, name), name, 'temp');
+      }
+    }
+  }
+  return { exists: true, files };
+}
+
+/** A cache directory that cannot be listed or pruned (a file in its place): a configuration error, exit 2. */
+export class CacheDirError extends Error {}
+
+function tally(files: CacheFile[]): CacheTally {
+  return { files: files.length, bytes: files.reduce((sum, file) => sum + file.bytes, 0) };
+}
+
+export async function inventoryCache(dir: string, limit: number | null = cacheLimit()): Promise<CacheInventory> {
+  const { exists, files } = await cacheFiles(dir);
+  const of = (kind: CacheEntryKind) => tally(files.filter((file) => file.kind === kind));
+  const used = files.map((file) => file.usedMs).sort((a, b) => a - b);
+  return {
+    dir,
+    exists,
+    limit: limit !== null && Number.isFinite(limit) ? limit : null,
+    total: tally(files),
+    blobs: of('blob'),
+    scans: of('scan'),
+    outdatedScans: of('outdatedScan'),
+    leftovers: of('leftover'),
+    inProgress: of('temp'),
+    prunable: tally(chooseVictims(files, limit !== null && Number.isFinite(limit) ? limit : null)),
+    oldestUse: used.length ? new Date(used[0]!).toISOString() : null,
+    newestUse: used.length ? new Date(used[used.length - 1]!).toISOString() : null,
+  };
+}
+
+/**
+ * What a prune to `max` removes: outdated scans and leftover temp files first (nothing reads them), then blobs and
+ * scans from the least recently used until the rest fits. Temp files a live run is writing are never chosen.
+ */
+function chooseVictims(files: CacheFile[], max: number | null): CacheFile[] {
+  const victims: CacheFile[] = files.filter((file) => file.kind === 'outdatedScan' || file.kind === 'leftover');
+  const kept = files.filter((file) => file.kind === 'blob' || file.kind === 'scan' || file.kind === 'temp');
+  let size = tally(kept).bytes;
+  if (max !== null && size > max) {
+    // Oldest use first; among equals, the larger first (it frees more for the same loss of recency).
+    const candidates = kept.filter((file) => file.kind !== 'temp').sort((a, b) => a.usedMs - b.usedMs || b.bytes - a.bytes);
+    for (const file of candidates) {
+      if (size <= max) break;
+      victims.push(file);
+      size -= file.bytes;
+    }
+  }
+  return victims;
+}
+
+/**
+ * Bring the cache under `max` bytes: outdated scans and leftover temp files go first (nothing reads them), then
+ * blobs and scans from the least recently used. Temp files a live run is writing are never touched. `max: 0`
+ * empties it. A file that is already gone (another run pruned it) counts as removed by that run, not this one.
+ */
+export async function pruneCache(dir: string, options: { max: number | null; dryRun?: boolean }): Promise<PruneResult> {
+  const { files } = await cacheFiles(dir);
+  const max = options.max !== null && Number.isFinite(options.max) ? options.max : null;
+  const victims = chooseVictims(files, max);
+  const removed: CacheFile[] = [];
+  for (const victim of victims) {
+    if (options.dryRun) {
+      removed.push(victim);
+      continue;
+    }
+    try {
+      await unlink(victim.file);
+      removed.push(victim);
+    } catch {
+      // gone already, or not ours to remove: it is not counted
+    }
+  }
+  if (!options.dryRun) {
+    // Directories of outdated scan formats, once empty, go too (rmdir refuses a directory that is not empty).
+    for (const version of await readdir(path.join(dir, 'scans')).catch(() => [] as string[])) {
+      if (!/^v\d+$/.test(version) || version === `v${SCAN_FORMAT}`) continue;
+      for (const algorithm of await readdir(path.join(dir, 'scans', version)).catch(() => [] as string[])) await rmdir(path.join(dir, 'scans', version, algorithm)).catch(() => {});
+      await rmdir(path.join(dir, 'scans', version)).catch(() => {});
+    }
+  }
+  const gone = new Set(removed.map((file) => file.file));
+  const of = (kind: CacheEntryKind) => tally(removed.filter((file) => file.kind === kind));
+  return {
+    dir,
+    dryRun: options.dryRun ?? false,
+    max,
+    removed: { ...tally(removed), blobs: of('blob'), scans: of('scan'), outdatedScans: of('outdatedScan'), leftovers: of('leftover') },
+    remaining: tally(files.filter((file) => !gone.has(file.file))),
+  };
 }

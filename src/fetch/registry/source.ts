@@ -200,6 +200,7 @@ async function openEndpoint(input: string, reference: RegistryReference, origin:
       close: async () => {
         options.progress?.done();
         await client.close();
+        await cache?.settle();
       },
     };
   } catch (error) {
