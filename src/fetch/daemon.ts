@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
+import { undici } from './http-client.js';
 import { errorMessage, ImageReadError } from '../errors.js';
 import { resolveDockerArchive } from './docker-archive.js';
 import { DEFAULT_TIMEOUT_SECONDS, DeadlineError, errorCode, guardStall, quoteServerText } from './registry/transport.js';
@@ -84,7 +85,7 @@ export class EngineClient {
   constructor(readonly endpoint: Endpoint) {
     const address = endpoint.address;
     if (address.startsWith('unix://')) {
-      this.agent = new Agent({ connect: { socketPath: address.slice('unix://'.length) }, headersTimeout: 60_000, bodyTimeout: 0 });
+      this.agent = new (undici().Agent)({ connect: { socketPath: address.slice('unix://'.length) }, headersTimeout: 60_000, bodyTimeout: 0 });
       this.base = 'http://engine';
     } else if (address.startsWith('tcp://') || address.startsWith('http://') || address.startsWith('https://')) {
       const url = new URL(address.replace(/^tcp:/, 'http:'));
@@ -92,10 +93,10 @@ export class EngineClient {
       const tls = (process.env.DOCKER_TLS_VERIFY ?? '') !== '' || address.startsWith('https://');
       if (tls) {
         const read = (file: string) => (existsSync(path.join(certPath, file)) ? readFileSync(path.join(certPath, file)) : undefined);
-        this.agent = new Agent({ connect: { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem'), rejectUnauthorized: true }, bodyTimeout: 0 });
+        this.agent = new (undici().Agent)({ connect: { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem'), rejectUnauthorized: true }, bodyTimeout: 0 });
         this.base = `https://${url.host}`;
       } else {
-        this.agent = new Agent({ bodyTimeout: 0 });
+        this.agent = new (undici().Agent)({ bodyTimeout: 0 });
         this.base = `http://${url.host}`;
       }
     } else if (address.startsWith('ssh://')) {
@@ -118,7 +119,7 @@ export class EngineClient {
   }
 
   async get(pathname: string, options: { headersTimeout?: number; signal?: AbortSignal } = {}): Promise<Dispatcher.ResponseData> {
-    return request(`${this.base}${pathname}`, { dispatcher: this.agent, method: 'GET', headers: { 'user-agent': 'layerlens' }, ...options });
+    return undici().request(`${this.base}${pathname}`, { dispatcher: this.agent, method: 'GET', headers: { 'user-agent': 'layerlens' }, ...options });
   }
 
   /**

@@ -10,7 +10,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher, ProxyAgent } from 'undici';
+import { undici } from '../http-client.js';
 import { ImageReadError, TransferError, UsageError, errorMessage } from '../../errors.js';
 
 export const DEFAULT_TIMEOUT_SECONDS = 30;
@@ -302,7 +303,7 @@ export class RegistryTransport {
     this.timeoutSeconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
     const deadline = Math.ceil(this.timeoutSeconds * 1000);
     this.tls = { rejectUnauthorized: !options.insecure, ...(ca ? { ca } : {}) };
-    this.agent = new Agent({
+    this.agent = new (undici().Agent)({
       connect: { ...this.tls, timeout: deadline },
       keepAliveTimeout: 30_000,
       // The deadlines of this class replace undici's idle timers (a drip is never idle); these stay as backstops.
@@ -328,7 +329,7 @@ export class RegistryTransport {
       const deadline = Math.ceil(this.timeoutSeconds * 1000);
       // The registry's TLS settings (--ca-file, --insecure) are for the registry, inside the tunnel; the proxy's own
       // certificate (an https:// proxy) is checked against the system's CAs.
-      agent = new ProxyAgent({ uri: proxy.href, requestTls: { ...this.tls, timeout: deadline }, proxyTls: { timeout: deadline }, headersTimeout: deadline * 2, bodyTimeout: 0, connections: 8 });
+      agent = new (undici().ProxyAgent)({ uri: proxy.href, requestTls: { ...this.tls, timeout: deadline }, proxyTls: { timeout: deadline }, headersTimeout: deadline * 2, bodyTimeout: 0, connections: 8 });
       this.proxies.set(proxy.href, agent);
     }
     return { dispatcher: agent, proxy };
@@ -351,7 +352,7 @@ export class RegistryTransport {
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(this.deadlineError('headers', url, url, 'the /v2/ endpoint')), this.timeoutSeconds * 1000);
       try {
-        const probe = await request(url, { dispatcher: this.route(new URL(url)).dispatcher, method: 'GET', signal: controller.signal });
+        const probe = await undici().request(url, { dispatcher: this.route(new URL(url)).dispatcher, method: 'GET', signal: controller.signal });
         await probe.body.dump();
         this.scheme = 'https';
       } catch (error) {
@@ -495,7 +496,7 @@ export class RegistryTransport {
       if (authorization) headers.authorization = authorization;
       if (init.range) headers.range = `bytes=${init.range}-`;
       state.proxy = proxy?.host ?? null;
-      const response = await request(current, { dispatcher, method: init.method ?? 'GET', headers, signal, ...(init.body !== undefined ? { body: init.body } : {}) });
+      const response = await undici().request(current, { dispatcher, method: init.method ?? 'GET', headers, signal, ...(init.body !== undefined ? { body: init.body } : {}) });
       if (init.follow !== false && [301, 302, 303, 307, 308].includes(response.statusCode) && response.headers.location) {
         await response.body.dump().catch(() => undefined);
         const location = Array.isArray(response.headers.location) ? response.headers.location[0]! : response.headers.location;
