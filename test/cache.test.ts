@@ -3,12 +3,13 @@
  * info|prune` say what it holds and free it. Against a real registry (Debian's docker-registry) with images pushed
  * by skopeo; every figure is checked against the files on disk (find, sha256sum), not against our own listing.
  */
+import Ajv2020 from 'ajv/dist/2020.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli, runJson, SAMPLES } from './helpers/cli.js';
+import { ROOT, runCli, runJson, SAMPLES } from './helpers/cli.js';
 import { layerTar, writeImage } from './helpers/layout.js';
 import { pushImage, startRegistry, type RunningRegistry } from './helpers/registry.js';
 
@@ -37,6 +38,12 @@ const LAYER_BYTES = 300_000;
 
 let work: string;
 let registry: RunningRegistry;
+const ajv = new Ajv2020.default({ allErrors: true, strict: true, allowUnionTypes: true });
+const validateCache = ajv.compile(JSON.parse(readFileSync(path.join(ROOT, 'docs', 'cache.schema.json'), 'utf8')));
+
+function schemaErrors(json: unknown): string | null {
+  return validateCache(json) ? null : ajv.errorsText(validateCache.errors, { separator: '\n' });
+}
 
 function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { DOCKER_CONFIG: path.join(work, 'docker-empty'), XDG_CACHE_HOME: path.join(work, 'xdg-cache'), DOCKER_HOST: 'unix:///nonexistent.sock', ...extra };
@@ -85,6 +92,7 @@ async function layers(cache: string, name: string, extra: NodeJS.ProcessEnv = {}
 async function info(cache: string, extra: NodeJS.ProcessEnv = {}): Promise<Info> {
   const result = await runJson<Info>(['cache', 'info', '--cache-dir', cache, '--json'], { env: env(extra) });
   expect([result.code, result.stderr]).toEqual([0, '']);
+  expect(schemaErrors(result.json)).toBeNull();
   return result.json;
 }
 
@@ -159,6 +167,7 @@ test('cache info counts every kind as find does; prune --dry-run removes nothing
 
   const dry = await runJson<{ removed: Tally; dryRun: boolean }>(['cache', 'prune', '--cache-dir', cache, '--max', '1', '--dry-run', '--json'], { env: env() });
   expect(dry.code).toBe(0);
+  expect(schemaErrors(dry.json)).toBeNull();
   expect(dry.json.dryRun).toBe(true);
   expect(dry.json.removed).toMatchObject({ files: found.total.files - 1 });
   expect(filesOnDisk(cache)).toEqual(disk);
@@ -200,5 +209,6 @@ test('bad input: a cap that is not a size, a cache directory that is a file, --a
   expect([fresh.code, fresh.stderr]).toEqual([0, '']);
   expect(fresh.stdout).toBe(`Cache ${path.join(work, 'never-used', 'layerlens')} (limit 4.29 GB): empty, the directory does not exist yet\n`);
   const unlimited = await runJson<Info>(['cache', 'info', '--json'], { env: env({ XDG_CACHE_HOME: path.join(work, 'never-used'), LAYERLENS_CACHE_MAX: 'unlimited' }) });
+  expect(schemaErrors(unlimited.json)).toBeNull();
   expect(unlimited.json).toMatchObject({ exists: false, limit: null, total: { files: 0, bytes: 0 } });
 });

@@ -59,7 +59,7 @@ function exampleLines(text: string): string[] {
 }
 
 describe.each([80, 100])('at %i columns', (columns) => {
-  test.each([...Object.keys(COMMANDS), 'cache info', 'cache prune'])('%s --help: no line wider than the terminal; every example command on its own line', async (command) => {
+  test.each([...Object.keys(COMMANDS), 'repo', 'cache info', 'cache prune'])('%s --help: no line wider than the terminal; every example command on its own line', async (command) => {
     const text = await help(command.split(' '), columns);
     for (const line of text.split('\n')) expect([line, line.length <= columns]).toEqual([line, true]);
     const examples = exampleLines(text);

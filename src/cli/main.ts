@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { EXIT_UNREADABLE, EXIT_USAGE, LayerlensError, UsageError, errorMessage } from '../errors.js';
 import { registerCacheCommand } from './cache.js';
+import { registerRepoCommand } from './repo.js';
 import { registerCheckCommand } from './check.js';
 import { registerDiffCommand } from './diff.js';
 import { registerImageCommands } from './commands.js';
@@ -23,7 +24,7 @@ export function buildParser(args: string[], setExit: (code: number) => void): Ar
     .usage('$0 <command> <image> [options]\n\nOpen a container image and see what is inside it and what it costs.')
     .strict()
     .recommendCommands()
-    .demandCommand(1, 'name a command: inspect, layers, files, waste, analyze, verify, platforms, diff, check, cache or completion (see --help)')
+    .demandCommand(1, 'name a command: inspect, layers, files, waste, analyze, verify, platforms, diff, check, repo, cache or completion (see --help)')
     .version(VERSION)
     .alias('h', 'help')
     .wrap(Math.min(100, process.stdout.columns || Number(process.env.COLUMNS) || 100))
@@ -58,6 +59,7 @@ export function buildParser(args: string[], setExit: (code: number) => void): Ar
   registerImageCommands(parser, setExit);
   registerDiffCommand(parser, setExit);
   registerCheckCommand(parser, setExit);
+  registerRepoCommand(parser, setExit);
   registerCacheCommand(parser, setExit);
   // yargs writes the script and answers the shell's --get-yargs-completions calls, from these very commands.
   parser.completion('completion', 'print a shell completion script: completion bash >> ~/.bashrc, completion zsh >> ~/.zshrc (default: $SHELL)');

@@ -16,6 +16,8 @@ export interface ProgressSink {
   waiting(label: string, what: string): () => void;
   /** An engine export: bytes so far of `expected` (the engine's image size, when it says). */
   exporting(label: string, bytes: number, expected: number | null): void;
+  /** Work counted in items (`repo`: tags read of tags listed). */
+  counting(label: string, what: string, done: number, total: number): void;
   /** The read is over: clear the line. */
   done(): void;
 }

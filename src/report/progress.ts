@@ -161,6 +161,20 @@ export class Progress implements ProgressSink {
     this.drawn = true;
   }
 
+  /** Items done of a total (`repo`: tags read of tags listed); redrawn at most every 100 ms, and at the end. */
+  counting(label: string, what: string, done: number, total: number): void {
+    const now = Date.now();
+    if (this.log) {
+      if (done === total) this.log(`read ${label}: ${done} of ${total} ${what}`);
+      return;
+    }
+    if (now - this.lastDraw < 100 && done !== total) return;
+    this.lastDraw = now;
+    const line = `reading ${label}: ${done} of ${total} ${what} (${percentText(total ? done / total : 1, 0)})`;
+    this.stream.write(`\r${line.slice(0, (this.stream.columns || 100) - 1)}\x1b[K`);
+    this.drawn = true;
+  }
+
   /** Nothing under way: stop redrawing and clear the line. */
   private idle(): void {
     if (this.ticker) clearInterval(this.ticker);

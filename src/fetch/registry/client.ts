@@ -215,6 +215,49 @@ export class RegistryClient {
     return { tags: tags.slice(0, TAG_LIST_PAGE), more: Boolean(link && String(link).includes('rel="next"')) || (Array.isArray(list) && list.length >= TAG_LIST_PAGE) };
   }
 
+  /**
+   * One page of the tag list for `layerlens repo`: `cursor` is null for the first page, else what the previous page
+   * returned. The next page is the registry's `Link: <…>; rel="next"` when it has one; a link to another origin or
+   * another repository is refused (credentials and answers stay with this repository). Without a link, a full page
+   * goes on from its last tag (`last=`, the spec's pagination). Tag names that are not valid tags are dropped and
+   * counted. The caller stops on a page that brings no new tag (a registry that loops).
+   */
+  async tagPage(cursor: string | null, pageSize: number): Promise<{ tags: string[]; next: string | null; dropped: number }> {
+    const path = cursor ?? `tags/list?n=${pageSize}`;
+    const response = await this.get(path, { accept: 'application/json' }, { what: 'the tag list' });
+    if (response.status !== 200) return this.fail(response, 'the tag list');
+    const limit = Math.max(MAX_TAG_LIST_BYTES, pageSize * 200);
+    const bytes = await readLimited(response.body, limit, () => new ImageReadError(`${this.name}: a page of the tag list is more than ${limit} bytes`));
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw new ImageReadError(`${this.name}: the tag list is not JSON`);
+    }
+    const list = (parsed as { tags?: unknown } | null)?.tags;
+    const raw = Array.isArray(list) ? list : [];
+    const tags = raw.filter((tag): tag is string => typeof tag === 'string' && TAG_NAME.test(tag));
+    const header = response.headers.link;
+    const link = /<([^>]*)>\s*;[^,]*rel="?next"?/i.exec(Array.isArray(header) ? header.join(', ') : (header ?? ''));
+    let next: string | null = null;
+    if (link) {
+      const base = await this.transport.baseUrl();
+      let url: URL;
+      try {
+        url = new URL(link[1]!, base);
+      } catch {
+        throw new ImageReadError(`${this.name}: the tag list's next-page link ${quoteServerText(link[1]!.slice(0, 200))} is not a URL`);
+      }
+      if (url.origin !== new URL(base).origin || url.pathname !== `/v2/${this.reference.repository}/tags/list`) {
+        throw new ImageReadError(`${this.name}: the tag list's next-page link points elsewhere (${quoteServerText(url.href.slice(0, 200))}); not followed`);
+      }
+      next = `tags/list${url.search}`;
+    } else if (raw.length >= pageSize && tags.length > 0) {
+      next = `tags/list?n=${pageSize}&last=${encodeURIComponent(tags[tags.length - 1]!)}`;
+    }
+    return { tags, next, dropped: raw.length - tags.length };
+  }
+
   /** A blob as a stream that survives dropped and stalled connections by resuming with Range. */
   blob(digest: string, options: BlobOptions = {}): Readable {
     return Readable.from(this.blobChunks(digest, options), { objectMode: false, highWaterMark: 1 << 20 });

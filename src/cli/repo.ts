@@ -1,0 +1,105 @@
+/**
+ * `layerlens repo REGISTRY/REPOSITORY`: every tag, what it costs, what it shares, what deleting it would free;
+ * from manifests (and configs) only. Rules make it a gate: exit 1 when one fails, 3 when a tag could not be read.
+ */
+import type { Argv } from 'yargs';
+import { EXIT_UNREADABLE, UsageError } from '../errors.js';
+import { parsePlatform, formatPlatform } from '../image/platform.js';
+import { parseSize } from '../model/units.js';
+import { runRepo, type RepoRules } from '../pipeline/repo.js';
+import { parseRegistryReference } from '../reference.js';
+import { jsonDocument } from '../report/json-stream.js';
+import { Progress } from '../report/progress.js';
+import { renderRepoMarkdown, renderRepoTable, type RepoSort } from '../report/repo-render.js';
+import { stderrLine } from './output.js';
+import { chooseFormat, registryOptions, tableStyle, wholeNumber, withExamples, type CommonOptions } from './commands.js';
+import { planOutputs, writeOutputs } from './outputs.js';
+
+const REPO_FORMATS = ['table', 'json', 'markdown'] as const;
+
+interface RepoCommandOptions extends CommonOptions {
+  repository: string;
+  tags?: string;
+  sort?: RepoSort;
+  maxTags?: number;
+  maxUniqueSize?: string;
+  requirePlatforms?: string;
+}
+
+/** `REGISTRY/REPOSITORY` (Docker's rules for the registry and `library/`); a tag or digest is a usage error. */
+export function parseRepository(text: string) {
+  const bare = text.startsWith('docker://') ? text.slice('docker://'.length) : text;
+  const lastSlash = bare.lastIndexOf('/');
+  if (bare.includes('@') || bare.slice(lastSlash + 1).includes(':')) {
+    throw new UsageError(`repo takes a repository (REGISTRY/REPOSITORY), not a tag or digest: "${text}" (use --tags GLOB to pick tags)`);
+  }
+  const reference = parseRegistryReference(bare);
+  return { ...reference, tag: null, canonical: `${reference.registry}/${reference.repository}` };
+}
+
+export async function runRepoCommand(options: RepoCommandOptions): Promise<number> {
+  const format = chooseFormat(options, REPO_FORMATS);
+  const outputs = planOutputs(options.output, format, REPO_FORMATS);
+  const reference = parseRepository(options.repository);
+  const rules: RepoRules = {};
+  if (options.maxTags !== undefined) rules.maxTags = options.maxTags;
+  if (options.maxUniqueSize !== undefined) rules.maxUniqueSize = parseSize(options.maxUniqueSize, '--max-unique-size');
+  if (options.requirePlatforms !== undefined) {
+    const platforms = options.requirePlatforms.split(',').map((text) => text.trim()).filter(Boolean);
+    if (!platforms.length) throw new UsageError('--require-platforms: name at least one platform, e.g. linux/amd64,linux/arm64');
+    rules.requirePlatforms = platforms.map((text) => formatPlatform(parsePlatform(text)));
+  }
+  const note = options.quiet ? undefined : (line: string) => stderrLine(line);
+  const debug = options.debug ? (line: string) => stderrLine(line) : undefined;
+  const registry = await registryOptions({ ...options, image: reference.canonical, cache: false }, { note, debug });
+  const report = await runRepo(reference, {
+    registry: { plainHttp: registry?.plainHttp ?? false, insecure: registry?.insecure ?? false, caFile: registry?.caFile ?? null, credentials: registry?.credentials ?? null, ...(registry?.timeoutSeconds !== undefined ? { timeoutSeconds: registry.timeoutSeconds } : {}), ...(debug ? { debug } : {}) },
+    ...(options.tags !== undefined ? { tags: options.tags } : {}),
+    ...(Object.keys(rules).length ? { rules } : {}),
+    progress: Progress.create(options.progress !== false && !options.quiet, debug),
+    ...(note ? { note } : {}),
+  });
+  const sort = options.sort ?? 'unique';
+  await writeOutputs(outputs, (chosen, toFile) => (chosen === 'json' ? jsonDocument(report) : chosen === 'markdown' ? renderRepoMarkdown(report, sort) : renderRepoTable(report, tableStyle(options, toFile), sort)));
+  if (report.problems.some((problem) => problem.exitCode === 3)) return EXIT_UNREADABLE;
+  if (report.problems.some((problem) => problem.exitCode === 1)) return 1;
+  return report.check && !report.check.passed ? 1 : 0;
+}
+
+export function registerRepoCommand(parser: Argv, setExit: (code: number) => void): void {
+  parser.command(
+    'repo <repository>',
+    "every tag of a repository: size, platforms, shared and unique bytes (manifests only, no layer download)",
+    (command) =>
+      withExamples(
+        command
+          .positional('repository', { type: 'string', demandOption: true, describe: 'REGISTRY/REPOSITORY (Docker Hub rules: alpine is docker.io/library/alpine)' })
+          .option('json', { type: 'boolean', describe: 'print the JSON document (same as --format json)' })
+          .option('format', { type: 'string', choices: [...REPO_FORMATS], describe: 'output format' })
+          .option('output', { alias: 'o', type: 'string', describe: 'write to FILE instead of stdout; FORMAT=FILE (repeatable: json=FILE, markdown=FILE) writes that format too' })
+          .option('tags', { type: 'string', describe: 'only tags matching a glob, e.g. "1.*" or "!(*-rc*)"' })
+          .option('sort', { type: 'string', choices: ['unique', 'size', 'tag'], describe: 'table order: unique bytes (default), size, or as the registry lists them' })
+          .option('max-tags', { type: 'string', coerce: wholeNumber('max-tags'), describe: 'fail (exit 1) when the repository has more tags', group: 'Rules:' })
+          .option('max-unique-size', { type: 'string', describe: 'fail when a tag holds more bytes of its own (e.g. 500MB)', group: 'Rules:' })
+          .option('require-platforms', { type: 'string', describe: 'fail when a tag lacks one, e.g. linux/amd64,linux/arm64', group: 'Rules:' })
+          .option('color', { type: 'boolean', default: true, describe: 'colour on a terminal (--no-color, or set NO_COLOR, to turn off)' })
+          .option('trunc', { type: 'boolean', default: true, describe: 'shorten long cells to fit 100 columns (--no-trunc: full tags)' })
+          .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress or notes on stderr' })
+          .option('debug', { type: 'boolean', describe: 'details (and stack traces) on stderr' })
+          .option('plain-http', { type: 'boolean', describe: 'talk HTTP, not HTTPS, to the registry', group: 'Registry:' })
+          .option('insecure', { type: 'boolean', describe: 'do not verify the registry’s TLS certificate', group: 'Registry:' })
+          .option('ca-file', { type: 'string', describe: 'trust this CA (PEM) for the registry’s certificate', group: 'Registry:' })
+          .option('username', { type: 'string', describe: 'registry user name (with --password-stdin)', group: 'Registry:' })
+          .option('password-stdin', { type: 'boolean', describe: 'read the registry password or token from stdin', group: 'Registry:' })
+          .option('progress', { type: 'boolean', default: true, describe: 'progress on a terminal (--no-progress: none)', group: 'Registry:' })
+          .option('timeout', { type: 'number', describe: 'seconds each request may take (default 30)', group: 'Registry:' }),
+        [
+          ['$0 repo ghcr.io/org/app', 'every tag, the costliest first'],
+          ["$0 repo ghcr.io/org/app --tags '1.*' --sort size", 'one release line, by size'],
+          ['$0 repo ghcr.io/org/app --require-platforms linux/amd64,linux/arm64', 'a gate: every tag multi-arch'],
+          ['$0 repo localhost:5000/app --json | jq .totals.storedBytes', 'what the repository stores'],
+        ],
+      ),
+    async (argv) => setExit(await runRepoCommand(argv as unknown as RepoCommandOptions)),
+  );
+}
