@@ -17,6 +17,7 @@ import { layerTar, writeImage } from './helpers/layout.js';
 import { pushImage, startFaultProxy, startRegistry, type RunningRegistry } from './helpers/registry.js';
 
 interface RepoTag {
+  repository: string;
   tag: string;
   digest: string;
   kind: string;
@@ -33,7 +34,9 @@ interface RepoJson {
   tags: RepoTag[];
   artifacts: { tag: string; digest: string; subject: string; size: number }[];
   problems: { tag: string; exitCode: number; message: string }[];
-  totals: { tags: number; digests: number; storedBytes: number; sumOfTagSizes: number; sameDigest: string[][] };
+  totals: { tags: number; digests: number; storedBytes: number; sumOfTagSizes: number; sameDigest: { repository: string; tags: string[] }[] };
+  scope: string;
+  repositories: string[];
   listing: { pages: number; listed: number; dropped: number; filter: string | null; truncated: boolean };
   check: { passed: boolean; rules: { rule: string; status: string; failures: { tag: string }[] }[] } | null;
 }
@@ -142,14 +145,15 @@ test('every tag, its size, shared and unique bytes, equal the oracles; the delet
     expect(byName.get('1.0')!.sharedBytes).toBeGreaterThan(120_000); // the base layer
     expect(byName.get('multi')!).toMatchObject({ kind: 'index', platforms: ['linux/amd64', 'linux/arm64/v8'] });
     expect(byName.get('1.0')!).toMatchObject({ kind: 'manifest', platforms: ['linux/amd64'], layers: 2 });
-    expect(json.totals).toMatchObject({ tags: 4, digests: 3, sameDigest: [['1.1', 'latest']] });
+    expect(json.totals).toMatchObject({ tags: 4, digests: 3, sameDigest: [{ repository: REPO, tags: ['1.1', 'latest'] }] });
+    expect([json.scope, json.repositories]).toEqual(['repository', [REPO]]);
     expect(json.totals.sumOfTagSizes).toBe(json.tags.reduce((sum, tag) => sum + tag.size, 0));
     // What the repository stores is what the registry's disk holds, less the blobs only the deleted tag used (not
     // garbage-collected yet).
     const disk = storedBlobs();
     const goneOnly = [...skopeoGraphOfLayout('gone')].filter(([digest]) => !everything.some((graph) => graph.has(digest)));
     expect(json.totals.storedBytes).toBe([...disk.values()].reduce((sum, size) => sum + size, 0) - goneOnly.reduce((sum, [, size]) => sum + size, 0));
-    expect(json.artifacts).toEqual([{ tag: expect.stringMatching(/^sha256-[0-9a-f]{64}\.sig$/), digest: expect.any(String), mediaType: expect.any(String), subject: byName.get('1.1')!.digest, size: bytesOf([artifactGraph]) }]);
+    expect(json.artifacts).toEqual([{ repository: REPO, tag: expect.stringMatching(/^sha256-[0-9a-f]{64}\.sig$/), digest: expect.any(String), mediaType: expect.any(String), subject: byName.get('1.1')!.digest, size: bytesOf([artifactGraph]) }]);
     // Manifests and configs only: no layer blob was asked for.
     const layerDigests = new Set(everything.flatMap((graph) => [...graph.keys()]));
     const blobGets = proxy.requests.filter((request) => request.method === 'GET' && request.url.includes('/blobs/')).map((request) => request.url.split('/blobs/')[1]!);
@@ -183,8 +187,9 @@ test('the table sorts by unique bytes; --tags filters; markdown; rules gate with
   const filtered = await runJson<RepoJson>(['repo', `${registry.host}/${REPO}`, '--tags', '1.*', '--json'], { env: env() });
   expect(filtered.json.tags.map((tag) => tag.tag)).toEqual(['1.0', '1.1']);
   expect(filtered.json.listing).toMatchObject({ listed: 5, filter: '1.*', truncated: false }) // 1.0, 1.1, latest, multi, the .sig: not the deleted tag;
-  // Without `latest` in view, 1.1 holds its own layer again.
-  expect(filtered.json.tags[1]!.uniqueBytes).toBeGreaterThan(70_000);
+  // `latest`, not shown, still holds 1.1's digest: deleting 1.1 frees nothing, whatever the filter shows.
+  expect(filtered.json.tags[1]!).toMatchObject({ uniqueBytes: 0, sameDigestAs: ['latest'] });
+  expect(filtered.json.totals).toMatchObject({ tags: 2, complete: true });
 
   const markdown = await runCli(['repo', `${registry.host}/${REPO}`, '--format', 'markdown'], { env: env() });
   expect(markdown.code).toBe(0);
@@ -228,7 +233,7 @@ test('1,000 tags page through the real tag list (Link headers), one manifest rea
     expect(json.listing).toMatchObject({ pages: 2, listed: 1001, truncated: false });
     expect(json.totals).toMatchObject({ tags: 1001, digests: 1 });
     expect(json.totals.sameDigest).toHaveLength(1);
-    expect(json.totals.sameDigest[0]).toHaveLength(1001);
+    expect(json.totals.sameDigest[0]!.tags).toHaveLength(1001);
     expect(json.tags.every((tag) => tag.uniqueBytes === 0 && tag.digest === sha256(manifest))).toBe(true);
     expect(json.totals.storedBytes).toBe(json.tags[0]!.size);
     const pages = proxy.requests.filter((request) => request.url.includes('/tags/list'));
@@ -240,10 +245,54 @@ test('1,000 tags page through the real tag list (Link headers), one manifest rea
   }
 }, 180_000);
 
+test('--all: every repository of the catalog; a layer two repositories share is not unique to either (registry-wide)', async () => {
+  const own = await startRegistry('plain');
+  try {
+    await pushImage(own, `oci:${layout()}:v1`, 'alpha/app:1');
+    await pushImage(own, `oci:${layout()}:v2`, 'beta/app:1');
+    await pushImage(own, `oci:${layout()}:v2`, 'beta/app:2');
+    const { code, stderr, json } = await runJson<RepoJson>(['repo', own.host, '--all', '--json'], { env: env() });
+    expect([code, stderr]).toEqual([0, '']);
+    expect(schemaErrors(json)).toBeNull();
+    expect(json).toMatchObject({ repository: null, scope: 'registry', repositories: ['alpha/app', 'beta/app'] });
+    expect(json.tags.map((tag) => `${tag.repository}:${tag.tag}`)).toEqual(['alpha/app:1', 'beta/app:1', 'beta/app:2']);
+    const raw = (ref: string) => execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${own.host}/${ref}`]);
+    const graph = (ref: string) => {
+      const manifest = raw(ref);
+      const doc = JSON.parse(manifest.toString('utf8')) as { config: { digest: string; size: number }; layers: { digest: string; size: number }[] };
+      return new Map<string, number>([[sha256(manifest), manifest.length], [doc.config.digest, doc.config.size], ...doc.layers.map((layer) => [layer.digest, layer.size] as [string, number])]);
+    };
+    const alpha = graph('alpha/app:1');
+    const beta = graph('beta/app:1');
+    // Unique by definition: what the registry stores less what it stores without alpha's manifest.
+    expect(json.tags[0]!.uniqueBytes).toBe(bytesOf([alpha, beta]) - bytesOf([beta]));
+    expect(json.tags[0]!.sharedBytes).toBe(bytesOf([alpha]) - json.tags[0]!.uniqueBytes);
+    expect(json.tags[0]!.sharedBytes).toBeGreaterThan(120_000); // the base layer, stored once for both repositories
+    expect(json.totals.storedBytes).toBe(bytesOf([alpha, beta]));
+    const root = path.join(own.storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256');
+    let disk = 0;
+    for (const prefix of readdirSync(root)) for (const hex of readdirSync(path.join(root, prefix))) disk += statSync(path.join(root, prefix, hex, 'data')).size;
+    expect(json.totals.storedBytes).toBe(disk);
+    expect(json.totals.sameDigest).toEqual([{ repository: 'beta/app', tags: ['1', '2'] }]);
+    const table = await runCli(['repo', own.host, '--all'], { env: env() });
+    expect(table.stdout.split('\n')[0]).toBe(`Registry ${own.host} (2 repositories): 3 tag(s), 2 digest(s)`);
+    expect(table.stdout).toMatch(/^alpha\/app:1 /m);
+    expect(table.stdout).toContain('  beta/app: 1, 2\n');
+    for (const bad of [`${own.host}/alpha/app`, 'a b']) {
+      const refused = await runCli(['repo', bad, '--all'], { env: env() });
+      expect([refused.code, refused.stderr.split('\n')[0]]).toEqual([2, `layerlens: repo --all takes a registry (e.g. localhost:5000), not "${bad}"`]);
+    }
+  } finally {
+    await own.stop();
+  }
+});
+
 describe('a hostile or broken registry (a stub speaking the tag list and manifests)', () => {
   let server: Server;
   let host: string;
   const behaviour: { link?: string; tags: string[] } = { tags: [] };
+  let inFlight = 0;
+  let maxInFlight = 0;
   beforeAll(async () => {
     server = createServer((req, res) => {
       const url = req.url ?? '/';
@@ -251,8 +300,17 @@ describe('a hostile or broken registry (a stub speaking the tag list and manifes
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       } else if (url.startsWith('/v2/stub/app/tags/list')) {
         res.writeHead(200, { 'content-type': 'application/json', ...(behaviour.link ? { link: behaviour.link } : {}) }).end(JSON.stringify({ name: 'stub/app', tags: behaviour.tags }));
+      } else if (url === '/v2/stub/app/manifests/broken') {
+        // An index whose child manifest the registry does not have: a broken tag, not a deleted one.
+        const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'ab'.repeat(32)}`, size: 500, platform: { os: 'linux', architecture: 'amd64' } }] });
+        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' }).end(index);
       } else if (url.startsWith('/v2/stub/app/manifests/')) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        setTimeout(() => {
+          inFlight--;
+          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+        }, 20);
       } else {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'NAME_UNKNOWN' }] }));
       }
@@ -279,7 +337,20 @@ describe('a hostile or broken registry (a stub speaking the tag list and manifes
     expect(result.json.listing).toMatchObject({ pages: 2, listed: 1, dropped: 4 });
     expect(result.json.tags).toEqual([]);
     expect(schemaErrors(result.json)).toBeNull();
-    expect(result.json.problems).toEqual([{ tag: 'ghost', exitCode: 0, message: expect.stringMatching(/^not found: deleted since the tag list was read/) }]);
+    expect(result.json.problems).toEqual([{ repository: 'stub/app', tag: 'ghost', exitCode: 0, message: expect.stringMatching(/^not found: deleted since the tag list was read/) }]);
+  });
+
+  test('at most 8 requests in flight however many tags; a child manifest missing is a broken tag (exit 3), not a deleted one', async () => {
+    behaviour.tags = [...Array.from({ length: 60 }, (_, i) => `t${i}`), 'broken'];
+    behaviour.link = undefined;
+    maxInFlight = 0;
+    const result = await runJson<RepoJson>(['repo', `${host}/stub/app`, '--json'], { env: env() });
+    expect(result.code).toBe(3);
+    expect(maxInFlight).toBeGreaterThan(1);
+    expect(maxInFlight).toBeLessThanOrEqual(8);
+    expect(result.json.problems.filter((problem) => problem.exitCode === 0)).toHaveLength(60);
+    expect(result.json.problems.filter((problem) => problem.exitCode !== 0)).toEqual([{ repository: 'stub/app', tag: 'broken', exitCode: 3, message: expect.stringContaining('not found') }]);
+    expect(result.json.totals.complete).toBe(false);
   });
 
   test('bad input: a tag or digest instead of a repository is exit 2; a repository that does not exist is exit 3', async () => {
@@ -291,6 +362,9 @@ describe('a hostile or broken registry (a stub speaking the tag list and manifes
       const refused = await runCli(['repo', `${host}/stub/app`, '--format', format], { env: env() });
       expect([format, refused.code, refused.stdout]).toEqual([format, 2, '']);
     }
+    const noCatalog = await runCli(['repo', host, '--all'], { env: env() });
+    expect([noCatalog.code, noCatalog.stdout]).toEqual([3, '']);
+    expect(noCatalog.stderr.trim()).toMatch(new RegExp(`^layerlens: ${host.replace(/[.]/g, '\\.')} does not list its repositories to this client \\(/v2/_catalog: .*\\); name one: layerlens repo ${host.replace(/[.]/g, '\\.')}/REPOSITORY$`));
     const missing = await runCli(['repo', `${registry.host}/no/such`], { env: env() });
     expect([missing.code, missing.stdout, missing.stderr.trim()]).toEqual([3, '', `layerlens: ${registry.host}/no/such: repository not found`]);
   });

@@ -13,14 +13,23 @@ function byName(a: string, b: string): number {
 }
 
 export interface TaggedGraph {
+  repository: string;
   tag: string;
   graph: ManifestGraph;
+  /** Shown in the report (`--tags`); a tag not chosen still counts as a reference to what it shares. */
+  chosen?: boolean;
 }
 
-export function repoUsage(tagged: TaggedGraph[], artifacts: TaggedGraph[]): { tags: RepoTag[]; artifacts: RepoArtifact[]; totals: RepoReport['totals'] } {
+/**
+ * A manifest is stored per repository (deleting it in one leaves the other's), a blob once for the registry (its
+ * garbage collector keeps it while any repository's manifest names it): roots are keyed by repository and digest.
+ */
+const rootKey = (entry: TaggedGraph) => `${entry.repository}@${entry.graph.digest}`;
+
+export function repoUsage(tagged: TaggedGraph[], artifacts: TaggedGraph[], options: { complete: boolean } = { complete: true }): { tags: RepoTag[]; artifacts: RepoArtifact[]; totals: RepoReport['totals'] } {
   // Distinct roots (digests) and how many of them reference each blob.
   const roots = new Map<string, ManifestGraph>();
-  for (const { graph } of [...tagged, ...artifacts]) roots.set(graph.digest, graph);
+  for (const entry of [...tagged, ...artifacts]) roots.set(rootKey(entry), entry.graph);
   const referencedBy = new Map<string, number>();
   const sizes = new Map<string, number>();
   for (const graph of roots.values()) {
@@ -29,21 +38,23 @@ export function repoUsage(tagged: TaggedGraph[], artifacts: TaggedGraph[]): { ta
       sizes.set(digest, bytes);
     }
   }
-  const tagsByDigest = new Map<string, string[]>();
-  for (const { tag, graph } of tagged) tagsByDigest.set(graph.digest, [...(tagsByDigest.get(graph.digest) ?? []), tag]);
-  const artifactDigests = new Set(artifacts.map(({ graph }) => graph.digest));
+  const tagsByRoot = new Map<string, string[]>();
+  for (const entry of tagged) tagsByRoot.set(rootKey(entry), [...(tagsByRoot.get(rootKey(entry)) ?? []), entry.tag]);
+  const artifactRoots = new Set(artifacts.map(rootKey));
 
-  const tags: RepoTag[] = tagged.map(({ tag, graph }) => {
+  const tags: RepoTag[] = tagged.filter((entry) => entry.chosen !== false).map((entry) => {
+    const { repository, tag, graph } = entry;
     let size = 0;
     let shared = 0;
     for (const [digest, bytes] of graph.blobs) {
       size += bytes;
       if ((referencedBy.get(digest) ?? 0) > 1) shared += bytes;
     }
-    const sameDigestAs = (tagsByDigest.get(graph.digest) ?? []).filter((other) => other !== tag).sort(byName);
-    // Another tag (or an artifact tag) on the same digest keeps every blob alive.
-    const pinned = sameDigestAs.length > 0 || artifactDigests.has(graph.digest);
+    const sameDigestAs = (tagsByRoot.get(rootKey(entry)) ?? []).filter((other) => other !== tag).sort(byName);
+    // Another tag (or an artifact tag) of this repository on the same digest keeps every blob alive.
+    const pinned = sameDigestAs.length > 0 || artifactRoots.has(rootKey(entry));
     return {
+      repository,
       tag,
       digest: graph.digest,
       mediaType: graph.mediaType,
@@ -56,7 +67,8 @@ export function repoUsage(tagged: TaggedGraph[], artifacts: TaggedGraph[]): { ta
       sameDigestAs,
     };
   });
-  const artifactRows: RepoArtifact[] = artifacts.map(({ tag, graph }) => ({
+  const artifactRows: RepoArtifact[] = artifacts.filter((entry) => entry.chosen !== false).map(({ repository, tag, graph }) => ({
+    repository,
     tag,
     digest: graph.digest,
     mediaType: graph.mediaType,
@@ -70,10 +82,11 @@ export function repoUsage(tagged: TaggedGraph[], artifacts: TaggedGraph[]): { ta
     artifacts: artifactRows,
     totals: {
       tags: tags.length,
-      digests: tagsByDigest.size,
+      digests: new Set(tags.map((tag) => `${tag.repository}@${tag.digest}`)).size,
       storedBytes: stored,
       sumOfTagSizes: tags.reduce((sum, tag) => sum + tag.size, 0),
-      sameDigest: [...tagsByDigest.values()].filter((group) => group.length > 1).map((group) => [...group].sort(byName)),
+      complete: options.complete,
+      sameDigest: [...tagsByRoot.entries()].filter(([, group]) => group.length > 1).map(([key, group]) => ({ repository: key.slice(0, key.lastIndexOf('@')), tags: [...group].sort(byName) })),
     },
   };
 }

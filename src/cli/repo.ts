@@ -19,11 +19,21 @@ const REPO_FORMATS = ['table', 'json', 'markdown'] as const;
 
 interface RepoCommandOptions extends CommonOptions {
   repository: string;
+  all?: boolean;
   tags?: string;
   sort?: RepoSort;
   maxTags?: number;
   maxUniqueSize?: string;
   requirePlatforms?: string;
+}
+
+/** `--all`: the argument is a registry (`localhost:5000`, `registry.example.com`), not a repository. */
+export function parseRegistryHost(text: string): string {
+  const bare = (text.startsWith('docker://') ? text.slice('docker://'.length) : text).replace(/\/+$/, '');
+  if (bare === '' || bare.includes('/') || bare.includes('@') || !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(bare)) {
+    throw new UsageError(`repo --all takes a registry (e.g. localhost:5000), not "${text}"`);
+  }
+  return bare === 'index.docker.io' || bare === 'registry-1.docker.io' ? 'docker.io' : bare;
 }
 
 /** `REGISTRY/REPOSITORY` (Docker's rules for the registry and `library/`); a tag or digest is a usage error. */
@@ -40,7 +50,9 @@ export function parseRepository(text: string) {
 export async function runRepoCommand(options: RepoCommandOptions): Promise<number> {
   const format = chooseFormat(options, REPO_FORMATS);
   const outputs = planOutputs(options.output, format, REPO_FORMATS);
-  const reference = parseRepository(options.repository);
+  const target = options.all ? { registry: parseRegistryHost(options.repository), repository: null } : (({ registry, repository }) => ({ registry, repository }))(parseRepository(options.repository));
+  // Credentials belong to the registry the argument names (a stand-in repository names it for --all).
+  const credentialImage = `${target.registry}/${target.repository ?? 'catalog'}`;
   const rules: RepoRules = {};
   if (options.maxTags !== undefined) rules.maxTags = options.maxTags;
   if (options.maxUniqueSize !== undefined) rules.maxUniqueSize = parseSize(options.maxUniqueSize, '--max-unique-size');
@@ -51,8 +63,8 @@ export async function runRepoCommand(options: RepoCommandOptions): Promise<numbe
   }
   const note = options.quiet ? undefined : (line: string) => stderrLine(line);
   const debug = options.debug ? (line: string) => stderrLine(line) : undefined;
-  const registry = await registryOptions({ ...options, image: reference.canonical, cache: false }, { note, debug });
-  const report = await runRepo(reference, {
+  const registry = await registryOptions({ ...options, image: credentialImage, cache: false }, { note, debug });
+  const report = await runRepo(target, {
     registry: { plainHttp: registry?.plainHttp ?? false, insecure: registry?.insecure ?? false, caFile: registry?.caFile ?? null, credentials: registry?.credentials ?? null, ...(registry?.timeoutSeconds !== undefined ? { timeoutSeconds: registry.timeoutSeconds } : {}), ...(debug ? { debug } : {}) },
     ...(options.tags !== undefined ? { tags: options.tags } : {}),
     ...(Object.keys(rules).length ? { rules } : {}),
@@ -77,6 +89,7 @@ export function registerRepoCommand(parser: Argv, setExit: (code: number) => voi
           .option('json', { type: 'boolean', describe: 'print the JSON document (same as --format json)' })
           .option('format', { type: 'string', choices: [...REPO_FORMATS], describe: 'output format' })
           .option('output', { alias: 'o', type: 'string', describe: 'write to FILE instead of stdout; FORMAT=FILE (repeatable: json=FILE, markdown=FILE) writes that format too' })
+          .option('all', { type: 'boolean', describe: 'every repository the registry lists (/v2/_catalog): the argument is a registry; unique bytes are then registry-wide' })
           .option('tags', { type: 'string', describe: 'only tags matching a glob, e.g. "1.*" or "!(*-rc*)"' })
           .option('sort', { type: 'string', choices: ['unique', 'size', 'tag'], describe: 'table order: unique bytes (default), size, or as the registry lists them' })
           .option('max-tags', { type: 'string', coerce: wholeNumber('max-tags'), describe: 'fail (exit 1) when the repository has more tags', group: 'Rules:' })
@@ -98,6 +111,7 @@ export function registerRepoCommand(parser: Argv, setExit: (code: number) => voi
           ["$0 repo ghcr.io/org/app --tags '1.*' --sort size", 'one release line, by size'],
           ['$0 repo ghcr.io/org/app --require-platforms linux/amd64,linux/arm64', 'a gate: every tag multi-arch'],
           ['$0 repo localhost:5000/app --json | jq .totals.storedBytes', 'what the repository stores'],
+          ['$0 repo localhost:5000 --all', 'every repository of a registry, shared bytes registry-wide'],
         ],
       ),
     async (argv) => setExit(await runRepoCommand(argv as unknown as RepoCommandOptions)),

@@ -17,6 +17,8 @@ export interface ManifestGraph {
 }
 
 export interface RepoTag {
+  /** The repository's name on its registry (`team/app`). */
+  repository: string;
   tag: string;
   digest: string;
   mediaType: string;
@@ -37,6 +39,7 @@ export interface RepoTag {
 
 /** A tag in the referrers tag schema (`sha256-<hex>`, cosign's `.sig`/`.att`): an artifact, not an image tag. */
 export interface RepoArtifact {
+  repository: string;
   tag: string;
   digest: string;
   mediaType: string;
@@ -47,7 +50,9 @@ export interface RepoArtifact {
 
 /** A tag that could not be reported: deleted between the listing and its read, unreadable, damaged. */
 export interface RepoProblem {
-  tag: string;
+  repository: string;
+  /** null: the repository's tag list itself could not be read (`--all`). */
+  tag: string | null;
   /** 0: gone (deleted since the listing), 1: damaged (bytes that do not match their digest), 3: unreadable. */
   exitCode: 0 | 1 | 3;
   message: string;
@@ -58,15 +63,20 @@ export interface RepoRuleResult {
   limit: number | string[];
   status: 'pass' | 'fail';
   /** The tags that broke it (maxTags: none; the count is `actual`). */
-  failures: { tag: string; actual: number | string[] }[];
+  failures: { repository: string; tag: string; actual: number | string[] }[];
   actual: number | null;
   message: string;
 }
 
 export interface RepoReport {
   schemaVersion: 2;
-  repository: string;
+  /** `REGISTRY/REPOSITORY`; null for `--all`. */
+  repository: string | null;
   registry: string;
+  /** What shared and unique bytes are relative to: one repository, or the whole registry (`--all`). */
+  scope: 'repository' | 'registry';
+  /** The repositories read (one, or the catalog's). */
+  repositories: string[];
   tags: RepoTag[];
   artifacts: RepoArtifact[];
   problems: RepoProblem[];
@@ -78,10 +88,15 @@ export interface RepoReport {
     storedBytes: number;
     /** Σ of the tags' sizes: what the tags would cost if nothing were shared. */
     sumOfTagSizes: number;
-    /** Groups of tags that point at the same digest. */
-    sameDigest: string[][];
+    /**
+     * Every listed tag was read, so unique bytes account for everything that shares them; false (a tag that could
+     * not be read, a listing cut short): a tag's unique bytes may be overstated.
+     */
+    complete: boolean;
+    /** Groups of tags of one repository that point at the same digest. */
+    sameDigest: { repository: string; tags: string[] }[];
   };
-  /** The tag list as the registry gave it: how many pages, names dropped as not valid tags, `--tags` filter. */
+  /** The tag lists as the registry gave them: pages, tags listed, names dropped as not valid, `--tags` filter. */
   listing: { pages: number; listed: number; dropped: number; filter: string | null; truncated: boolean };
   check: { passed: boolean; rules: RepoRuleResult[] } | null;
 }

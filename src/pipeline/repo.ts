@@ -7,16 +7,16 @@
 import picomatch from 'picomatch';
 import { ImageReadError } from '../errors.js';
 import { repoUsage, type TaggedGraph } from '../analyze/repo-usage.js';
-import { RegistryAnswerError, RegistryClient, type RegistryClientOptions } from '../fetch/registry/client.js';
+import { apiHost, RegistryAnswerError, RegistryClient, type RegistryClientOptions } from '../fetch/registry/client.js';
+import { RegistryTransport } from '../fetch/registry/transport.js';
 import { digestOf, isImageEntry } from '../fetch/resolve.js';
-import { isIndexMediaType, isManifestMediaType } from '../image/mediatypes.js';
+import { isImageConfigMediaType, isIndexMediaType, isManifestMediaType } from '../image/mediatypes.js';
 import { parseConfig, parseManifestOrIndex } from '../image/parse.js';
 import { formatPlatform } from '../image/platform.js';
 import type { ImageIndex, ImageManifest } from '../image/types.js';
 import type { ProgressSink } from '../model/progress.js';
 import type { ManifestGraph, RepoProblem, RepoReport, RepoRuleResult } from '../model/repo.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES } from '../model/source.js';
-import type { RegistryReference } from '../reference.js';
 
 /** Tags asked for per page of the tag list. */
 const PAGE = 1000;
@@ -45,196 +45,273 @@ export interface RepoOptions {
   note?: (line: string) => void;
 }
 
-/** A counting semaphore: every request of a run goes through one, however tags and indexes fan out. */
+/**
+ * A counting semaphore: every request of a run goes through one, however tags and indexes fan out. A finished task
+ * hands its slot to the next waiter directly, so no newcomer can slip into the gap between the two.
+ */
 class Limiter {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   constructor(private readonly limit: number) {}
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
+    else this.active++;
     try {
       return await task();
     } finally {
-      this.active--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
     }
   }
 }
 
+/** The tag's own manifest is gone (deleted since the listing): not an error of the run. */
+class GoneError extends ImageReadError {}
+
 /** Bytes that are not what their digest names: a damaged tag (exit 1), not an unreadable one. */
 class DamagedError extends ImageReadError {}
 
-export async function runRepo(reference: RegistryReference, options: RepoOptions): Promise<RepoReport> {
-  const client = new RegistryClient(reference, options.registry);
-  const name = `${reference.registry}/${reference.repository}`;
+/** What to read: one repository, or (`repository: null`, `--all`) every repository the registry's catalog lists. */
+export interface RepoTarget {
+  registry: string;
+  repository: string | null;
+}
+
+/** A listing that had to stop: the caller says so in the document. */
+interface Listing {
+  pages: number;
+  listed: number;
+  dropped: number;
+  truncated: boolean;
+}
+
+/**
+ * Every page of a list (tags, or the catalog), names once each, stopping at `budget` names or at a page that
+ * brings nothing new (a registry whose links loop).
+ */
+async function listAll(page: (cursor: string | null) => Promise<{ names: string[]; next: string | null; dropped: number }>, budget: number, listing: Listing): Promise<string[]> {
+  const names: string[] = [];
+  const seen = new Set<string>();
+  let cursor: string | null = null;
+  for (;;) {
+    const answer = await page(cursor);
+    listing.pages++;
+    listing.dropped += answer.dropped;
+    let fresh = 0;
+    for (const name of answer.names) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      names.push(name);
+      fresh++;
+    }
+    if (names.length >= budget) {
+      listing.truncated = names.length > budget || answer.next !== null;
+      names.length = Math.min(names.length, budget);
+      return names;
+    }
+    if (!answer.next || fresh === 0) return names;
+    cursor = answer.next;
+  }
+}
+
+export async function runRepo(target: RepoTarget, options: RepoOptions): Promise<RepoReport> {
+  const { registry } = target;
+  const transport = new RegistryTransport(apiHost(registry), options.registry);
+  const clientFor = (repository: string) =>
+    new RegistryClient({ registry, repository, tag: null, digest: null, canonical: `${registry}/${repository}` }, { ...options.registry, transport });
+  const limiter = new Limiter(IN_FLIGHT);
+  const listing: Listing = { pages: 0, listed: 0, dropped: 0, truncated: false };
+  const problems: RepoProblem[] = [];
   try {
-    const limiter = new Limiter(IN_FLIGHT);
-    // The listing.
-    const listed: string[] = [];
-    const seen = new Set<string>();
-    let cursor: string | null = null;
-    let pages = 0;
-    let dropped = 0;
-    let truncated = false;
-    for (;;) {
-      const page = await client.tagPage(cursor, PAGE);
-      pages++;
-      dropped += page.dropped;
-      let fresh = 0;
-      for (const tag of page.tags) {
-        if (seen.has(tag)) continue;
-        seen.add(tag);
-        listed.push(tag);
-        fresh++;
+    let repositories: string[];
+    if (target.repository !== null) {
+      repositories = [target.repository];
+    } else {
+      const catalog = clientFor('_catalog');
+      const catalogListing: Listing = { pages: 0, listed: 0, dropped: 0, truncated: false };
+      try {
+        repositories = await listAll((cursor) => catalog.catalogPage(cursor, PAGE), MAX_REPO_TAGS, catalogListing);
+      } catch (error) {
+        if (error instanceof RegistryAnswerError || /unauthorized|access denied/.test((error as Error).message)) {
+          throw new ImageReadError(`${registry} does not list its repositories to this client (/v2/_catalog: ${(error as Error).message.replace(/^[^:]*: /, '')}); name one: layerlens repo ${registry}/REPOSITORY`);
+        }
+        throw error;
       }
-      if (listed.length >= MAX_REPO_TAGS) {
-        truncated = true;
-        listed.length = MAX_REPO_TAGS;
-        options.note?.(`${name} lists more than ${MAX_REPO_TAGS} tags; only the first ${MAX_REPO_TAGS} are reported`);
+      if (catalogListing.truncated) options.note?.(`${registry}'s catalog lists more than ${MAX_REPO_TAGS} repositories; only the first ${MAX_REPO_TAGS} are read`);
+    }
+
+    // Every repository's tags (one budget of MAX_REPO_TAGS for the run), then every tag read through the limiter.
+    const match = options.tags ? picomatch(options.tags, { dot: true }) : null;
+    const work: { repository: string; tag: string; client: RegistryClient; documents: Map<string, Promise<Buffer>>; chosen: boolean }[] = [];
+    for (const repository of repositories) {
+      const client = clientFor(repository);
+      let tags: string[];
+      try {
+        tags = await listAll((cursor) => client.tagPage(cursor, PAGE), MAX_REPO_TAGS - listing.listed, listing);
+      } catch (error) {
+        // One repository of a catalog that cannot be listed is a problem of the document; the repository named alone
+        // is the run's failure.
+        if (target.repository !== null || !(error instanceof ImageReadError)) throw error;
+        problems.push({ repository, tag: null, exitCode: 3, message: error.message });
+        continue;
+      }
+      listing.listed += tags.length;
+      const documents = new Map<string, Promise<Buffer>>();
+      // Every listed tag is read, chosen or not: what deleting a chosen tag frees depends on what the others share.
+      for (const tag of tags) work.push({ repository, tag, client, documents, chosen: !match || match(tag) });
+      if (listing.truncated) {
+        options.note?.(`more than ${MAX_REPO_TAGS} tags; only the first ${MAX_REPO_TAGS} are reported`);
         break;
       }
-      // A page that brings nothing new would repeat forever.
-      if (!page.next || fresh === 0) break;
-      cursor = page.next;
     }
-    const match = options.tags ? picomatch(options.tags, { dot: true }) : null;
-    const chosen = match ? listed.filter((tag) => match(tag)) : listed;
 
-    // Documents by digest: one request each, whatever shares them.
-    const documents = new Map<string, Promise<Buffer>>();
-    const manifestByDigest = (digest: string, size: number | null): Promise<Buffer> => {
-      let pending = documents.get(digest);
-      if (!pending) {
-        pending = limiter.run(async () => {
-          const { bytes } = await client.manifest(digest, MAX_MANIFEST_BYTES);
-          checkBytes(bytes, digest, size, `manifest ${digest}`);
-          return bytes;
-        });
-        documents.set(digest, pending);
-      }
-      return pending;
-    };
-    const configByDigest = (digest: string, size: number): Promise<Buffer> => {
-      let pending = documents.get(digest);
-      if (!pending) {
-        pending = limiter.run(async () => {
-          if (size > MAX_CONFIG_BYTES) throw new ImageReadError(`${name}: config ${digest} is ${size} bytes, more than the ${MAX_CONFIG_BYTES} allowed`);
-          const chunks: Buffer[] = [];
-          for await (const chunk of client.blob(digest, { size, document: true })) chunks.push(chunk as Buffer);
-          const bytes = Buffer.concat(chunks);
-          checkBytes(bytes, digest, size, `config ${digest}`);
-          return bytes;
-        });
-        documents.set(digest, pending);
-      }
-      return pending;
-    };
-
-    const addManifest = async (graph: ManifestGraph, manifest: ImageManifest, platform: string | null, where: string): Promise<void> => {
-      graph.blobs.set(manifest.config.digest, manifest.config.size);
-      for (const layer of manifest.layers) {
-        graph.blobs.set(layer.digest, layer.size);
-        graph.layers.add(layer.digest);
-      }
-      if (platform !== null) {
-        graph.platforms.push(platform);
-        return;
-      }
-      // A manifest on its own names no platform: its config does. Artifacts (an artifactType, or a config that is
-      // not an image config) have none.
-      if (manifest.artifactType) return;
-      const config = parseConfig(await configByDigest(manifest.config.digest, manifest.config.size), `the config of ${where}`);
-      graph.platforms.push(formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }));
-    };
-
-    const addIndex = async (graph: ManifestGraph, index: ImageIndex, depth: number, where: string): Promise<void> => {
-      const entries = index.manifests.filter((entry) => isIndexMediaType(entry.mediaType) || isManifestMediaType(entry.mediaType));
-      if (entries.length > MAX_INDEX_ENTRIES) throw new ImageReadError(`${where} names ${entries.length} manifests, more than the ${MAX_INDEX_ENTRIES} read`);
-      await Promise.all(
-        entries.map(async (entry) => {
-          const bytes = await manifestByDigest(entry.digest, entry.size);
-          graph.blobs.set(entry.digest, bytes.length);
-          const parsed = parseManifestOrIndex(bytes, `manifest ${entry.digest} of ${where}`, entry.mediaType);
-          if (parsed.kind === 'index') {
-            if (depth >= MAX_INDEX_DEPTH) throw new ImageReadError(`${where}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
-            await addIndex(graph, parsed.index, depth + 1, `index ${entry.digest}`);
-            return;
-          }
-          // Attestations and artifacts are stored with the tag (their blobs count) but are not platforms.
-          if (!isImageEntry(entry)) {
-            for (const descriptor of [parsed.manifest.config, ...parsed.manifest.layers]) graph.blobs.set(descriptor.digest, descriptor.size);
-            return;
-          }
-          await addManifest(graph, parsed.manifest, entry.platform ? formatPlatform(entry.platform) : null, `manifest ${entry.digest}`);
-        }),
-      );
-    };
-
-    const graphOf = async (tag: string): Promise<ManifestGraph> => {
-      const fetched = await limiter.run(() => client.manifest(tag, MAX_MANIFEST_BYTES));
-      const digest = digestOf(fetched.bytes, 'sha256')!;
-      if (fetched.digestHeader && fetched.digestHeader.startsWith('sha256:') && fetched.digestHeader !== digest) {
-        throw new DamagedError(`tag "${tag}": the manifest's bytes are ${digest}, not the ${fetched.digestHeader} the registry's Docker-Content-Digest names`);
-      }
-      if (!documents.has(digest)) documents.set(digest, Promise.resolve(fetched.bytes));
-      const parsed = parseManifestOrIndex(fetched.bytes, `tag "${tag}" of ${name}`, fetched.mediaType ?? undefined);
-      const graph: ManifestGraph = { digest, mediaType: parsed.mediaType, kind: parsed.kind, platforms: [], blobs: new Map([[digest, fetched.bytes.length]]), layers: new Set() };
-      if (parsed.kind === 'index') await addIndex(graph, parsed.index, 1, `tag "${tag}"`);
-      else await addManifest(graph, parsed.manifest, null, `tag "${tag}"`);
-      graph.platforms = [...new Set(graph.platforms)].sort();
-      return graph;
-    };
-
-    // Every tag, at most IN_FLIGHT requests at once (the limiter); documents shared by tags are read once.
-    const problems: RepoProblem[] = [];
     const tagged: TaggedGraph[] = [];
     const artifacts: TaggedGraph[] = [];
+    let unaccounted = 0;
     let done = 0;
-    const total = chosen.length;
-    await Promise.all(
-      chosen.map(async (tag) => {
+    const progressLabel = target.repository !== null ? `${registry}/${target.repository}` : registry;
+    // allSettled: a bug's exception surfaces only once every read has ended (no request outlives the transport).
+    const settled = await Promise.allSettled(
+      work.map(async ({ repository, tag, client, documents, chosen }) => {
         try {
-          const graph = await graphOf(tag);
-          (REFERRERS_TAG.test(tag) ? artifacts : tagged).push({ tag, graph });
+          const graph = await graphOf(client, tag, documents, limiter, !REFERRERS_TAG.test(tag));
+          (REFERRERS_TAG.test(tag) ? artifacts : tagged).push({ repository, tag, graph, chosen });
         } catch (error) {
-          if (error instanceof RegistryAnswerError && error.status === 404 && !error.codes.includes('NAME_UNKNOWN')) {
-            problems.push({ tag, exitCode: 0, message: `not found: deleted since the tag list was read (${error.message})` });
-          } else if (error instanceof DamagedError) {
-            problems.push({ tag, exitCode: 1, message: error.message });
-          } else if (error instanceof ImageReadError) {
-            problems.push({ tag, exitCode: 3, message: error.message });
-          } else {
-            throw error;
-          }
+          if (!(error instanceof ImageReadError)) throw error;
+          if (!(error instanceof GoneError)) unaccounted++;
+          if (!chosen) return;
+          const exitCode = error instanceof GoneError ? 0 : error instanceof DamagedError ? 1 : 3;
+          problems.push({ repository, tag, exitCode, message: error instanceof GoneError ? `not found: deleted since the tag list was read (${error.message})` : error.message });
         } finally {
-          options.progress?.counting(name, 'tags', ++done, total);
+          options.progress?.counting(progressLabel, 'tags', ++done, work.length);
         }
       }),
     );
-    // Tag-name order (code units): the same document whatever order the registry lists in or the reads finish in.
-    const byListing = (a: { tag: string }, b: { tag: string }) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0);
-    tagged.sort(byListing);
-    artifacts.sort(byListing);
-    problems.sort(byListing);
-    const usage = repoUsage(tagged, artifacts);
+    const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    // Repository, then tag name (code units): the same document whatever order the registry lists in or reads end.
+    const order = (a: { repository: string; tag: string | null }, b: { repository: string; tag: string | null }) => {
+      const left = `${a.repository}\u0000${a.tag ?? ''}`;
+      const right = `${b.repository}\u0000${b.tag ?? ''}`;
+      return left < right ? -1 : left > right ? 1 : 0;
+    };
+    tagged.sort(order);
+    artifacts.sort(order);
+    problems.sort(order);
+    const usage = repoUsage(tagged, artifacts, { complete: unaccounted === 0 && !listing.truncated });
     const report: RepoReport = {
       schemaVersion: 2,
-      repository: name,
-      registry: reference.registry,
+      repository: target.repository !== null ? `${registry}/${target.repository}` : null,
+      registry,
+      scope: target.repository !== null ? 'repository' : 'registry',
+      repositories,
       tags: usage.tags,
       artifacts: usage.artifacts,
       problems,
       totals: usage.totals,
-      listing: { pages, listed: listed.length, dropped, filter: options.tags ?? null, truncated },
+      listing: { ...listing, filter: options.tags ?? null },
       check: null,
     };
     if (options.rules) report.check = evaluateRepoRules(report, options.rules);
     return report;
   } finally {
     options.progress?.done();
-    await client.close();
+    await transport.close();
   }
+}
+
+/** A tag's manifest graph: its manifest or index, child manifests, and the configs that name a platform. */
+async function graphOf(client: RegistryClient, tag: string, documents: Map<string, Promise<Buffer>>, limiter: Limiter, wantPlatforms: boolean): Promise<ManifestGraph> {
+  const name = client.name;
+  /**
+   * One read per digest for the tags that share it. A failed read is forgotten (the next tag that needs the document
+   * tries again: a timeout must not fail every tag on a shared base). The digest is checked once, when the bytes
+   * arrive; the size against each descriptor that names it, since two descriptors may disagree.
+   */
+  const memo = async (digest: string, size: number | null, what: string, read: () => Promise<Buffer>): Promise<Buffer> => {
+    let pending = documents.get(digest);
+    if (!pending) {
+      pending = limiter.run(async () => {
+        const bytes = await read();
+        checkBytes(bytes, digest, null, what);
+        return bytes;
+      });
+      documents.set(digest, pending);
+      pending.catch(() => documents.delete(digest));
+    }
+    const bytes = await pending;
+    if (size !== null && bytes.length !== size) throw new DamagedError(`${what}: ${bytes.length} bytes, not the ${size} its descriptor names`);
+    return bytes;
+  };
+  const manifestByDigest = (digest: string, size: number | null) => memo(digest, size, `manifest ${digest}`, async () => (await client.manifest(digest, MAX_MANIFEST_BYTES)).bytes);
+  const configByDigest = (digest: string, size: number) =>
+    memo(digest, size, `config ${digest}`, async () => {
+      if (size > MAX_CONFIG_BYTES) throw new ImageReadError(`${name}: config ${digest} is ${size} bytes, more than the ${MAX_CONFIG_BYTES} allowed`);
+      const chunks: Buffer[] = [];
+      for await (const chunk of client.blob(digest, { size, document: true })) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    });
+
+  const addManifest = async (graph: ManifestGraph, manifest: ImageManifest, platform: string | null, where: string): Promise<void> => {
+    graph.blobs.set(manifest.config.digest, manifest.config.size);
+    for (const layer of manifest.layers) {
+      graph.blobs.set(layer.digest, layer.size);
+      graph.layers.add(layer.digest);
+    }
+    if (platform !== null) {
+      graph.platforms.push(platform);
+      return;
+    }
+    // A manifest on its own names no platform: its config does. Artifacts (an artifactType, or a config that is not
+    // an image config) have none.
+    if (!wantPlatforms || manifest.artifactType || !isImageConfigMediaType(manifest.config.mediaType)) return;
+    const config = parseConfig(await configByDigest(manifest.config.digest, manifest.config.size), `the config of ${where}`);
+    graph.platforms.push(formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }));
+  };
+
+  const addIndex = async (graph: ManifestGraph, index: ImageIndex, depth: number, where: string): Promise<void> => {
+    const entries = index.manifests.filter((entry) => isIndexMediaType(entry.mediaType) || isManifestMediaType(entry.mediaType));
+    if (entries.length > MAX_INDEX_ENTRIES) throw new ImageReadError(`${where} names ${entries.length} manifests, more than the ${MAX_INDEX_ENTRIES} read`);
+    await Promise.all(
+      entries.map(async (entry) => {
+        const bytes = await manifestByDigest(entry.digest, entry.size);
+        graph.blobs.set(entry.digest, bytes.length);
+        const parsed = parseManifestOrIndex(bytes, `manifest ${entry.digest} of ${where}`, entry.mediaType);
+        if (parsed.kind === 'index') {
+          if (depth >= MAX_INDEX_DEPTH) throw new ImageReadError(`${where}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
+          await addIndex(graph, parsed.index, depth + 1, `index ${entry.digest}`);
+          return;
+        }
+        // Attestations and artifacts are stored with the tag (their blobs count) but are not platforms.
+        if (!isImageEntry(entry)) {
+          for (const descriptor of [parsed.manifest.config, ...parsed.manifest.layers]) graph.blobs.set(descriptor.digest, descriptor.size);
+          return;
+        }
+        await addManifest(graph, parsed.manifest, entry.platform ? formatPlatform(entry.platform) : null, `manifest ${entry.digest}`);
+      }),
+    );
+  };
+
+  let fetched;
+  try {
+    fetched = await limiter.run(() => client.manifest(tag, MAX_MANIFEST_BYTES));
+  } catch (error) {
+    // Only the tag's own manifest missing means the tag went away; a missing child or config is a broken tag.
+    if (error instanceof RegistryAnswerError && error.status === 404 && error.codes.includes('MANIFEST_UNKNOWN')) throw new GoneError(error.message);
+    throw error;
+  }
+  const digest = digestOf(fetched.bytes, 'sha256')!;
+  if (fetched.digestHeader && fetched.digestHeader.startsWith('sha256:') && fetched.digestHeader !== digest) {
+    throw new DamagedError(`tag "${tag}": the manifest's bytes are ${digest}, not the ${fetched.digestHeader} the registry's Docker-Content-Digest names`);
+  }
+  if (!documents.has(digest)) documents.set(digest, Promise.resolve(fetched.bytes));
+  const parsed = parseManifestOrIndex(fetched.bytes, `tag "${tag}" of ${name}`, fetched.mediaType ?? undefined);
+  const graph: ManifestGraph = { digest, mediaType: parsed.mediaType, kind: parsed.kind, platforms: [], blobs: new Map([[digest, fetched.bytes.length]]), layers: new Set() };
+  if (parsed.kind === 'index') await addIndex(graph, parsed.index, 1, `tag "${tag}"`);
+  else await addManifest(graph, parsed.manifest, null, `tag "${tag}"`);
+  graph.platforms = [...new Set(graph.platforms)].sort();
+  return graph;
 }
 
 function checkBytes(bytes: Buffer, digest: string, size: number | null, what: string): void {
@@ -255,13 +332,13 @@ export function evaluateRepoRules(report: RepoReport, rules: RepoRules): { passe
   }
   if (rules.maxUniqueSize !== undefined) {
     const limit = rules.maxUniqueSize;
-    const failures = report.tags.filter((tag) => tag.uniqueBytes > limit).map((tag) => ({ tag: tag.tag, actual: tag.uniqueBytes }));
+    const failures = report.tags.filter((tag) => tag.uniqueBytes > limit).map((tag) => ({ repository: tag.repository, tag: tag.tag, actual: tag.uniqueBytes }));
     results.push({ rule: 'maxUniqueSize', limit, status: failures.length ? 'fail' : 'pass', failures, actual: Math.max(0, ...report.tags.map((tag) => tag.uniqueBytes)), message: failures.length ? `${failures.length} tag(s) hold more than ${limit} bytes of their own` : `every tag holds at most ${limit} bytes of its own` });
   }
   if (rules.requirePlatforms && rules.requirePlatforms.length) {
     const required = rules.requirePlatforms;
     const failures = report.tags
-      .map((tag) => ({ tag: tag.tag, actual: required.filter((platform) => !tag.platforms.some((has) => platformMatches(has, platform))) }))
+      .map((tag) => ({ repository: tag.repository, tag: tag.tag, actual: required.filter((platform) => !tag.platforms.some((has) => platformMatches(has, platform))) }))
       .filter((row) => row.actual.length > 0);
     results.push({ rule: 'requirePlatforms', limit: required, status: failures.length ? 'fail' : 'pass', failures, actual: null, message: failures.length ? `${failures.length} tag(s) lack a required platform` : `every tag has ${required.join(', ')}` });
   }

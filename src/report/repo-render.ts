@@ -14,6 +14,15 @@ export function sortedTags(report: RepoReport, sort: RepoSort): RepoTag[] {
   return rows;
 }
 
+/** A tag as the table names it: alone for one repository, `repository:tag` for a whole registry. */
+function tagName(report: RepoReport, row: { repository: string; tag: string | null }): string {
+  return report.scope === 'registry' ? `${row.repository}${row.tag === null ? '' : `:${row.tag}`}` : (row.tag ?? row.repository);
+}
+
+function heading(report: RepoReport): string {
+  return report.repository ?? `${report.registry} (${report.repositories.length} repositories)`;
+}
+
 function platformsCell(platforms: string[]): string {
   return platforms.length ? platforms.join(', ') : '-';
 }
@@ -29,7 +38,7 @@ export function renderRepoTable(report: RepoReport, style: Style, sort: RepoSort
   const out: string[] = [];
   const { totals, listing } = report;
   out.push(
-    color.bold(`Repository ${truncate(report.repository, Math.max(20, style.width - 40), true)}`) +
+    color.bold(`${report.scope === 'registry' ? 'Registry' : 'Repository'} ${truncate(heading(report), Math.max(20, style.width - 40), true)}`) +
       `: ${totals.tags} tag(s), ${totals.digests} digest(s)${report.artifacts.length ? `, ${report.artifacts.length} artifact tag(s)` : ''}` +
       (listing.filter !== null ? ` matching ${truncate(listing.filter, 30, true)} of ${listing.listed} listed` : ''),
   );
@@ -38,13 +47,14 @@ export function renderRepoTable(report: RepoReport, style: Style, sort: RepoSort
     const sizeWidth = 9;
     const fixed = 12 + 2 + (sizeWidth + 2) * 3;
     const room = Math.max(24, (Number.isFinite(style.width) ? style.width : 200) - fixed - 2);
-    const tagWidth = Number.isFinite(style.width) ? Math.min(Math.max(8, ...rows.map((row) => row.tag.length)), Math.max(12, Math.floor(room * 0.45))) : Math.max(...rows.map((row) => row.tag.length));
+    const names = rows.map((row) => tagName(report, row));
+    const tagWidth = Number.isFinite(style.width) ? Math.min(Math.max(8, ...names.map((name) => name.length)), Math.max(12, Math.floor(room * 0.45))) : Math.max(...names.map((name) => name.length));
     const platformWidth = Number.isFinite(style.width) ? Math.max(10, room - tagWidth) : Math.max(9, ...rows.map((row) => platformsCell(row.platforms).length));
     const header = `${'TAG'.padEnd(tagWidth)}  ${'DIGEST'.padEnd(12)}  ${'PLATFORMS'.padEnd(platformWidth)}  ${'SIZE'.padStart(sizeWidth)}  ${'SHARED'.padStart(sizeWidth)}  ${'UNIQUE'.padStart(sizeWidth)}`;
     out.push('', color.dim(header.trimEnd()));
     for (const row of rows) {
       // Tags differ at the end as often as at the start (1.2.3-alpine, 1.2.4-alpine): cut in the middle.
-      const tag = truncatePath(row.tag, tagWidth).padEnd(tagWidth);
+      const tag = truncatePath(tagName(report, row), tagWidth).padEnd(tagWidth);
       const digest = row.digest.slice(row.digest.indexOf(':') + 1, row.digest.indexOf(':') + 13);
       const platforms = shorten(truncate(platformsCell(row.platforms), Number.POSITIVE_INFINITY), platformWidth).padEnd(platformWidth);
       const unique = row.sameDigestAs.length ? color.dim('0 B'.padStart(sizeWidth)) : humanSize(row.uniqueBytes).padStart(sizeWidth);
@@ -54,15 +64,15 @@ export function renderRepoTable(report: RepoReport, style: Style, sort: RepoSort
   out.push('', summaryLine(report));
   if (totals.sameDigest.length) {
     out.push('Tags on the same digest (deleting one of them frees nothing):');
-    for (const group of totals.sameDigest) out.push(`  ${truncate(group.join(', '), style.width - 2, true)}`);
+    for (const group of totals.sameDigest) out.push(`  ${truncate(report.scope === 'registry' ? `${group.repository}: ${group.tags.join(', ')}` : group.tags.join(', '), style.width - 2, true)}`);
   }
   if (report.artifacts.length) {
     out.push('', 'Artifact tags (referrers tag schema: signatures, attestations, attached reports):');
-    for (const artifact of report.artifacts) out.push(`  ${truncatePath(artifact.tag, Math.min(60, style.width - 14))}  ${humanSize(artifact.size).padStart(9)}`);
+    for (const artifact of report.artifacts) out.push(`  ${truncatePath(tagName(report, artifact), Math.min(70, style.width - 14))}  ${humanSize(artifact.size).padStart(9)}`);
   }
   if (report.problems.length) {
     out.push('', color.bold('Not reported:'));
-    for (const problem of report.problems) out.push(`  ${truncatePath(problem.tag, 30)}: ${truncate(problem.message, Math.max(20, style.width - 36))}`);
+    for (const problem of report.problems) out.push(`  ${truncatePath(tagName(report, problem), 30)}: ${truncate(problem.message, Math.max(20, style.width - 36))}`);
   }
   if (listing.dropped) out.push(`${listing.dropped} name(s) in the tag list are not valid tags and were left out.`);
   if (listing.truncated) out.push(color.bold(`The listing stopped at ${listing.listed} tags; the repository has more.`));
@@ -73,7 +83,7 @@ export function renderRepoTable(report: RepoReport, style: Style, sort: RepoSort
       out.push(`  ${mark}  ${rule.rule.padEnd(17)} ${truncate(rule.message, Math.max(20, style.width - 26))}`);
       for (const failure of rule.failures.slice(0, 20)) {
         const actual = Array.isArray(failure.actual) ? `lacks ${failure.actual.join(', ')}` : humanSize(failure.actual);
-        out.push(`        ${truncatePath(failure.tag, 40)}: ${actual}`);
+        out.push(`        ${truncatePath(tagName(report, failure), 40)}: ${actual}`);
       }
       if (rule.failures.length > 20) out.push(`        … and ${rule.failures.length - 20} more (--json lists them all)`);
     }
@@ -84,24 +94,24 @@ export function renderRepoTable(report: RepoReport, style: Style, sort: RepoSort
 export function renderRepoMarkdown(report: RepoReport, sort: RepoSort): string {
   const out: string[] = [];
   const { totals } = report;
-  out.push(`### Repository ${markdownCode(report.repository, false)}`, '');
+  out.push(`### ${report.scope === 'registry' ? 'Registry' : 'Repository'} ${markdownCode(heading(report), false)}`, '');
   out.push(`${totals.tags} tag(s), ${totals.digests} digest(s). ${summaryLine(report)}`, ''); // our words and numbers only
   if (report.tags.length) {
     out.push('| Tag | Digest | Platforms | Size | Shared | Unique |', '|---|---|---|--:|--:|--:|');
     for (const row of sortedTags(report, sort)) {
       const digest = row.digest.slice(row.digest.indexOf(':') + 1, row.digest.indexOf(':') + 13);
-      out.push(`| ${markdownCode(row.tag, true)} | \`${digest}\` | ${escapeMarkdown(platformsCell(row.platforms))} | ${humanSize(row.size)} | ${humanSize(row.sharedBytes)} | ${row.sameDigestAs.length ? `0 B (same as ${row.sameDigestAs.map((tag) => markdownCode(tag, true)).join(', ')})` : humanSize(row.uniqueBytes)} |`);
+      out.push(`| ${markdownCode(tagName(report, row), true)} | \`${digest}\` | ${escapeMarkdown(platformsCell(row.platforms))} | ${humanSize(row.size)} | ${humanSize(row.sharedBytes)} | ${row.sameDigestAs.length ? `0 B (same as ${row.sameDigestAs.map((tag) => markdownCode(tag, true)).join(', ')})` : humanSize(row.uniqueBytes)} |`);
     }
     out.push('');
   }
   if (report.problems.length) {
     out.push('**Not reported:**', '');
-    for (const problem of report.problems) out.push(`- ${markdownCode(problem.tag, false)}: ${escapeMarkdown(problem.message)}`);
+    for (const problem of report.problems) out.push(`- ${markdownCode(tagName(report, problem), false)}: ${escapeMarkdown(problem.message)}`);
     out.push('');
   }
   if (report.check) {
     out.push(`**Check: ${report.check.passed ? 'PASS' : 'FAIL'}**`, '');
-    for (const rule of report.check.rules) out.push(`- ${rule.status === 'pass' ? '✅' : '❌'} \`${rule.rule}\`: ${escapeMarkdown(rule.message)}${rule.failures.length ? ` (${rule.failures.slice(0, 20).map((failure) => markdownCode(failure.tag, false)).join(', ')}${rule.failures.length > 20 ? ', …' : ''})` : ''}`);
+    for (const rule of report.check.rules) out.push(`- ${rule.status === 'pass' ? '✅' : '❌'} \`${rule.rule}\`: ${escapeMarkdown(rule.message)}${rule.failures.length ? ` (${rule.failures.slice(0, 20).map((failure) => markdownCode(tagName(report, failure), false)).join(', ')}${rule.failures.length > 20 ? ', …' : ''})` : ''}`);
     out.push('');
   }
   return `${out.join('\n')}`;

@@ -8,8 +8,8 @@
  * be used (a file, read-only) makes the run go on without a cache, with one note.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rename, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, rename, rmdir, stat, unlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { LayerScan } from '../../model/layer.js';
 import type { ScanCache } from '../../model/source.js';
@@ -279,34 +279,58 @@ export class BlobCache {
     }
   }
 
-  open(digest: string): Readable {
-    this.touch(this.path(digest));
-    return createReadStream(this.path(digest), { highWaterMark: 1 << 20 });
+
+
+  /**
+   * The whole cached blob, or null when it is not there, is larger than `maxBytes`, or went away a moment ago
+   * (another run's eviction between a size check and the read: a miss, never a failure). Not verified here.
+   */
+  async readWhole(digest: string, maxBytes: number): Promise<Buffer | null> {
+    try {
+      const file = this.path(digest);
+      const info = await stat(file);
+      if (!info.isFile() || info.size > maxBytes) return null;
+      const bytes = await readFile(file);
+      this.touch(file);
+      return bytes;
+    } catch {
+      return null;
+    }
   }
 
   /**
-   * Whether the cached copy is still the blob its digest names (and of the size a descriptor gives): it is hashed
-   * before use, since a damaged copy would be blamed on the registry run after run. A damaged copy is evicted.
+   * The cached blob as a stream, once it has hashed to its digest (and has the descriptor's size), or null: not
+   * cached, damaged (evicted, with a note), or evicted by another run meanwhile. One file descriptor serves the
+   * check and the read, so an eviction in between cannot turn a hit into an error.
    */
-  async verified(digest: string, size?: number | null): Promise<boolean> {
-    const stored = await this.size(digest);
-    if (stored === null) return false;
-    const algorithm = digest.slice(0, digest.indexOf(':'));
+  async openVerified(digest: string, size?: number | null): Promise<Readable | null> {
+    const file = this.path(digest);
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'r');
+    } catch {
+      return null;
+    }
     let ok = false;
-    if ((size === null || size === undefined || stored === size) && (algorithm === 'sha256' || algorithm === 'sha512')) {
-      const hash = createHash(algorithm);
-      try {
-        for await (const chunk of this.open(digest)) hash.update(chunk as Buffer);
+    try {
+      const info = await handle.stat();
+      const algorithm = digest.slice(0, digest.indexOf(':'));
+      if (info.isFile() && (size === null || size === undefined || info.size === size) && (algorithm === 'sha256' || algorithm === 'sha512')) {
+        const hash = createHash(algorithm);
+        for await (const chunk of handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
         ok = `${algorithm}:${hash.digest('hex')}` === digest;
-      } catch {
-        ok = false;
       }
+    } catch {
+      ok = false;
     }
     if (!ok) {
+      await handle.close().catch(() => {});
       await this.remove(digest);
       this.noteEvicted(digest);
+      return null;
     }
-    return ok;
+    this.touch(file);
+    return handle.createReadStream({ start: 0, highWaterMark: 1 << 20 });
   }
 
   /** Say that a damaged cached copy was removed (it is fetched again, so the registry is not blamed for it). */
@@ -413,7 +437,8 @@ interface CacheFile {
  * Symlinks are not followed.
  */
 async function cacheFiles(dir: string): Promise<{ exists: boolean; files: CacheFile[] }> {
-  const top = await lstat(dir).catch(() => null);
+  // The root may be a symlink (a cache on another disk); below it, nothing is followed.
+  const top = await stat(dir).catch(() => null);
   if (!top) return { exists: false, files: [] };
   if (!top.isDirectory()) throw new CacheDirError(`the cache directory ${dir} is not a directory`);
   const files: CacheFile[] = [];
@@ -481,11 +506,13 @@ export async function inventoryCache(dir: string, limit: number | null = cacheLi
  */
 function chooseVictims(files: CacheFile[], max: number | null): CacheFile[] {
   const victims: CacheFile[] = files.filter((file) => file.kind === 'outdatedScan' || file.kind === 'leftover');
-  const kept = files.filter((file) => file.kind === 'blob' || file.kind === 'scan' || file.kind === 'temp');
+  // Temp files of live runs are not counted: they cannot be evicted, and one large download elsewhere must not push
+  // out everything else.
+  const kept = files.filter((file) => file.kind === 'blob' || file.kind === 'scan');
   let size = tally(kept).bytes;
   if (max !== null && size > max) {
     // Oldest use first; among equals, the larger first (it frees more for the same loss of recency).
-    const candidates = kept.filter((file) => file.kind !== 'temp').sort((a, b) => a.usedMs - b.usedMs || b.bytes - a.bytes);
+    const candidates = kept.sort((a, b) => a.usedMs - b.usedMs || b.bytes - a.bytes);
     for (const file of candidates) {
       if (size <= max) break;
       victims.push(file);

@@ -35,6 +35,8 @@ export interface BlobOptions {
 
 export interface RegistryClientOptions extends TransportOptions {
   credentials: Credentials | null;
+  /** A transport (connections, deadlines) shared with other clients of the same registry (`repo --all`). */
+  transport?: RegistryTransport;
 }
 
 /** Docker Hub's API lives at registry-1.docker.io. */
@@ -58,6 +60,8 @@ export class RegistryAnswerError extends ImageReadError {
 
 /** What a tag may look like (the distribution spec's grammar): anything else a tag list holds is not shown. */
 const TAG_NAME = /^[\w][\w.-]{0,127}$/;
+/** A repository name as the distribution spec's grammar has it (path components of lowercase alphanumerics). */
+const REPOSITORY_NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 /** The tag list is asked for one page of this many, and read to at most this many bytes. */
 export const TAG_LIST_PAGE = 100;
 const MAX_TAG_LIST_BYTES = 256 * 1024;
@@ -84,6 +88,7 @@ async function errorCodes(response: HttpResponse): Promise<string[]> {
 
 export class RegistryClient {
   readonly transport: RegistryTransport;
+  private readonly ownsTransport: boolean;
   private readonly auth: Authenticator;
   private readonly scope: string;
 
@@ -91,7 +96,8 @@ export class RegistryClient {
     readonly reference: RegistryReference,
     private readonly options: RegistryClientOptions,
   ) {
-    this.transport = new RegistryTransport(apiHost(reference.registry), options);
+    this.transport = options.transport ?? new RegistryTransport(apiHost(reference.registry), options);
+    this.ownsTransport = !options.transport;
     // Explicit credentials belong to the registry of the image they were given with, and to no other.
     const given = options.credentials;
     const explicit = given && (given.registry === undefined || given.registry === reference.registry) ? given : null;
@@ -105,23 +111,25 @@ export class RegistryClient {
   }
 
   async close(): Promise<void> {
-    await this.transport.close();
+    if (this.ownsTransport) await this.transport.close();
   }
 
   /**
    * GET with the registry's auth dance: on 401, answer the challenge and try again (twice at most). Only a
    * challenge from the registry itself is answered: a 401 from where a redirect led (storage, a CDN) is not.
    */
-  private async get(path: string, headers: Record<string, string>, options: { range?: number; method?: 'GET' | 'HEAD'; kind?: 'document' | 'blob'; what: string }): Promise<HttpResponse> {
+  private async get(path: string, headers: Record<string, string>, options: { range?: number; method?: 'GET' | 'HEAD'; kind?: 'document' | 'blob'; what: string; root?: boolean; scope?: string }): Promise<HttpResponse> {
     const base = await this.transport.baseUrl();
-    const url = `${base}/v2/${this.reference.repository}/${path}`;
+    // `root`: an endpoint of the registry, not of this repository (`_catalog`), in its own scope.
+    const url = options.root ? `${base}/v2/${path}` : `${base}/v2/${this.reference.repository}/${path}`;
+    const scope = options.scope ?? this.scope;
     const origin = new URL(base).origin;
     for (let round = 0; ; round++) {
-      const response = await this.transport.send(url, { method: options.method ?? 'GET', headers, range: options.range, kind: options.kind, what: options.what, authorize: () => this.auth.header(this.scope) });
+      const response = await this.transport.send(url, { method: options.method ?? 'GET', headers, range: options.range, kind: options.kind, what: options.what, authorize: () => this.auth.header(scope) });
       if (response.status !== 401 || round >= 2 || new URL(response.url).origin !== origin) return response;
       const challenge = response.headers['www-authenticate'];
       await response.body.dump().catch(() => undefined);
-      if (!(await this.auth.handleChallenge(challenge, this.scope))) {
+      if (!(await this.auth.handleChallenge(challenge, scope))) {
         return { ...response, body: Readable.from([]) as unknown as HttpResponse['body'] };
       }
     }
@@ -218,44 +226,54 @@ export class RegistryClient {
   /**
    * One page of the tag list for `layerlens repo`: `cursor` is null for the first page, else what the previous page
    * returned. The next page is the registry's `Link: <…>; rel="next"` when it has one; a link to another origin or
-   * another repository is refused (credentials and answers stay with this repository). Without a link, a full page
-   * goes on from its last tag (`last=`, the spec's pagination). Tag names that are not valid tags are dropped and
-   * counted. The caller stops on a page that brings no new tag (a registry that loops).
+   * another endpoint is refused (credentials and answers stay where they belong). Without a link, a full page goes
+   * on from its last name (`last=`, the spec's pagination). Names that are not valid tags are dropped and counted.
+   * The caller stops on a page that brings no new name (a registry that loops).
    */
-  async tagPage(cursor: string | null, pageSize: number): Promise<{ tags: string[]; next: string | null; dropped: number }> {
-    const path = cursor ?? `tags/list?n=${pageSize}`;
-    const response = await this.get(path, { accept: 'application/json' }, { what: 'the tag list' });
-    if (response.status !== 200) return this.fail(response, 'the tag list');
-    const limit = Math.max(MAX_TAG_LIST_BYTES, pageSize * 200);
-    const bytes = await readLimited(response.body, limit, () => new ImageReadError(`${this.name}: a page of the tag list is more than ${limit} bytes`));
+  tagPage(cursor: string | null, pageSize: number): Promise<{ names: string[]; next: string | null; dropped: number }> {
+    return this.listPage({ path: 'tags/list', key: 'tags', valid: TAG_NAME, what: 'the tag list', root: false }, cursor, pageSize);
+  }
+
+  /** One page of the registry's repositories (`/v2/_catalog`, scope `registry:catalog:*`), paginated as tagPage. */
+  catalogPage(cursor: string | null, pageSize: number): Promise<{ names: string[]; next: string | null; dropped: number }> {
+    return this.listPage({ path: '_catalog', key: 'repositories', valid: REPOSITORY_NAME, what: 'the repository catalog', root: true, scope: 'registry:catalog:*' }, cursor, pageSize);
+  }
+
+  private async listPage(list: { path: string; key: string; valid: RegExp; what: string; root: boolean; scope?: string }, cursor: string | null, pageSize: number): Promise<{ names: string[]; next: string | null; dropped: number }> {
+    const path = cursor ?? `${list.path}?n=${pageSize}`;
+    const response = await this.get(path, { accept: 'application/json' }, { what: list.what, root: list.root, ...(list.scope ? { scope: list.scope } : {}) });
+    if (response.status !== 200) return this.fail(response, list.what);
+    const limit = Math.max(MAX_TAG_LIST_BYTES, pageSize * 300);
+    const bytes = await readLimited(response.body, limit, () => new ImageReadError(`${this.name}: a page of ${list.what} is more than ${limit} bytes`));
     let parsed: unknown;
     try {
       parsed = JSON.parse(bytes.toString('utf8'));
     } catch {
-      throw new ImageReadError(`${this.name}: the tag list is not JSON`);
+      throw new ImageReadError(`${this.name}: ${list.what} is not JSON`);
     }
-    const list = (parsed as { tags?: unknown } | null)?.tags;
-    const raw = Array.isArray(list) ? list : [];
-    const tags = raw.filter((tag): tag is string => typeof tag === 'string' && TAG_NAME.test(tag));
+    const field = (parsed as Record<string, unknown> | null)?.[list.key];
+    const raw = Array.isArray(field) ? field : [];
+    const names = raw.filter((name): name is string => typeof name === 'string' && list.valid.test(name));
     const header = response.headers.link;
     const link = /<([^>]*)>\s*;[^,]*rel="?next"?/i.exec(Array.isArray(header) ? header.join(', ') : (header ?? ''));
     let next: string | null = null;
+    const base = await this.transport.baseUrl();
+    const expected = list.root ? `/v2/${list.path}` : `/v2/${this.reference.repository}/${list.path}`;
     if (link) {
-      const base = await this.transport.baseUrl();
       let url: URL;
       try {
         url = new URL(link[1]!, base);
       } catch {
-        throw new ImageReadError(`${this.name}: the tag list's next-page link ${quoteServerText(link[1]!.slice(0, 200))} is not a URL`);
+        throw new ImageReadError(`${this.name}: ${list.what}'s next-page link ${quoteServerText(link[1]!.slice(0, 200))} is not a URL`);
       }
-      if (url.origin !== new URL(base).origin || url.pathname !== `/v2/${this.reference.repository}/tags/list`) {
-        throw new ImageReadError(`${this.name}: the tag list's next-page link points elsewhere (${quoteServerText(url.href.slice(0, 200))}); not followed`);
+      if (url.origin !== new URL(base).origin || url.pathname !== expected) {
+        throw new ImageReadError(`${this.name}: ${list.what}'s next-page link points elsewhere (${quoteServerText(url.href.slice(0, 200))}); not followed`);
       }
-      next = `tags/list${url.search}`;
-    } else if (raw.length >= pageSize && tags.length > 0) {
-      next = `tags/list?n=${pageSize}&last=${encodeURIComponent(tags[tags.length - 1]!)}`;
+      next = `${list.path}${url.search}`;
+    } else if (raw.length >= pageSize && names.length > 0) {
+      next = `${list.path}?n=${pageSize}&last=${encodeURIComponent(names[names.length - 1]!)}`;
     }
-    return { tags, next, dropped: raw.length - tags.length };
+    return { names, next, dropped: raw.length - names.length };
   }
 
   /** A blob as a stream that survives dropped and stalled connections by resuming with Range. */

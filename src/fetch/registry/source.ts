@@ -50,11 +50,8 @@ class RegistryBlobStore implements BlobStore {
   }
 
   async read(digest: string, maxBytes: number, what: string): Promise<Buffer> {
-    const cached = await this.cache?.size(digest);
-    if (this.cache && cached !== null && cached !== undefined && cached <= maxBytes) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of this.cache.open(digest)) chunks.push(chunk as Buffer);
-      const bytes = Buffer.concat(chunks);
+    const bytes = (await this.cache?.readWhole(digest, maxBytes)) ?? null;
+    if (this.cache && bytes) {
       if (digestOf(bytes, digest.slice(0, digest.indexOf(':'))) === digest) return bytes;
       await this.cache.remove(digest); // a damaged entry: fetch it again
       this.cache.noteEvicted(digest);
@@ -93,9 +90,10 @@ class RegistryBlobStore implements BlobStore {
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     const start = async () => {
       // A cached copy is used only if it still hashes to its digest; a damaged one is evicted and fetched again.
-      if (this.cache && (await this.cache.size(digest)) !== null && (await this.cache.verified(digest, size))) {
+      const cached = this.cache ? await this.cache.openVerified(digest, size) : null;
+      if (cached) {
         this.progress?.skip(digest);
-        await pipeline(this.cache.open(digest), out);
+        await pipeline(cached, out);
         return;
       }
       const download = this.client.blob(digest, { size });
@@ -119,10 +117,9 @@ class RegistryBlobStore implements BlobStore {
 async function cachedManifest(client: RegistryClient, cache: BlobCache | null, reference: RegistryReference): Promise<{ bytes: Buffer; mediaType: string | null; digestHeader: string | null } | null> {
   if (!cache) return null;
   const digest = reference.digest ?? (reference.tag ? await client.manifestDigest(reference.tag).catch(() => null) : null);
-  if (!digest || (await cache.size(digest)) === null) return null;
-  const chunks: Buffer[] = [];
-  for await (const chunk of cache.open(digest)) chunks.push(chunk as Buffer);
-  const bytes = Buffer.concat(chunks);
+  if (!digest) return null;
+  const bytes = await cache.readWhole(digest, MAX_MANIFEST_BYTES);
+  if (!bytes) return null;
   if (digestOf(bytes, digest.slice(0, digest.indexOf(':'))) !== digest) {
     await cache.remove(digest);
     cache.noteEvicted(digest);
