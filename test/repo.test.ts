@@ -34,7 +34,7 @@ interface RepoJson {
   tags: RepoTag[];
   artifacts: { tag: string; digest: string; subject: string; size: number }[];
   problems: { tag: string; exitCode: number; message: string }[];
-  totals: { tags: number; digests: number; storedBytes: number; sumOfTagSizes: number; sameDigest: { repository: string; tags: string[] }[] };
+  totals: { tags: number; digests: number; storedBytes: number; sumOfTagSizes: number; complete: boolean; sameDigest: { repository: string; tags: string[] }[] };
   scope: string;
   repositories: string[];
   listing: { pages: number; listed: number; dropped: number; filter: string | null; truncated: boolean };

@@ -65,6 +65,7 @@ export function repoUsage(tagged: TaggedGraph[], artifacts: TaggedGraph[], optio
       sharedBytes: shared,
       uniqueBytes: pinned ? 0 : size - shared,
       sameDigestAs,
+      attached: null,
     };
   });
   const artifactRows: RepoArtifact[] = artifacts.filter((entry) => entry.chosen !== false).map(({ repository, tag, graph }) => ({

@@ -10,12 +10,14 @@ import { parseMirrorUrl } from '../fetch/registry/mirrors.js';
 import type { OpenOptions } from '../fetch/open.js';
 import { parsePlatform } from '../image/platform.js';
 import type { AnalysisOptions } from '../pipeline/analyze.js';
-import { credentialRegistry, runAnalysis, runPlatforms, type ReadOptions } from '../pipeline/run.js';
+import { clientOptions, credentialRegistry, runAnalysis, runPlatforms, type ReadOptions } from '../pipeline/run.js';
+import { attachReport, referrersTag } from '../pipeline/attach.js';
+import { parseImageArgument, parseRegistryReference } from '../reference.js';
 import { renderFilesTable } from '../report/files-table.js';
 import { makeStyle, type Style } from '../report/format.js';
 import { jsonDocument } from '../report/json-stream.js';
 import { Progress } from '../report/progress.js';
-import type { ImageError, Report } from '../report/report.js';
+import type { ImageError, Report, SingleReport } from '../report/report.js';
 import { renderImageTable } from '../report/table.js';
 import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.js';
 import { renderWasteTable } from '../report/waste-table.js';
@@ -76,6 +78,10 @@ export interface CommonOptions {
   timeout?: number;
   /** --no-trunc: full paths and commands in tables. */
   trunc?: boolean;
+  /** analyze: push the JSON report to the image's registry as an OCI artifact referring to it. */
+  attach?: boolean;
+  /** analyze: use a report attached to the image (this layerlens version) instead of reading its layers. */
+  useAttached?: boolean;
   /**
    * The image arguments whose registry `--username` belongs to (default: `image`). `check` names its image for
    * the `--baseline` too, `diff` both sides: credentials never go to another registry.
@@ -254,7 +260,12 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   const outputs = planOutputs(options.output, format, COMMAND_FORMATS[command]);
   if (options.depth !== undefined && (!Number.isInteger(options.depth) || options.depth < 1)) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
   const analysis: AnalysisOptions = { fast: options.fast, requireAllBlobs: options.requireAllBlobs, path: options.path, glob: options.glob, layer: options.layer, changed: options.changed };
-  const run = await runAnalysis(command, options.image, { ...(await readOptions(options)), ...analysis, onImageError: stderrLine });
+  if ((options.attach || options.useAttached) && parseImageArgument(options.image).kind !== 'registry') {
+    throw new UsageError(`--${options.attach ? 'attach' : 'use-attached'} is for registry images (the report is stored in the image's registry); ${options.image} is not one`);
+  }
+  if (options.attach && options.allPlatforms) throw new UsageError('--attach stores the report of one image: give --platform, not --all-platforms (run once per platform)');
+  const read = await readOptions(options);
+  const run = await runAnalysis(command, options.image, { ...read, ...analysis, ...(options.useAttached ? { useAttached: true } : {}), onImageError: stderrLine });
   imageErrorLines(run.problems.errors);
   const { report, unions, coverage } = run;
   await writeOutputs(outputs, async (chosen, toFile) => {
@@ -265,7 +276,23 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
     }
     return render(command, report, unions, tableStyle(options, toFile), options);
   });
+  // After the outputs: a push that fails (a read-only token) still leaves the user the report, and exit 3.
+  if (options.attach) await attachRun(report, read, voicesOf(options));
   return run.exitCode;
+}
+
+/** `--attach`: the report as `--json` prints it, pushed beside the image it describes; one line on stderr says where. */
+async function attachRun(report: Report, read: ReadOptions, voices: Voices): Promise<void> {
+  const single = report as Partial<SingleReport>;
+  if (!single.manifestDigest || !report.source.reference || report.source.kind !== 'registry') throw new UsageError('--attach needs one registry image with a manifest');
+  if (report.source.attached) {
+    voices.note?.(`not attaching: this report came from the attached ${report.source.attached.digest}`);
+    return;
+  }
+  const document = Buffer.from([...jsonDocument(report).chunks()].join(''));
+  const reference = parseRegistryReference(report.source.reference);
+  const attached = await attachReport(reference, single.manifestDigest, document, clientOptions(read));
+  voices.note?.(`attached the report to ${reference.registry}/${reference.repository}@${single.manifestDigest} as ${attached.digest} (${attached.via === 'referrers-api' ? "the registry's referrers API" : `referrers tag ${referrersTag(single.manifestDigest)}`})`);
 }
 
 export async function runPlatformsCommand(rawOptions: CommonOptions): Promise<number> {
@@ -353,11 +380,14 @@ export function registerImageCommands(parser: Argv, setExit: (code: number) => v
       (command) =>
         withExamples(
           commonOptions(command, true, COMMAND_FORMATS.analyze)
-            .option('top', { type: 'string', coerce: wholeNumber('top'), describe: 'entries to show in each table (default 10)' }),
+            .option('top', { type: 'string', coerce: wholeNumber('top'), describe: 'entries to show in each table (default 10)' })
+            .option('attach', { type: 'boolean', describe: "push the JSON report to the image's registry as an OCI artifact referring to it (needs push access)", group: 'Registry:' })
+            .option('use-attached', { type: 'boolean', describe: 'use a report attached by this layerlens version instead of reading the layers (not a verification)', group: 'Registry:' }),
           [
             ['$0 analyze samples/busybox-amd64.tar', 'the full report'],
             ['$0 analyze image.tar --json -o report.json', 'save the JSON report'],
             ['$0 analyze image.tar --format html -o report.html', 'a report to open in a browser'],
+            ['$0 analyze ghcr.io/org/app:1.2 --attach -o report.json', 'store the report in the registry too'],
           ],
         ),
       run('analyze'),

@@ -2,7 +2,6 @@
  * The command line (CONTRACT.md): yargs commands, one module per verb; errors become one line on stderr with
  * the contract's exit code (2 usage, 3 unreadable), a stack trace only with --debug.
  */
-import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { EXIT_UNREADABLE, EXIT_USAGE, LayerlensError, UsageError, errorMessage } from '../errors.js';
 import { registerCacheCommand } from './cache.js';
@@ -12,9 +11,9 @@ import { registerDiffCommand } from './diff.js';
 import { registerImageCommands } from './commands.js';
 import { guardStdio, stderrBlock, stderrLine } from './output.js';
 import { STDIN_TOKEN } from './stdin.js';
+import { VERSION } from '../version.js';
 
-/** The installed package's version: package.json sits two levels above both src/cli/ and dist/cli/. */
-export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export { VERSION };
 
 const COMPLETION_SHELLS = ['bash', 'zsh'];
 

@@ -20,6 +20,7 @@ const REPO_FORMATS = ['table', 'json', 'markdown'] as const;
 interface RepoCommandOptions extends CommonOptions {
   repository: string;
   all?: boolean;
+  useAttached?: boolean;
   tags?: string;
   sort?: RepoSort;
   maxTags?: number;
@@ -67,6 +68,8 @@ export async function runRepoCommand(options: RepoCommandOptions): Promise<numbe
   const report = await runRepo(target, {
     registry: { plainHttp: registry?.plainHttp ?? false, insecure: registry?.insecure ?? false, caFile: registry?.caFile ?? null, credentials: registry?.credentials ?? null, ...(registry?.timeoutSeconds !== undefined ? { timeoutSeconds: registry.timeoutSeconds } : {}), ...(debug ? { debug } : {}) },
     ...(options.tags !== undefined ? { tags: options.tags } : {}),
+    ...(options.useAttached ? { useAttached: true } : {}),
+    ...(debug ? { debug } : {}),
     ...(Object.keys(rules).length ? { rules } : {}),
     progress: Progress.create(options.progress !== false && !options.quiet, debug),
     ...(note ? { note } : {}),
@@ -91,6 +94,7 @@ export function registerRepoCommand(parser: Argv, setExit: (code: number) => voi
           .option('output', { alias: 'o', type: 'string', describe: 'write to FILE instead of stdout; FORMAT=FILE (repeatable: json=FILE, markdown=FILE) writes that format too' })
           .option('all', { type: 'boolean', describe: 'every repository the registry lists (/v2/_catalog): the argument is a registry; unique bytes are then registry-wide' })
           .option('tags', { type: 'string', describe: 'only tags matching a glob, e.g. "1.*" or "!(*-rc*)"' })
+          .option('use-attached', { type: 'boolean', describe: 'per-tag efficiency and waste from reports attached with analyze --attach (no layer read)' })
           .option('sort', { type: 'string', choices: ['unique', 'size', 'tag'], describe: 'table order: unique bytes (default), size, or as the registry lists them' })
           .option('max-tags', { type: 'string', coerce: wholeNumber('max-tags'), describe: 'fail (exit 1) when the repository has more tags', group: 'Rules:' })
           .option('max-unique-size', { type: 'string', describe: 'fail when a tag holds more bytes of its own (e.g. 500MB)', group: 'Rules:' })

@@ -14,6 +14,20 @@ export interface ManifestGraph {
   blobs: Map<string, number>;
   /** Layer blob digests (a subset of `blobs`). */
   layers: Set<string>;
+  /** The image manifests (one, or an index's), with their platforms: what attached reports are looked up by. */
+  images: { platform: string | null; digest: string }[];
+}
+
+/** `--use-attached`: what a report attached to one image manifest of the tag says (no layer was read). */
+export interface RepoAttachedFigures {
+  platform: string | null;
+  manifestDigest: string;
+  /** The artifact the figures come from. */
+  attached: string;
+  uncompressedSize: number | null;
+  efficiency: number | null;
+  wastedBytes: number | null;
+  reclaimableBytes: number | null;
 }
 
 export interface RepoTag {
@@ -35,6 +49,8 @@ export interface RepoTag {
    */
   uniqueBytes: number;
   sameDigestAs: string[];
+  /** `--use-attached`: per image manifest, the figures of its attached report (absent: none found); null without it. */
+  attached: RepoAttachedFigures[] | null;
 }
 
 /** A tag in the referrers tag schema (`sha256-<hex>`, cosign's `.sig`/`.att`): an artifact, not an image tag. */

@@ -15,7 +15,8 @@ import { parseConfig, parseManifestOrIndex } from '../image/parse.js';
 import { formatPlatform } from '../image/platform.js';
 import type { ImageIndex, ImageManifest } from '../image/types.js';
 import type { ProgressSink } from '../model/progress.js';
-import type { ManifestGraph, RepoProblem, RepoReport, RepoRuleResult } from '../model/repo.js';
+import type { ManifestGraph, RepoAttachedFigures, RepoProblem, RepoReport, RepoRuleResult } from '../model/repo.js';
+import { findAttached } from './attach.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES } from '../model/source.js';
 
 /** Tags asked for per page of the tag list. */
@@ -39,6 +40,9 @@ export interface RepoRules {
 
 export interface RepoOptions {
   registry: RegistryClientOptions;
+  /** Per-tag waste and efficiency from reports attached to the images (`--use-attached`); no layer is read. */
+  useAttached?: boolean;
+  debug?: (line: string) => void;
   tags?: string;
   rules?: RepoRules;
   progress?: ProgressSink | null;
@@ -200,6 +204,28 @@ export async function runRepo(target: RepoTarget, options: RepoOptions): Promise
     artifacts.sort(order);
     problems.sort(order);
     const usage = repoUsage(tagged, artifacts, { complete: unaccounted === 0 && !listing.truncated });
+    if (options.useAttached) {
+      const graphs = new Map(tagged.map((entry) => [`${entry.repository}\u0000${entry.tag}`, entry.graph]));
+      // One lookup per image manifest, however many tags share it, through the same request limiter.
+      const lookups = new Map<string, Promise<RepoAttachedFigures | null>>();
+      await Promise.all(
+        usage.tags.map(async (row) => {
+          const graph = graphs.get(`${row.repository}\u0000${row.tag}`)!;
+          const figures = await Promise.all(
+            graph.images.map((image) => {
+              const key = `${row.repository}@${image.digest}`;
+              let pending = lookups.get(key);
+              if (!pending) {
+                pending = limiter.run(() => attachedFigures(registry, row.repository, image, options));
+                lookups.set(key, pending);
+              }
+              return pending;
+            }),
+          );
+          row.attached = figures.filter((entry): entry is RepoAttachedFigures => entry !== null);
+        }),
+      );
+    }
     const report: RepoReport = {
       schemaVersion: 2,
       repository: target.repository !== null ? `${registry}/${target.repository}` : null,
@@ -218,6 +244,32 @@ export async function runRepo(target: RepoTarget, options: RepoOptions): Promise
   } finally {
     options.progress?.done();
     await transport.close();
+  }
+}
+
+/** The figures of the report attached to one image manifest, or null when there is none (or it is unusable). */
+async function attachedFigures(registry: string, repository: string, image: { platform: string | null; digest: string }, options: RepoOptions): Promise<RepoAttachedFigures | null> {
+  const reference = { registry, repository, tag: null, digest: image.digest, canonical: `${registry}/${repository}@${image.digest}` };
+  const found = await findAttached(reference, image.digest, options.registry, options.debug).catch((error: unknown) => {
+    options.debug?.(`no attached report for ${repository}@${image.digest}: ${(error as Error).message}`);
+    return null;
+  });
+  if (!found) return null;
+  try {
+    const report = JSON.parse(found.document.toString('utf8')) as { manifestDigest?: unknown; totals?: { uncompressedSize?: number | null }; waste?: { efficiency?: number; wastedBytes?: number; reclaimableBytes?: number } | null };
+    if (report.manifestDigest !== image.digest) return null;
+    const number = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+    return {
+      platform: image.platform,
+      manifestDigest: image.digest,
+      attached: found.digest,
+      uncompressedSize: number(report.totals?.uncompressedSize),
+      efficiency: number(report.waste?.efficiency),
+      wastedBytes: number(report.waste?.wastedBytes),
+      reclaimableBytes: number(report.waste?.reclaimableBytes),
+    };
+  } catch {
+    return null;
   }
 }
 
@@ -253,7 +305,7 @@ async function graphOf(client: RegistryClient, tag: string, documents: Map<strin
       return Buffer.concat(chunks);
     });
 
-  const addManifest = async (graph: ManifestGraph, manifest: ImageManifest, platform: string | null, where: string): Promise<void> => {
+  const addManifest = async (graph: ManifestGraph, manifest: ImageManifest, manifestDigest: string, platform: string | null, where: string): Promise<void> => {
     graph.blobs.set(manifest.config.digest, manifest.config.size);
     for (const layer of manifest.layers) {
       graph.blobs.set(layer.digest, layer.size);
@@ -261,13 +313,16 @@ async function graphOf(client: RegistryClient, tag: string, documents: Map<strin
     }
     if (platform !== null) {
       graph.platforms.push(platform);
+      graph.images.push({ platform, digest: manifestDigest });
       return;
     }
     // A manifest on its own names no platform: its config does. Artifacts (an artifactType, or a config that is not
     // an image config) have none.
     if (!wantPlatforms || manifest.artifactType || !isImageConfigMediaType(manifest.config.mediaType)) return;
     const config = parseConfig(await configByDigest(manifest.config.digest, manifest.config.size), `the config of ${where}`);
-    graph.platforms.push(formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }));
+    const found = formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) });
+    graph.platforms.push(found);
+    graph.images.push({ platform: found, digest: manifestDigest });
   };
 
   const addIndex = async (graph: ManifestGraph, index: ImageIndex, depth: number, where: string): Promise<void> => {
@@ -288,7 +343,7 @@ async function graphOf(client: RegistryClient, tag: string, documents: Map<strin
           for (const descriptor of [parsed.manifest.config, ...parsed.manifest.layers]) graph.blobs.set(descriptor.digest, descriptor.size);
           return;
         }
-        await addManifest(graph, parsed.manifest, entry.platform ? formatPlatform(entry.platform) : null, `manifest ${entry.digest}`);
+        await addManifest(graph, parsed.manifest, entry.digest, entry.platform ? formatPlatform(entry.platform) : null, `manifest ${entry.digest}`);
       }),
     );
   };
@@ -307,9 +362,9 @@ async function graphOf(client: RegistryClient, tag: string, documents: Map<strin
   }
   if (!documents.has(digest)) documents.set(digest, Promise.resolve(fetched.bytes));
   const parsed = parseManifestOrIndex(fetched.bytes, `tag "${tag}" of ${name}`, fetched.mediaType ?? undefined);
-  const graph: ManifestGraph = { digest, mediaType: parsed.mediaType, kind: parsed.kind, platforms: [], blobs: new Map([[digest, fetched.bytes.length]]), layers: new Set() };
+  const graph: ManifestGraph = { digest, mediaType: parsed.mediaType, kind: parsed.kind, platforms: [], blobs: new Map([[digest, fetched.bytes.length]]), layers: new Set(), images: [] };
   if (parsed.kind === 'index') await addIndex(graph, parsed.index, 1, `tag "${tag}"`);
-  else await addManifest(graph, parsed.manifest, null, `tag "${tag}"`);
+  else await addManifest(graph, parsed.manifest, digest, null, `tag "${tag}"`);
   graph.platforms = [...new Set(graph.platforms)].sort();
   return graph;
 }

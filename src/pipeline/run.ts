@@ -5,16 +5,20 @@
 import { listPlatforms, type PlatformsResult } from '../analyze/platforms.js';
 import type { UnionFs } from '../analyze/union.js';
 import { UsageError } from '../errors.js';
-import { parseImageArgument } from '../reference.js';
+import { parseImageArgument, parseRegistryReference } from '../reference.js';
+import type { RegistryClientOptions } from '../fetch/registry/client.js';
+import { findAttached } from './attach.js';
 import { openHandle, resolveHandle, type OpenOptions } from '../fetch/open.js';
 import type { Platform } from '../image/types.js';
 import type { OpenedSource } from '../model/source.js';
-import { buildReport, platformsReport, type ImageReport, type PlatformsReport, type Report, type RunProblems } from '../report/report.js';
+import { buildReport, platformsReport, type ImageReport, type PlatformsReport, type Report, type RunProblems, type SingleReport } from '../report/report.js';
 import type { ScanMemo } from '../scan/image-scan.js';
 import { analyzeImage, type Analysis, type AnalysisOptions } from './analyze.js';
 import { forEachImage, runExitCode, worstError } from './images.js';
 
 export interface ReadOptions extends Omit<OpenOptions, 'platform' | 'allPlatforms' | 'metadataOnly'> {
+  /** `--use-attached`: a report attached to the image in its registry (same layerlens version) instead of a scan. */
+  useAttached?: boolean;
   /** One platform of a multi-platform image (default: the host's, as `docker pull` picks). */
   platform?: Platform | null;
   /** Every image platform. `verify` of an index checks every platform unless one is asked for. */
@@ -71,6 +75,10 @@ export async function runAnalysis(analysis: Analysis, argument: string, options:
   const coverage = analysis === 'analyze' && (handle.platformRoot?.root ?? handle.root).kind === 'index' ? await listPlatforms(handle, { sizes: false, require: [] }).catch(() => null) : null;
   const source: OpenedSource = await resolveHandle(handle, { platform, allPlatforms: several, ...(options.note ? { note: options.note } : {}) });
   try {
+    if (options.useAttached && analysis === 'analyze' && !several) {
+      const attached = await attachedRun(source, options);
+      if (attached) return attached;
+    }
     const memo: ScanMemo = new Map();
     const { results, problems } = await forEachImage(source, several, (image) => analyzeImage(analysis, image, options, memo));
     // Nothing to show but failures: the worst is the answer. verify still shows a damaged manifest's failed
@@ -100,4 +108,45 @@ export async function runPlatforms(argument: string, options: Omit<ReadOptions, 
   } finally {
     await handle.close();
   }
+}
+
+/** The registry options a RegistryClient of its own needs (attachments are looked up at the origin, not a mirror). */
+export function clientOptions(options: ReadOptions): RegistryClientOptions {
+  const registry = options.registry ?? {};
+  return {
+    plainHttp: registry.plainHttp ?? false,
+    insecure: registry.insecure ?? false,
+    caFile: registry.caFile ?? null,
+    credentials: registry.credentials ?? null,
+    ...(registry.timeoutSeconds !== undefined ? { timeoutSeconds: registry.timeoutSeconds } : {}),
+    ...(options.debug ? { debug: options.debug } : {}),
+  };
+}
+
+/**
+ * `--use-attached`: the report attached to this image's manifest, if one of this layerlens version is there and
+ * verifies; its `source` is this run's, with `attached: { digest }`. Null: read the image as usual.
+ */
+async function attachedRun(source: OpenedSource, options: ReadOptions): Promise<AnalysisRun | null> {
+  const image = source.images[0];
+  if (source.info.kind !== 'registry' || source.images.length !== 1 || !image?.manifestDigest || !source.info.reference) return null;
+  const reference = parseRegistryReference(source.info.reference);
+  const found = await findAttached(reference, image.manifestDigest, clientOptions(options), options.debug);
+  if (!found) return null;
+  let document: Report;
+  try {
+    document = JSON.parse(found.document.toString('utf8')) as Report;
+  } catch {
+    options.debug?.(`attached report ${found.digest} is not JSON; reading the image`);
+    return null;
+  }
+  const single = document as Partial<SingleReport>;
+  if (document?.schemaVersion !== 2 || single.manifestDigest !== image.manifestDigest || !single.verify || !('files' in single)) {
+    options.debug?.(`attached report ${found.digest} is not an analyze report of ${image.manifestDigest}; reading the image`);
+    return null;
+  }
+  options.note?.(`using the report attached to ${image.manifestDigest.slice(0, 19)}… (${found.digest.slice(0, 19)}…): layers not read; written by whoever can push to ${reference.registry}/${reference.repository}, not verified here (verify reads the blobs)`);
+  const report = { ...document, source: { ...single.source!, input: source.info.input, reference: source.info.reference, mirror: null, attached: { digest: found.digest } } } as Report;
+  const problems: RunProblems = { errors: [], checks: [], absent: [] };
+  return { report, coverage: null, unions: [null], problems, exitCode: single.verify.ok ? 0 : 1 };
 }

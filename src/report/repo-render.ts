@@ -61,6 +61,18 @@ export function renderRepoTable(report: RepoReport, style: Style, sort: RepoSort
       out.push(`${tag}  ${digest}  ${platforms}  ${humanSize(row.size).padStart(sizeWidth)}  ${humanSize(row.sharedBytes).padStart(sizeWidth)}  ${unique}`.trimEnd());
     }
   }
+  const withReports = rows.filter((row) => row.attached !== null);
+  if (withReports.length) {
+    out.push('', `Attached reports (--use-attached: figures their writers computed, not read here):`);
+    out.push(color.dim(`  ${'TAG'.padEnd(24)}  ${'PLATFORM'.padEnd(16)}  ${'EFFICIENCY'.padStart(10)}  ${'WASTED'.padStart(9)}  ${'RECLAIMABLE'.padStart(11)}`));
+    for (const row of withReports) {
+      if (!row.attached!.length) out.push(`  ${truncatePath(tagName(report, row), 24).padEnd(24)}  ${color.dim('no report attached')}`);
+      for (const figures of row.attached!) {
+        const efficiency = figures.efficiency === null ? '-' : `${(figures.efficiency * 100).toFixed(2)} %`;
+        out.push(`  ${truncatePath(tagName(report, row), 24).padEnd(24)}  ${shorten(truncate(figures.platform ?? '-', Number.POSITIVE_INFINITY), 16).padEnd(16)}  ${efficiency.padStart(10)}  ${humanSize(figures.wastedBytes).padStart(9)}  ${humanSize(figures.reclaimableBytes).padStart(11)}`);
+      }
+    }
+  }
   out.push('', summaryLine(report));
   if (totals.sameDigest.length) {
     out.push('Tags on the same digest (deleting one of them frees nothing):');

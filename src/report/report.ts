@@ -146,8 +146,8 @@ export interface SourceReport {
 
 /**
  * `source` as every document prints it: the contract's keys are present for every source kind, null where they
- * do not apply, so a pipeline can read `source.mirror` without first asking what kind of source it was. No
- * command reads attached reports yet (`--use-attached`), so `attached` is always null.
+ * do not apply, so a pipeline can read `source.mirror` without first asking what kind of source it was. A built
+ * report's `attached` is null; `analyze --use-attached` sets it on the attached report it prints (pipeline/run.ts).
  */
 export function sourceReport(source: SourceInfo): SourceReport {
   const report: SourceReport = { input: source.input, kind: source.kind, reference: source.reference, mirror: source.mirror ?? null, attached: null };

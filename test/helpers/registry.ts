@@ -65,7 +65,7 @@ function base64url(data: Buffer | string): string {
 }
 
 /** Docker's token flow: GET /token?service=…&scope=repository:NAME:pull with Basic credentials → a signed JWT. */
-async function startTokenIssuer(dir: string, service: string, username: string, password: string): Promise<{ realm: string; bundle: string; count: () => number; close: () => Promise<void> }> {
+async function startTokenIssuer(dir: string, service: string, username: string, password: string, grants: { pullOnly: boolean } = { pullOnly: false }): Promise<{ realm: string; bundle: string; count: () => number; close: () => Promise<void> }> {
   openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'token.key', '-out', 'token.crt', '-days', '2', '-subj', '/CN=layerlens token issuer'], dir);
   const key = readFileSync(path.join(dir, 'token.key'), 'utf8');
   const pem = readFileSync(path.join(dir, 'token.crt'), 'utf8');
@@ -85,7 +85,7 @@ async function startTokenIssuer(dir: string, service: string, username: string, 
     const now = Math.floor(Date.now() / 1000);
     const header = base64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', x5c: [der] }));
     const claims = base64url(
-      JSON.stringify({ iss: 'layerlens-test-issuer', sub: username, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access: name ? [{ type: 'repository', name, actions: actions!.split(',') }] : [] }),
+      JSON.stringify({ iss: 'layerlens-test-issuer', sub: username, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access: name ? [{ type: 'repository', name, actions: actions!.split(',').filter((action) => !grants.pullOnly || action === 'pull') }] : [] }),
     );
     const signature = base64url(createSign('RSA-SHA256').update(`${header}.${claims}`).sign(key));
     const token = `${header}.${claims}.${signature}`;
@@ -110,7 +110,11 @@ async function waitUntilUp(host: string, tls: boolean, caFile: string | null, ch
 }
 
 /** `proxyOf`: the URL of another registry this one is a pull-through cache of (distribution's `proxy.remoteurl`). */
-export async function startRegistry(mode: RegistryMode, options: { proxyOf?: string } = {}): Promise<RunningRegistry> {
+/**
+ * `grants.pullOnly` (token mode), read at each token request: the issuer grants pull and nothing else, as a read-only
+ * robot account's token would (set it after pushing the test's images).
+ */
+export async function startRegistry(mode: RegistryMode, options: { proxyOf?: string; grants?: { pullOnly: boolean } } = {}): Promise<RunningRegistry> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `layerlens-registry-${mode}-`));
   const storageDir = path.join(dir, 'storage');
   mkdirSync(storageDir);
@@ -129,7 +133,7 @@ export async function startRegistry(mode: RegistryMode, options: { proxyOf?: str
     lines.push('auth:', '  htpasswd:', '    realm: layerlens-test', `    path: ${htpasswd}`);
   }
   if (mode === 'token') {
-    issuer = await startTokenIssuer(dir, 'layerlens-test-registry', username!, password!);
+    issuer = await startTokenIssuer(dir, 'layerlens-test-registry', username!, password!, options.grants);
     lines.push('auth:', '  token:', `    realm: ${issuer.realm}`, '    service: layerlens-test-registry', '    issuer: layerlens-test-issuer', `    rootcertbundle: ${issuer.bundle}`);
   }
   if (options.proxyOf) lines.push('proxy:', `  remoteurl: ${options.proxyOf}`);

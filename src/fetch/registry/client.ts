@@ -37,6 +37,8 @@ export interface RegistryClientOptions extends TransportOptions {
   credentials: Credentials | null;
   /** A transport (connections, deadlines) shared with other clients of the same registry (`repo --all`). */
   transport?: RegistryTransport;
+  /** Ask for push access too (`--attach`): the token scope becomes `pull,push`. */
+  push?: boolean;
 }
 
 /** Docker Hub's API lives at registry-1.docker.io. */
@@ -103,7 +105,7 @@ export class RegistryClient {
     const explicit = given && (given.registry === undefined || given.registry === reference.registry) ? given : null;
     if (given && !explicit) options.debug?.(`--username is for ${given.registry}, not ${reference.registry}: using ${reference.registry}'s own credentials, if any`);
     this.auth = new Authenticator(reference.registry, explicit, this.transport, options.debug);
-    this.scope = `repository:${reference.repository}:pull`;
+    this.scope = `repository:${reference.repository}:${options.push ? 'pull,push' : 'pull'}`;
   }
 
   get name(): string {
@@ -118,14 +120,23 @@ export class RegistryClient {
    * GET with the registry's auth dance: on 401, answer the challenge and try again (twice at most). Only a
    * challenge from the registry itself is answered: a 401 from where a redirect led (storage, a CDN) is not.
    */
-  private async get(path: string, headers: Record<string, string>, options: { range?: number; method?: 'GET' | 'HEAD'; kind?: 'document' | 'blob'; what: string; root?: boolean; scope?: string }): Promise<HttpResponse> {
+  private async get(path: string, headers: Record<string, string>, options: { range?: number; method?: 'GET' | 'HEAD' | 'POST' | 'PUT'; body?: Buffer; kind?: 'document' | 'blob'; what: string; root?: boolean; scope?: string; absolute?: boolean }): Promise<HttpResponse> {
     const base = await this.transport.baseUrl();
-    // `root`: an endpoint of the registry, not of this repository (`_catalog`), in its own scope.
-    const url = options.root ? `${base}/v2/${path}` : `${base}/v2/${this.reference.repository}/${path}`;
+    // `root`: an endpoint of the registry, not of this repository (`_catalog`), in its own scope. `absolute`: a URL
+    // the registry gave (an upload's Location); credentials go with it only if it is the registry's own origin.
+    const url = options.absolute ? path : options.root ? `${base}/v2/${path}` : `${base}/v2/${this.reference.repository}/${path}`;
     const scope = options.scope ?? this.scope;
     const origin = new URL(base).origin;
     for (let round = 0; ; round++) {
-      const response = await this.transport.send(url, { method: options.method ?? 'GET', headers, range: options.range, kind: options.kind, what: options.what, authorize: () => this.auth.header(scope) });
+      const response = await this.transport.send(url, {
+        method: options.method ?? 'GET',
+        headers,
+        range: options.range,
+        kind: options.kind,
+        what: options.what,
+        ...(options.body !== undefined ? { body: options.body } : {}),
+        authorize: (target) => (target.origin === origin ? this.auth.header(scope) : null),
+      });
       if (response.status !== 401 || round >= 2 || new URL(response.url).origin !== origin) return response;
       const challenge = response.headers['www-authenticate'];
       await response.body.dump().catch(() => undefined);
@@ -221,6 +232,59 @@ export class RegistryClient {
     const tags = Array.isArray(list) ? list.filter((tag): tag is string => typeof tag === 'string' && TAG_NAME.test(tag)) : [];
     const link = response.headers.link;
     return { tags: tags.slice(0, TAG_LIST_PAGE), more: Boolean(link && String(link).includes('rel="next"')) || (Array.isArray(list) && list.length >= TAG_LIST_PAGE) };
+  }
+
+  /** Whether the repository holds this blob (HEAD). */
+  async hasBlob(digest: string): Promise<boolean> {
+    const response = await this.get(`blobs/${digest}`, {}, { method: 'HEAD', what: `blob ${digest}` });
+    await response.body.dump().catch(() => undefined);
+    if (response.status === 200) return true;
+    if (response.status === 404) return false;
+    return this.fail(response, `blob ${digest}`);
+  }
+
+  /** Push a small blob in one request (POST an upload, PUT its bytes with the digest); skipped when it is there. */
+  async pushBlob(digest: string, bytes: Buffer): Promise<void> {
+    if (await this.hasBlob(digest)) return;
+    const started = await this.get('blobs/uploads/', { 'content-length': '0' }, { method: 'POST', body: Buffer.alloc(0), what: 'a blob upload' });
+    await started.body.dump().catch(() => undefined);
+    if (started.status !== 202) return this.fail(started, `an upload of blob ${digest}`);
+    const location = started.headers.location;
+    const where = Array.isArray(location) ? location[0] : location;
+    if (!where) throw new ImageReadError(`${this.name}: the registry started an upload without saying where to send it (no Location)`);
+    const base = await this.transport.baseUrl();
+    let url: URL;
+    try {
+      url = new URL(where, base);
+    } catch {
+      throw new ImageReadError(`${this.name}: the upload Location ${quoteServerText(where.slice(0, 200))} is not a URL`);
+    }
+    url.searchParams.set('digest', digest);
+    const put = await this.get(url.toString(), { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) }, { method: 'PUT', body: bytes, absolute: true, what: `blob ${digest}` });
+    await put.body.dump().catch(() => undefined);
+    if (put.status !== 201) return this.fail(put, `the upload of blob ${digest}`);
+  }
+
+  /** PUT a manifest or index under a tag or its digest. `subject`: the registry said it indexes referrers (OCI-Subject). */
+  async putManifest(reference: string, bytes: Buffer, mediaType: string): Promise<{ subject: boolean }> {
+    const response = await this.get(`manifests/${reference}`, { 'content-type': mediaType, 'content-length': String(bytes.length) }, { method: 'PUT', body: bytes, what: `manifest ${reference}` });
+    await response.body.dump().catch(() => undefined);
+    if (response.status !== 201) return this.fail(response, `the push of manifest ${reference}`);
+    return { subject: response.headers['oci-subject'] !== undefined };
+  }
+
+  /**
+   * The OCI 1.1 referrers API: an index of the manifests whose subject is `digest`, filtered by artifact type; null
+   * when the registry has no such API (404: use the referrers tag schema instead).
+   */
+  async referrers(digest: string, artifactType: string): Promise<Buffer | null> {
+    const response = await this.get(`referrers/${digest}?artifactType=${encodeURIComponent(artifactType)}`, { accept: MediaType.ociIndex }, { what: `the referrers of ${digest}` });
+    if (response.status === 404 || response.status === 400 || response.status === 405) {
+      await response.body.dump().catch(() => undefined);
+      return null;
+    }
+    if (response.status !== 200) return this.fail(response, `the referrers of ${digest}`);
+    return readLimited(response.body, 4 << 20, () => new ImageReadError(`${this.name}: the referrers of ${digest} are more than 4 MiB`));
   }
 
   /**

@@ -42,10 +42,10 @@ export interface HttpResponse {
 }
 
 export interface SendInit {
-  method?: 'GET' | 'HEAD' | 'POST';
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT';
   headers?: Record<string, string>;
-  /** A request body (the token service's POST form). */
-  body?: string;
+  /** A request body (the token service's POST form; a blob or manifest pushed with `--attach`). */
+  body?: string | Buffer;
   /**
    * The Authorization header for a URL, or none. It is asked only for the origin the request started at (same
    * host, and never from HTTPS down to HTTP), so credentials for the registry never go to a CDN.

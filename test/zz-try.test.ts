@@ -1,0 +1,24 @@
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import { runCli, SAMPLES } from './helpers/cli.js';
+import { pushImage, startRegistry, startFaultProxy } from './helpers/registry.js';
+test('try', async () => {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'rs-'));
+  mkdirSync(path.join(work, 'd'));
+  const registry = await startRegistry('plain');
+  await pushImage(registry, `docker-archive:${path.join(SAMPLES, 'busybox-amd64.tar')}`, 'team/app:1.0');
+  const env = { DOCKER_CONFIG: path.join(work, 'd'), XDG_CACHE_HOME: path.join(work, 'x'), DOCKER_HOST: 'unix:///nonexistent.sock' };
+  const a = await runCli(['analyze', `${registry.host}/team/app:1.0`, '--attach', '--json', '--no-cache'], { env });
+  console.log(a.code, a.stderr, a.stdout.length);
+  const tags = execFileSync('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/team/app`], { encoding: 'utf8' });
+  console.log(tags);
+  const proxy = await startFaultProxy(registry.host, {});
+  const b = await runCli(['analyze', `${proxy.host}/team/app:1.0`, '--use-attached', '--json', '--no-cache'], { env });
+  console.log(b.code, b.stderr, JSON.stringify(JSON.parse(b.stdout).source), proxy.requests.map((r) => r.method + ' ' + r.url).join('\n'));
+  const c = await runCli(['repo', `${registry.host}/team/app`], { env });
+  console.log(c.stdout, c.stderr);
+  await proxy.stop();
+  await registry.stop();
+});
