@@ -100,6 +100,24 @@ test('--use-attached uses it: the same report, source.attached set, not one laye
   }
 });
 
+test('check --use-attached gates on the attached figures (integrity not evaluated); with requireVerified it reads the blobs', async () => {
+  const report = JSON.parse(readFileSync(path.join(work, 'report.json'), 'utf8')) as Report;
+  const junit = path.join(work, 'check.xml');
+  const gate = await runJson<{ source: { attached: { digest: string } | null }; check: { passed: boolean; rules: { name: string; status: string; actual: unknown }[] } }>(
+    ['check', `${registry.host}/team/app:1.0`, '--use-attached', '--lowest-efficiency', '0.5', '--config', '/dev/null', '--output', `junit=${junit}`, '--json', '--no-cache'],
+    { env: env() },
+  );
+  expect(gate.code).toBe(0);
+  expect(gate.json.source.attached).not.toBeNull();
+  expect(gate.json.check.rules).toEqual([expect.objectContaining({ name: 'lowestEfficiency', status: 'pass', actual: report.waste.efficiency })]);
+  expect(readFileSync(junit, 'utf8')).toMatch(/<testcase [^>]*name="integrity"[^>]*>\s*<skipped message="not evaluated: the figures are those of the attached report sha256:/);
+  const verified = await runJson<{ source: { attached: unknown }; check: { passed: boolean } }>(['check', `${registry.host}/team/app:1.0`, '--use-attached', '--require-verified', 'true', '--config', '/dev/null', '--json', '--no-cache'], { env: env() });
+  expect(verified.code).toBe(0);
+  expect(verified.json.source.attached).toBeNull();
+  const archive = await runCli(['check', path.join(SAMPLES, 'busybox-amd64.tar'), '--use-attached'], { env: env() });
+  expect(archive.code).toBe(2);
+});
+
 test('bad uses: --attach of an archive or with --all-platforms, --use-attached on verify: exit 2', async () => {
   const archive = await runCli(['analyze', path.join(SAMPLES, 'busybox-amd64.tar'), '--attach'], { env: env() });
   expect([archive.code, archive.stderr.split('\n')[0]]).toEqual([2, `layerlens: --attach is for registry images (the report is stored in the image's registry); ${path.join(SAMPLES, 'busybox-amd64.tar')} is not one`]);

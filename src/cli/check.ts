@@ -14,7 +14,7 @@ import { escapeMarkdown } from '../report/escape.js';
 import { jsonDocument } from '../report/json-stream.js';
 import { jsonErrorReason, jsonTooDeep, MAX_JSON_DEPTH } from '../image/parse.js';
 import { renderCheckJunit, renderCheckJunitError, renderCheckMarkdown, renderCheckTable, githubAnnotations, type CheckShown } from '../report/check-render.js';
-import { buildReport, pullSize, type ImageReport } from '../report/report.js';
+import { buildReport, pullSize, type ImageReport, type SingleReport } from '../report/report.js';
 import type { ScanMemo } from '../scan/image-scan.js';
 import { analyzeForDiff, compareImages, sizedLayers, type LoadedImage } from '../pipeline/diff.js';
 import { analyzeImage } from '../pipeline/analyze.js';
@@ -25,6 +25,9 @@ import type { LayerRef, OpenedSource, ResolvedImage } from '../model/source.js';
 import { layerCompression } from '../image/mediatypes.js';
 import { DIVE_DEFAULTS, flagName, loadGateConfig, parseRuleValue } from './check-config.js';
 import { chooseFormat, COMMAND_FORMATS, commonOptions, imageErrorLines, readOptions, tableStyle, withExamples, type CommonOptions } from './commands.js';
+import { findAttached } from '../pipeline/attach.js';
+import { clientOptions, type ReadOptions } from '../pipeline/run.js';
+import { parseImageArgument, parseRegistryReference } from '../reference.js';
 import { planOutputs, writeOutputs, type Destination } from './outputs.js';
 import { stderrLine } from './output.js';
 import { STDIN_TOKEN } from './stdin.js';
@@ -198,6 +201,9 @@ export async function runCheck(rawOptions: CheckOptions): Promise<number> {
   const format = chooseFormat(options, COMMAND_FORMATS.check);
   const outputs = planOutputs(options.output, format, COMMAND_FORMATS.check);
   const gates = gateConfig(options);
+  if (options.useAttached && parseImageArgument(options.image).kind !== 'registry') {
+    throw new UsageError(`--use-attached is for registry images (the report is stored in the image's registry); ${options.image} is not one`);
+  }
   try {
     return await checkImage(options, outputs, gates, started);
   } catch (error) {
@@ -225,11 +231,37 @@ interface ImageVerdict {
   passed: boolean;
   diff: ReturnType<typeof compareImages> | null;
   baseline: BaselineTotals | null;
+  /** `--use-attached`: the artifact whose report stood in for a scan. */
+  attached: string | null;
 }
 
-async function checkOne(image: ResolvedImage, options: CheckOptions, memo: ScanMemo, gates: Gates, platformList: { present: string[]; missing: string[] } | null, platformLabel: string | null): Promise<ImageVerdict> {
+/**
+ * `--use-attached`: the image's attached report (this layerlens version) as its ImageReport, or null. Never when
+ * requireVerified is set: an attached report is its writer's claim, and that rule needs this run to read the blobs.
+ */
+async function attachedImageReport(image: ResolvedImage, source: OpenedSource, read: ReadOptions, config: GateConfig): Promise<{ report: ImageReport; digest: string } | null> {
+  if (config.requireVerified || source.info.kind !== 'registry' || !source.info.reference || !image.manifestDigest) return null;
+  const found = await findAttached(parseRegistryReference(source.info.reference), image.manifestDigest, clientOptions(read), read.debug);
+  if (!found) return null;
+  try {
+    const document = JSON.parse(found.document.toString('utf8')) as Partial<SingleReport>;
+    if (document.schemaVersion !== 2 || document.manifestDigest !== image.manifestDigest || !document.verify || !document.totals || !Array.isArray(document.layers)) return null;
+    // The image's part of the document: what checkOne would have built (the envelope keys are this run's).
+    const imageReport: Partial<SingleReport> = { ...document };
+    delete imageReport.schemaVersion;
+    delete imageReport.command;
+    delete imageReport.source;
+    read.note?.(`using the report attached to ${image.manifestDigest.slice(0, 19)}… (${found.digest.slice(0, 19)}…): layers not read, integrity not evaluated`);
+    return { report: imageReport as ImageReport, digest: found.digest };
+  } catch {
+    return null;
+  }
+}
+
+async function checkOne(image: ResolvedImage, options: CheckOptions, memo: ScanMemo, gates: Gates, platformList: { present: string[]; missing: string[] } | null, platformLabel: string | null, attachedFrom: { source: OpenedSource; read: ReadOptions } | null): Promise<ImageVerdict> {
   const { config, file, defaults } = gates;
-  const { report, union } = await analyzeImage('analyze', image, {}, memo);
+  const attached = attachedFrom ? await attachedImageReport(image, attachedFrom.source, attachedFrom.read, config) : null;
+  const { report, union } = attached ? { report: attached.report, union: null } : await analyzeImage('analyze', image, {}, memo);
   // After the image: which of the baseline's layers it shares decides whether the baseline needs a scan. With
   // --all-platforms each platform is measured against the baseline's image of that platform.
   const baselineOptions = platformLabel ? { ...options, platform: platformLabel } : options;
@@ -238,9 +270,12 @@ async function checkOne(image: ResolvedImage, options: CheckOptions, memo: ScanM
   const diff = baseline?.loaded && union ? compareImages(baseline.loaded, { image, union, report }, { depth: 2 }) : null;
   // Only the rules configured are reported (a rule nothing set is no test); integrity always is (CONTRACT.md).
   const rules = evaluateGates(config, facts(report, platformList, baseline)).filter((rule) => rule.status !== 'skip' || rule.threshold !== null);
-  const integrity = integrityResult(report);
+  // An attached report's checks are its writer's: this run read no blob, so it neither passes nor fails integrity.
+  const integrity: RuleResult = attached
+    ? { name: 'integrity', status: 'skip', threshold: null, actual: null, estimated: false, measure: null, message: `not evaluated: the figures are those of the attached report ${attached.digest}, whose blobs this run did not read (verify, or check without --use-attached, reads them)` }
+    : integrityResult(report);
   const passed = rules.every((rule) => rule.status !== 'fail') && integrity.status !== 'fail';
-  return { platform: platformLabel, report, shown: { rules, integrity, config: file, defaults }, passed, diff, baseline };
+  return { platform: platformLabel, report, shown: { rules, integrity, config: file, defaults }, passed, diff, baseline, attached: attached?.digest ?? null };
 }
 
 async function checkImage(options: CheckOptions, outputs: Destination[], gates: Gates, started: number): Promise<number> {
@@ -263,7 +298,7 @@ async function checkImage(options: CheckOptions, outputs: Destination[], gates: 
   const verdicts: ImageVerdict[] = [];
   try {
     const { results, problems } = await forEachImage(source, allPlatforms, async (image) => {
-      const verdict = await checkOne(image, options, memo, gates, platformList, allPlatforms ? formatPlatform(image.config) : null);
+      const verdict = await checkOne(image, options, memo, gates, platformList, allPlatforms ? formatPlatform(image.config) : null, options.useAttached ? { source, read } : null);
       verdicts.push(verdict); // pushed as made, so the finally below closes each baseline
       return verdict;
     });
@@ -295,7 +330,9 @@ async function checkImage(options: CheckOptions, outputs: Destination[], gates: 
       rules: verdicts.flatMap(ruleJson),
       ...(allPlatforms ? { platforms: verdicts.map((verdict) => ({ platform: verdict.platform, manifestDigest: verdict.report.manifestDigest, passed: verdict.passed })) } : {}),
     };
-    const report = buildReport('check', source.info, verdicts.map((verdict) => verdict.report), allPlatforms, problems);
+    const built = buildReport('check', source.info, verdicts.map((verdict) => verdict.report), allPlatforms, problems);
+    const attachedDigest = !allPlatforms ? (verdicts[0]?.attached ?? null) : null;
+    const report = attachedDigest ? { ...built, source: { ...built.source, attached: { digest: attachedDigest } } } : built;
     const diff = allPlatforms ? null : verdicts[0]!.diff;
     const seconds = (Date.now() - started) / 1000;
     await writeOutputs(outputs, (format, toFile) => {
@@ -350,7 +387,8 @@ export function registerCheckCommand(parser: Argv, setExit: (code: number) => vo
     (command) => {
       let built = commonOptions(command, true, COMMAND_FORMATS.check)
         .option('config', { type: 'string', describe: 'a .layerlens.yml/.layerlens.json or a dive .dive-ci (default: found in the working directory)', group: 'Rules:' })
-        .option('baseline', { type: 'string', describe: 'an image or a saved JSON report to measure growth against', group: 'Rules:' });
+        .option('baseline', { type: 'string', describe: 'an image or a saved JSON report to measure growth against', group: 'Rules:' })
+        .option('use-attached', { type: 'boolean', describe: 'gate on a report attached with analyze --attach instead of reading the layers (integrity not evaluated; never with requireVerified)', group: 'Registry:' });
       for (const key of RULE_NAMES) {
         built = built.option(flagName(key), { type: 'string', describe: RULES[key].help, group: 'Rules:' });
       }
