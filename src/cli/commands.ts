@@ -116,23 +116,34 @@ export function withExamples<T>(command: Argv<T>, examples: [string, string][]):
   return built;
 }
 
+/** Colour and the voices on stderr, as every command has them. */
+export function voiceFlags<T>(command: Argv<T>): Argv<T> {
+  return command
+    .option('color', { type: 'boolean', default: true, describe: 'colour on a terminal (--no-color, or set NO_COLOR, to turn off)' })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress or notes on stderr' })
+    .option('debug', { type: 'boolean', describe: 'details (and stack traces) on stderr' }) as unknown as Argv<T>;
+}
+
+/** How to reach a registry and as whom: the commands that talk to one (images, repo). */
+export function registryFlags<T>(command: Argv<T>): Argv<T> {
+  return command
+    .option('plain-http', { type: 'boolean', describe: 'talk HTTP, not HTTPS, to the registry', group: 'Registry:' })
+    .option('insecure', { type: 'boolean', describe: 'do not verify the registry’s TLS certificate', group: 'Registry:' })
+    .option('ca-file', { type: 'string', describe: 'trust this CA (PEM) for the registry’s certificate', group: 'Registry:' })
+    .option('username', { type: 'string', describe: 'registry user name (with --password-stdin)', group: 'Registry:' })
+    .option('password-stdin', { type: 'boolean', describe: 'read the registry password or token from stdin', group: 'Registry:' }) as unknown as Argv<T>;
+}
+
 export function commonOptions<T>(command: Argv<T>, withImage = true, formats: readonly Format[] = ['table', 'json']): Argv<T & CommonOptions> {
-  const base = withImage ? command.positional('image', { type: 'string', describe: 'the image to read (see "Images" below)', demandOption: true }) : command;
-  return base
+  const positional = withImage ? command.positional('image', { type: 'string', describe: 'the image to read (see "Images" below)', demandOption: true }) : command;
+  const base = positional
     .option('json', { type: 'boolean', describe: 'print the JSON report (same as --format json)' })
     .option('format', { type: 'string', choices: [...formats], describe: 'output format' })
     .option('output', { alias: 'o', type: 'string', describe: `write the report to FILE instead of stdout; FORMAT=FILE (repeatable: ${formats.filter((format) => format !== 'table').map((format) => `${format}=FILE`).join(', ')}) writes that format too, from the same read` })
     .option('platform', { type: 'string', describe: 'platform to pick from a multi-arch image: os/arch[/variant]' })
     .option('all-platforms', { type: 'boolean', describe: 'report every platform of a multi-arch image' })
-    .option('color', { type: 'boolean', default: true, describe: 'colour on a terminal (--no-color, or set NO_COLOR, to turn off)' })
-    .option('trunc', { type: 'boolean', default: true, describe: 'shorten long cells to fit 100 columns (--no-trunc: full paths and commands, as docker)' })
-    .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress or notes on stderr' })
-    .option('debug', { type: 'boolean', describe: 'details (and stack traces) on stderr' })
-    .option('plain-http', { type: 'boolean', describe: 'talk HTTP, not HTTPS, to the registry', group: 'Registry:' })
-    .option('insecure', { type: 'boolean', describe: 'do not verify the registry’s TLS certificate', group: 'Registry:' })
-    .option('ca-file', { type: 'string', describe: 'trust this CA (PEM) for the registry’s certificate', group: 'Registry:' })
-    .option('username', { type: 'string', describe: 'registry user name (with --password-stdin)', group: 'Registry:' })
-    .option('password-stdin', { type: 'boolean', describe: 'read the registry password or token from stdin', group: 'Registry:' })
+    .option('trunc', { type: 'boolean', default: true, describe: 'shorten long cells to fit 100 columns (--no-trunc: full paths and commands, as docker)' });
+  return registryFlags(voiceFlags(base))
     .option('cache-dir', { type: 'string', describe: 'blob cache directory (default ~/.cache/layerlens)', group: 'Registry:' })
     .option('cache', { type: 'boolean', default: true, describe: 'keep downloaded blobs in the cache (--no-cache: do not)', group: 'Registry:' })
     .option('progress', { type: 'boolean', default: true, describe: 'download progress on a terminal (--no-progress: none)', group: 'Registry:' })

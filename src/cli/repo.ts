@@ -12,7 +12,7 @@ import { jsonDocument } from '../report/json-stream.js';
 import { Progress } from '../report/progress.js';
 import { renderRepoMarkdown, renderRepoTable, type RepoSort } from '../report/repo-render.js';
 import { stderrLine } from './output.js';
-import { chooseFormat, registryOptions, tableStyle, wholeNumber, withExamples, type CommonOptions } from './commands.js';
+import { chooseFormat, registryFlags, registryOptions, tableStyle, voiceFlags, wholeNumber, withExamples, type CommonOptions } from './commands.js';
 import { planOutputs, writeOutputs } from './outputs.js';
 
 const REPO_FORMATS = ['table', 'json', 'markdown'] as const;
@@ -85,31 +85,26 @@ export function registerRepoCommand(parser: Argv, setExit: (code: number) => voi
   parser.command(
     'repo <repository>',
     "every tag of a repository: size, platforms, shared and unique bytes (manifests only, no layer download)",
-    (command) =>
-      withExamples(
-        command
-          .positional('repository', { type: 'string', demandOption: true, describe: 'REGISTRY/REPOSITORY (Docker Hub rules: alpine is docker.io/library/alpine)' })
-          .option('json', { type: 'boolean', describe: 'print the JSON document (same as --format json)' })
-          .option('format', { type: 'string', choices: [...REPO_FORMATS], describe: 'output format' })
-          .option('output', { alias: 'o', type: 'string', describe: 'write to FILE instead of stdout; FORMAT=FILE (repeatable: json=FILE, markdown=FILE) writes that format too' })
-          .option('all', { type: 'boolean', describe: 'every repository the registry lists (/v2/_catalog): the argument is a registry; unique bytes are then registry-wide' })
-          .option('tags', { type: 'string', describe: 'only tags matching a glob, e.g. "1.*" or "!(*-rc*)"' })
-          .option('use-attached', { type: 'boolean', describe: 'per-tag efficiency and waste from reports attached with analyze --attach (no layer read)' })
-          .option('sort', { type: 'string', choices: ['unique', 'size', 'tag'], describe: 'table order: unique bytes (default), size, or as the registry lists them' })
-          .option('max-tags', { type: 'string', coerce: wholeNumber('max-tags'), describe: 'fail (exit 1) when the repository has more tags', group: 'Rules:' })
-          .option('max-unique-size', { type: 'string', describe: 'fail when a tag holds more bytes of its own (e.g. 500MB)', group: 'Rules:' })
-          .option('require-platforms', { type: 'string', describe: 'fail when a tag lacks one, e.g. linux/amd64,linux/arm64', group: 'Rules:' })
-          .option('color', { type: 'boolean', default: true, describe: 'colour on a terminal (--no-color, or set NO_COLOR, to turn off)' })
-          .option('trunc', { type: 'boolean', default: true, describe: 'shorten long cells to fit 100 columns (--no-trunc: full tags)' })
-          .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress or notes on stderr' })
-          .option('debug', { type: 'boolean', describe: 'details (and stack traces) on stderr' })
-          .option('plain-http', { type: 'boolean', describe: 'talk HTTP, not HTTPS, to the registry', group: 'Registry:' })
-          .option('insecure', { type: 'boolean', describe: 'do not verify the registry’s TLS certificate', group: 'Registry:' })
-          .option('ca-file', { type: 'string', describe: 'trust this CA (PEM) for the registry’s certificate', group: 'Registry:' })
-          .option('username', { type: 'string', describe: 'registry user name (with --password-stdin)', group: 'Registry:' })
-          .option('password-stdin', { type: 'boolean', describe: 'read the registry password or token from stdin', group: 'Registry:' })
-          .option('progress', { type: 'boolean', default: true, describe: 'progress on a terminal (--no-progress: none)', group: 'Registry:' })
-          .option('timeout', { type: 'number', describe: 'seconds each request may take (default 30)', group: 'Registry:' }),
+    (command) => {
+      const own = command
+        .positional('repository', { type: 'string', demandOption: true, describe: 'REGISTRY/REPOSITORY (Docker Hub rules: alpine is docker.io/library/alpine)' })
+        .option('json', { type: 'boolean', describe: 'print the JSON document (same as --format json)' })
+        .option('format', { type: 'string', choices: [...REPO_FORMATS], describe: 'output format' })
+        .option('output', { alias: 'o', type: 'string', describe: 'write to FILE instead of stdout; FORMAT=FILE (repeatable: json=FILE, markdown=FILE) writes that format too' })
+        .option('all', { type: 'boolean', describe: 'every repository the registry lists (/v2/_catalog): the argument is a registry; unique bytes are then registry-wide' })
+        .option('tags', { type: 'string', describe: 'only tags matching a glob, e.g. "1.*" or "!(*-rc*)"' })
+        .option('use-attached', { type: 'boolean', describe: 'per-tag efficiency and waste from reports attached with analyze --attach (no layer read)' })
+        .option('sort', { type: 'string', choices: ['unique', 'size', 'tag'], describe: 'table order: unique bytes (default), size, or tag name' })
+        .option('max-tags', { type: 'string', coerce: wholeNumber('max-tags'), describe: 'fail (exit 1) when the repository has more tags', group: 'Rules:' })
+        .option('max-unique-size', { type: 'string', describe: 'fail when a tag holds more bytes of its own (e.g. 500MB)', group: 'Rules:' })
+        .option('require-platforms', { type: 'string', describe: 'fail when a tag lacks one, e.g. linux/amd64,linux/arm64', group: 'Rules:' })
+        .option('trunc', { type: 'boolean', default: true, describe: 'shorten long cells to fit 100 columns (--no-trunc: full tags)' });
+      // The voices and the registry flags every command that talks to a registry shares, then repo's own.
+      const built = registryFlags(voiceFlags(own))
+        .option('progress', { type: 'boolean', default: true, describe: 'progress on a terminal (--no-progress: none)', group: 'Registry:' })
+        .option('timeout', { type: 'number', describe: 'seconds each request may take (default 30)', group: 'Registry:' });
+      return withExamples(
+        built,
         [
           ['$0 repo ghcr.io/org/app', 'every tag, the costliest first'],
           ["$0 repo ghcr.io/org/app --tags '1.*' --sort size", 'one release line, by size'],
@@ -117,7 +112,8 @@ export function registerRepoCommand(parser: Argv, setExit: (code: number) => voi
           ['$0 repo localhost:5000/app --json | jq .totals.storedBytes', 'what the repository stores'],
           ['$0 repo localhost:5000 --all', 'every repository of a registry, shared bytes registry-wide'],
         ],
-      ),
+      );
+    },
     async (argv) => setExit(await runRepoCommand(argv as unknown as RepoCommandOptions)),
   );
 }
