@@ -15,6 +15,9 @@ import { credentialRegistry, runAnalysis, runPlatforms, type ReadOptions } from 
 import type { DiffReport } from './report/diff-report.js';
 import type { PlatformsReport, Report } from './report/report.js';
 import type { ScanMemo } from './scan/image-scan.js';
+import type { RepoReport } from './model/repo.js';
+import { runRepo, type RepoRules } from './pipeline/repo.js';
+import { parseRegistryHost, parseRepository } from './reference.js';
 
 export type { Analysis, AnalysisOptions } from './pipeline/analyze.js';
 export type { DiffFilter } from './pipeline/diff.js';
@@ -22,6 +25,7 @@ export type { DiffReport, DiffSide } from './report/diff-report.js';
 export type { FileReport, ImageError, ImageReport, LayerReport, MultiReport, PlatformsReport, Report, SingleReport, Totals, VerifyReport } from './report/report.js';
 export type { VerifyCheck, SkippedBlob, SourceKind } from './model/source.js';
 export type { Platform } from './image/types.js';
+export type { RepoReport, RepoTag, RepoArtifact, RepoProblem } from './model/repo.js';
 export { isMultiReport } from './report/report.js';
 export { DamagedImageError, ImageReadError, LayerlensError, UsageError } from './errors.js';
 
@@ -120,4 +124,29 @@ export async function diff(a: string, b: string, options: Omit<ImageOptions, 'al
   } finally {
     await left.source.close();
   }
+}
+
+/**
+ * Every tag of a repository (`registry/repository`), or with `all` every repository of a registry (`registry`):
+ * sizes, shared and unique bytes, from manifests only. `rules` fill `check` (`passed` is the verdict).
+ */
+export async function repo(
+  target: string,
+  options: Pick<ImageOptions, 'registry' | 'onNote' | 'onDebug'> & { all?: boolean; tags?: string; rules?: RepoRules; useAttached?: boolean } = {},
+): Promise<RepoReport> {
+  const reference = options.all ? null : parseRepository(target);
+  const registryName = reference ? reference.registry : parseRegistryHost(target);
+  const read = readOptions([`${registryName}/${reference?.repository ?? 'catalog'}`], options);
+  const registry = read.registry ?? {};
+  return runRepo(
+    { registry: registryName, repository: reference ? reference.repository : null },
+    {
+      registry: { plainHttp: registry.plainHttp ?? false, insecure: registry.insecure ?? false, caFile: registry.caFile ?? null, credentials: registry.credentials ?? null, ...(registry.timeoutSeconds !== undefined ? { timeoutSeconds: registry.timeoutSeconds } : {}) },
+      ...(options.tags !== undefined ? { tags: options.tags } : {}),
+      ...(options.rules ? { rules: options.rules } : {}),
+      ...(options.useAttached ? { useAttached: true } : {}),
+      ...(options.onNote ? { note: options.onNote } : {}),
+      ...(options.onDebug ? { debug: options.onDebug } : {}),
+    },
+  );
 }

@@ -131,3 +131,26 @@ export function parseRegistryReference(text: string): RegistryReference {
   const canonical = `${registry}/${repository}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;
   return { registry, repository, tag, digest, canonical };
 }
+
+/** `--all`: the argument is a registry (`localhost:5000`, `registry.example.com`), not a repository. */
+export function parseRegistryHost(text: string): string {
+  const bare = (text.startsWith('docker://') ? text.slice('docker://'.length) : text).replace(/\/+$/, '');
+  if (bare === '' || bare.includes('/') || bare.includes('@') || !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(bare)) {
+    throw new UsageError(`repo --all takes a registry (e.g. localhost:5000), not "${text}"`);
+  }
+  return bare === 'index.docker.io' || bare === 'registry-1.docker.io' ? 'docker.io' : bare;
+}
+
+/** `REGISTRY/REPOSITORY` (Docker's rules for the registry and `library/`); a tag or digest is a usage error. */
+export function parseRepository(text: string): RegistryReference {
+  const bare = text.startsWith('docker://') ? text.slice('docker://'.length) : text;
+  const lastSlash = bare.lastIndexOf('/');
+  if (lastSlash === -1 && /^(localhost|[\w-]+(\.[\w-]+)+|\[[0-9a-fA-F:.]+\])(:\d{1,5})?$|^[\w.-]+:\d{1,5}$/.test(bare)) {
+    throw new UsageError(`"${text}" is a registry: name a repository (${bare}/app), or add --all for every repository it lists`);
+  }
+  if (bare.includes('@') || bare.slice(lastSlash + 1).includes(':')) {
+    throw new UsageError(`repo takes a repository (REGISTRY/REPOSITORY), not a tag or digest: "${text}" (use --tags GLOB to pick tags)`);
+  }
+  const reference = parseRegistryReference(bare);
+  return { ...reference, tag: null, canonical: `${reference.registry}/${reference.repository}` };
+}

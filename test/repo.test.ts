@@ -210,6 +210,13 @@ test('the table sorts by unique bytes; --tags filters; markdown; rules gate with
   expect(pass.stdout).toMatch(/Check: PASS/);
 });
 
+test('the library: repo() returns the document --json prints', async () => {
+  const script = `import { repo } from ${JSON.stringify(path.join(ROOT, 'dist', 'api.js'))}; const report = await repo(process.argv[1], { registry: { plainHttp: true } }); process.stdout.write(JSON.stringify(report));`;
+  const fromLibrary = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script, `${registry.host}/${REPO}`], { encoding: 'utf8', env: { ...process.env, ...env() } })) as RepoJson;
+  const fromCli = await runJson<RepoJson>(['repo', `${registry.host}/${REPO}`, '--json'], { env: env() });
+  expect(fromLibrary).toEqual(fromCli.json);
+});
+
 test('1,000 tags page through the real tag list (Link headers), one manifest read per tag, sizes counted once', async () => {
   await pushImage(registry, `oci:${layout()}:v1`, 'many/app:seed');
   const manifest = execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/many/app:seed`]);
@@ -358,6 +365,8 @@ describe('a hostile or broken registry (a stub speaking the tag list and manifes
       const result = await runCli(['repo', argument], { env: env() });
       expect([result.code, result.stderr.split('\n')[0]]).toEqual([2, `layerlens: repo takes a repository (REGISTRY/REPOSITORY), not a tag or digest: "${argument}" (use --tags GLOB to pick tags)`]);
     }
+    const bareRegistry = await runCli(['repo', host], { env: env() });
+    expect([bareRegistry.code, bareRegistry.stderr.split('\n')[0]]).toEqual([2, `layerlens: "${host}" is a registry: name a repository (${host}/app), or add --all for every repository it lists`]);
     for (const format of ['junit', 'html']) {
       const refused = await runCli(['repo', `${host}/stub/app`, '--format', format], { env: env() });
       expect([format, refused.code, refused.stdout]).toEqual([format, 2, '']);

@@ -7,7 +7,7 @@ import { EXIT_UNREADABLE, UsageError } from '../errors.js';
 import { parsePlatform, formatPlatform } from '../image/platform.js';
 import { parseSize } from '../model/units.js';
 import { runRepo, type RepoRules } from '../pipeline/repo.js';
-import { parseRegistryReference } from '../reference.js';
+import { parseRegistryHost, parseRepository } from '../reference.js';
 import { jsonDocument } from '../report/json-stream.js';
 import { Progress } from '../report/progress.js';
 import { renderRepoMarkdown, renderRepoTable, type RepoSort } from '../report/repo-render.js';
@@ -26,26 +26,6 @@ interface RepoCommandOptions extends CommonOptions {
   maxTags?: number;
   maxUniqueSize?: string;
   requirePlatforms?: string;
-}
-
-/** `--all`: the argument is a registry (`localhost:5000`, `registry.example.com`), not a repository. */
-export function parseRegistryHost(text: string): string {
-  const bare = (text.startsWith('docker://') ? text.slice('docker://'.length) : text).replace(/\/+$/, '');
-  if (bare === '' || bare.includes('/') || bare.includes('@') || !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(bare)) {
-    throw new UsageError(`repo --all takes a registry (e.g. localhost:5000), not "${text}"`);
-  }
-  return bare === 'index.docker.io' || bare === 'registry-1.docker.io' ? 'docker.io' : bare;
-}
-
-/** `REGISTRY/REPOSITORY` (Docker's rules for the registry and `library/`); a tag or digest is a usage error. */
-export function parseRepository(text: string) {
-  const bare = text.startsWith('docker://') ? text.slice('docker://'.length) : text;
-  const lastSlash = bare.lastIndexOf('/');
-  if (bare.includes('@') || bare.slice(lastSlash + 1).includes(':')) {
-    throw new UsageError(`repo takes a repository (REGISTRY/REPOSITORY), not a tag or digest: "${text}" (use --tags GLOB to pick tags)`);
-  }
-  const reference = parseRegistryReference(bare);
-  return { ...reference, tag: null, canonical: `${reference.registry}/${reference.repository}` };
 }
 
 export async function runRepoCommand(options: RepoCommandOptions): Promise<number> {
