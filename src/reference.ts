@@ -13,7 +13,8 @@ export type Transport =
   | { kind: 'path'; path: string; ref: string | null }
   | { kind: 'stdin' }
   | { kind: 'daemon'; engine: 'docker' | 'podman'; name: string }
-  | { kind: 'containerd'; name: string };
+  | { kind: 'containerd'; name: string }
+  | { kind: 'container'; name: string };
 
 export interface RegistryReference {
   /** Registry host as written (`docker.io` for Docker Hub). */
@@ -63,6 +64,9 @@ export function parseImageArgument(argument: string): Transport {
       case 'containerd':
         if (rest.trim() === '') throw new UsageError(`"${argument}" names no image: write containerd:NAME (as ctr images ls lists it)`);
         return { kind: 'containerd', name: rest };
+      case 'container':
+        if (!/^[\w][\w.-]{0,254}$/.test(rest)) throw new UsageError(`"${argument}" names no container: write container:NAME or container:ID (as docker ps -a lists them)`);
+        return { kind: 'container', name: rest };
       default:
         break; // `localhost:5000/app` and `./dir:ref` are not transports
     }

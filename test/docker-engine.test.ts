@@ -5,6 +5,7 @@
  * save` of the same image read as a file (the JSON equal but `source`). The realistic image (~400 MB) is read too:
  * at that size a slow or spilling stream shows. Nothing may be left in the temporary directory.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -214,4 +215,82 @@ describe('what the engine cannot serve: exit 3, one line', () => {
     expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 3, stdout: '' });
     expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^layerlens: docker at unix:\/\/.* has no image "no\/such:image"; pull it first/)]);
   });
+});
+
+describe('container:NAME and `layerlens container`: the writable layer on top of the image', () => {
+  interface ContainerReport extends Report {
+    container: { id: string; name: string; image: string; imageId: string; state: string; writable: { changes: { added: number; modified: number; deleted: number }; sizeRw: number | null } };
+    layers: (Report['layers'][number] & { index: number; digest: string; contentSize: number; changes: { added: string[]; modified: string[]; removed: string[] } })[];
+    files: { path: string; type: string; size: number; layer: number }[];
+  }
+  const NAME = 'layerlens-writer';
+  // A service that writes 100 MB of data, rewrites a config file, deletes a directory tree and a file of the image.
+  const SCRIPT = 'mkdir -p /srv/cache && head -c 100000000 /dev/urandom > /srv/cache/blob.bin && echo tuned >> /etc/os-release && rm -rf /usr/share/locale && rm -f /etc/issue && sleep 3600';
+  let exported: Map<string, { type: string; size: number }>;
+  let diff: { kind: string; path: string }[];
+  beforeAll(async () => {
+    await engine.docker(['run', '-d', '--name', NAME, '--network', 'none', '--user', '0', 'bench/realistic:1', 'sh', '-c', SCRIPT], { timeout: SLOW });
+    // Wait until the script has written everything (the sleep is the service running on).
+    for (let attempt = 0; attempt < 120; attempt++) {
+      const changes = await engine.docker(['diff', NAME]);
+      if (changes.includes('D /etc/issue')) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    diff = (await engine.docker(['diff', NAME])).trim().split('\n').map((line) => ({ kind: line[0]!, path: line.slice(2) }));
+    // `docker export` listed by GNU tar: the oracle for every kept entry's type and size.
+    const file = path.join(work, 'container-export.tar');
+    await engine.docker(['export', '-o', file, NAME], { timeout: SLOW });
+    exported = new Map(
+      execFileSync('tar', ['--numeric-owner', '-tvf', file], { encoding: 'utf8', maxBuffer: 256 << 20 })
+        .trim()
+        .split('\n')
+        .map((line) => {
+          const fields = line.split(/\s+/);
+          const name = `/${fields.slice(5).join(' ').replace(/ -> .*$| link to .*$/, '').replace(/^\.?\//, '').replace(/\/$/, '')}`;
+          return [name, { type: line[0]!, size: Number(fields[2]) }] as [string, { type: string; size: number }];
+        }),
+    );
+    rmSync(file);
+  }, SLOW);
+
+  test('the writable layer holds exactly what docker diff lists, with the sizes docker export holds; the engine figures beside ours', async () => {
+    const { code, stderr, json } = await runJson<ContainerReport>(['container', NAME, '--json'], { env: env() });
+    expect([code, stderr]).toEqual([0, '']);
+    expect(json.source.kind).toBe('container');
+    expect(json.container).toMatchObject({ name: NAME, image: 'bench/realistic:1', state: 'running' });
+    const image = await runJson<Report>(['analyze', '--json', 'docker-daemon:bench/realistic:1'], { env: env() });
+    expect(json.configDigest).toBe(image.json.configDigest);
+    expect(json.layers).toHaveLength(image.json.layers.length + 1);
+    const top = json.layers.at(-1)!;
+    const isDir = (p: string) => exported.get(p)?.type === 'd';
+    const kinds = (kind: string) => diff.filter((change) => change.kind === kind).map((change) => change.path).sort();
+    expect([...top.changes.added].sort()).toEqual(kinds('A'));
+    // docker diff marks a directory C when something below it changed; the union only when the directory itself did.
+    expect([...top.changes.modified].sort()).toEqual(kinds('C').filter((p) => !isDir(p)));
+    // A deleted directory is one D in docker diff and every path below it in the union's removed list.
+    for (const removed of top.changes.removed) expect([removed, kinds('D').some((d) => removed === d || removed.startsWith(`${d}/`))]).toEqual([removed, true]);
+    for (const d of kinds('D')) expect(top.changes.removed).toContain(d);
+    expect(json.container.writable.changes).toEqual({ added: kinds('A').length, modified: kinds('C').length, deleted: kinds('D').length });
+    // Sizes: what the writable layer says of each file is what docker export holds.
+    const written = json.files.filter((file) => file.layer === top.index && file.type === 'file');
+    expect(written.map((file) => file.path).sort()).toEqual([...kinds('A'), ...kinds('C')].filter((p) => exported.get(p)?.type === '-').sort());
+    for (const file of written) expect([file.path, file.size]).toEqual([file.path, exported.get(file.path)!.size]);
+    expect(top.contentSize).toBeGreaterThanOrEqual(100_000_000);
+    expect(json.container.writable.sizeRw).toBe(top.contentSize); // the engine's SizeRw: the same bytes
+    // No digest or diff_id claims the writable layer: nothing failed, and the image's own checks still hold.
+    expect(json.verify.ok).toBe(true);
+  }, SLOW);
+
+  test('files container:NAME --changed shows what the container changed; a missing container is exit 3 naming the engine; a bad name exit 2', async () => {
+    const changed = await runCli(['files', `container:${NAME}`, '--changed'], { env: env() });
+    expect(changed.code).toBe(0);
+    expect(changed.stdout).toMatch(/^A .*blob\.bin$/m);
+    expect(changed.stdout).toContain('D /usr/share/locale\n');
+    expect(changed.stdout).toMatch(/\n([\d,]+) of \1 paths\n$/); // the changed paths, not the directories leading to them
+    const missing = await runCli(['container', 'no-such-container'], { env: env() });
+    expect({ code: missing.code, stdout: missing.stdout }).toEqual({ code: 3, stdout: '' });
+    expect(missing.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^layerlens: no engine holds a container "no-such-container" \(tried unix:\/\/.*: no container "no-such-container"/)]);
+    const bad = await runCli(['layers', 'container:../x'], { env: env() });
+    expect(bad.code).toBe(2);
+  }, SLOW);
 });

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, runCli, runJson } from './helpers/cli.js';
+import { ROOT, runCli, runJson, SAMPLES } from './helpers/cli.js';
 import { layerTar, writeImage } from './helpers/layout.js';
 
 const DIR = '/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm';
@@ -55,4 +55,14 @@ test('one percent style in every table: "12.34 %", never "12.34%"', async () => 
   const growth = await runCli(['check', `oci:${layout}`, '--no-color', '--baseline', `oci:${layout}`, '--max-growth', '5%', '--config', '/dev/null']);
   expect(growth.stdout).toMatch(/\b5 %/);
   for (const text of [waste.stdout, check.stdout, growth.stdout]) expect(text).not.toMatch(/\d%/);
+});
+
+test('files with a filter: the footer counts the paths the filter selects, not the directories shown to lead to them', async () => {
+  const archive = path.join(SAMPLES, 'busybox-amd64.tar');
+  const glob = await runCli(['files', archive, '--glob', '**/*.sh', '--no-color']);
+  expect(glob.stdout).toMatch(/^ {2}drwxr-xr-x .* app\/$|^drwxr-xr-x .*└── app\/$/m); // shown, as the way to the match
+  expect(glob.stdout.trimEnd().split('\n').at(-1)).toBe('1 of 1 paths');
+  const changed = await runJson<{ files: unknown[] }>(['files', archive, '--layer', '2', '--changed', '--json']);
+  const table = await runCli(['files', archive, '--layer', '2', '--changed', '--no-color']);
+  expect(table.stdout.trimEnd().split('\n').at(-1)).toBe(`${changed.json.files.length} of ${changed.json.files.length} paths`);
 });

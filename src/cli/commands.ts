@@ -404,6 +404,24 @@ export function registerImageCommands(parser: Argv, setExit: (code: number) => v
       run('analyze'),
     )
     .command(
+      'container <name>',
+      "a container's writable layer on top of its image: what it wrote, by size, and the whole analysis",
+      (command) =>
+        withExamples(
+          commonOptions(command.positional('name', { type: 'string', demandOption: true, describe: 'the container (name or ID, as docker ps -a lists it)' }), false, COMMAND_FORMATS.analyze)
+            .option('top', { type: 'string', coerce: wholeNumber('top'), describe: 'entries to show in each table (default 10)' }),
+          [
+            ['$0 container web', 'what the container wrote, with the image below it'],
+            ['$0 files container:web --changed', 'only the paths the container changed'],
+            ['$0 container web --json | jq .container.writable', "the engine's own counts"],
+          ],
+        ),
+      async (argv) => {
+        const options = argv as unknown as CommonOptions & { name: string };
+        setExit(await runImageCommand('analyze', { ...options, image: `container:${options.name}` }));
+      },
+    )
+    .command(
       'verify <image>',
       'check every digest and size: index, manifests, config, layers, diff_ids, media types',
       (command) =>

@@ -11,7 +11,7 @@ import { registerDiffCommand } from './diff.js';
 import { registerImageCommands } from './commands.js';
 import { guardStdio, stderrBlock, stderrLine } from './output.js';
 import { STDIN_TOKEN } from './stdin.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../model/version.js';
 
 export { VERSION };
 

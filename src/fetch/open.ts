@@ -173,6 +173,10 @@ export async function openHandle(argument: string, options: OpenOptions): Promis
       if (!client) throw new ImageReadError(`no ${transport.engine} engine is reachable (tried ${tried.join('; ')}); start it or set ${transport.engine === 'docker' ? 'DOCKER_HOST' : 'CONTAINER_HOST'}`);
       return openFromEngine(argument, client, transport.name, selection, engineReadOptions(options));
     }
+    case 'container': {
+      const { openFromContainer } = await import('./container.js');
+      return openFromContainer(argument, transport.name, selection, engineReadOptions(options));
+    }
     case 'containerd': {
       const { openFromContainerd } = await import('./containerd.js');
       return openFromContainerd(argument, transport.name, options.namespace ?? 'default', selection, options.debug);

@@ -8,7 +8,7 @@ import type { ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/
 import type { LayerScan } from './layer.js';
 import type { LayerlensError } from '../errors.js';
 
-export type SourceKind = 'registry' | 'docker-archive' | 'oci-layout' | 'oci-archive' | 'daemon' | 'containerd';
+export type SourceKind = 'registry' | 'docker-archive' | 'oci-layout' | 'oci-archive' | 'daemon' | 'containerd' | 'container';
 
 export interface SourceInfo {
   input: string;
@@ -22,6 +22,24 @@ export interface SourceInfo {
   imageId?: string;
   /** For a registry image: the mirror that served the bytes (as configured), or null for the origin. */
   mirror?: string | null;
+  /** For `container:NAME`: the container whose writable layer is the image's top layer. */
+  container?: ContainerInfo;
+}
+
+/** What the engine says of a container (`container` in the report). */
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  /** The image name the container was created from, as the engine records it. */
+  image: string | null;
+  imageId: string;
+  state: string | null;
+  writable: {
+    /** The engine's change list: paths added, modified, deleted. */
+    changes: { added: number; modified: number; deleted: number };
+    /** The engine's own size of the writable layer (`SizeRw`), beside the layer's measured figures. */
+    sizeRw: number | null;
+  };
 }
 
 export type CheckKind = 'index' | 'manifest' | 'config' | 'layer' | 'diffId' | 'mediaType' | 'platform' | 'layout' | 'reference';
@@ -76,6 +94,8 @@ export interface LayerRef {
   available: boolean;
   /** Where a message should say the blob lives. */
   location: string;
+  /** A container's writable layer: no manifest or config claims a digest or diff_id for it, so none is checked. */
+  writable?: boolean;
   open(): Readable;
   scans?: ScanCache;
   /**

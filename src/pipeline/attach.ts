@@ -14,7 +14,7 @@ import { MediaType } from '../image/mediatypes.js';
 import { parseManifestOrIndex } from '../image/parse.js';
 import type { Descriptor, ImageIndex } from '../image/types.js';
 import type { RegistryReference } from '../reference.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../model/version.js';
 
 export const REPORT_ARTIFACT_TYPE = 'application/vnd.layerlens.report.v1+json';
 /** The annotation naming the layerlens version that wrote a report: only a report of this very version is used. */

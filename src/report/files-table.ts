@@ -42,10 +42,13 @@ function renderTree(image: ImageReport, union: UnionFs, style: Style, options: F
   };
   // With a filter, show only matching paths and the directories leading to them.
   const keep = new Set<FsNode>();
+  // The paths the filter itself selects (not the directories shown only to lead to them): what the footer counts.
+  const selected = new Set<FsNode>();
   if (filtering) {
     const visit = (node: FsNode): boolean => {
       const path = nodePath(node);
       let kept = node.parent !== null && (!match || match(path)) && (!changes || changedKind.has(path));
+      if (kept) selected.add(node);
       for (const child of node.children?.values() ?? []) kept = visit(child) || kept;
       if (kept) keep.add(node);
       return kept;
@@ -66,9 +69,10 @@ function renderTree(image: ImageReport, union: UnionFs, style: Style, options: F
   };
   let rows = 0;
   let depthLimited = false;
+  const counted = (node: FsNode) => !filtering || selected.has(node);
   if (focus.parent) {
     lines.push(line(focus, ''));
-    rows++;
+    if (counted(focus)) rows++;
   }
   const descend = (node: FsNode, prefix: string, depth: number) => {
     if (!node.children) return;
@@ -80,7 +84,7 @@ function renderTree(image: ImageReport, union: UnionFs, style: Style, options: F
     children.forEach((child, i) => {
       const last = i === children.length - 1;
       lines.push(line(child, `${prefix}${last ? '└── ' : '├── '}`));
-      rows++;
+      if (counted(child)) rows++;
       descend(child, `${prefix}${last ? '    ' : '│   '}`, depth + 1);
     });
   };

@@ -9,7 +9,7 @@ import type { EntryType } from '../model/layer.js';
 import { nodePath, WHITEOUT_PREFIX, type FsNode, type UnionFs } from '../analyze/union.js';
 import type { WasteReport } from '../analyze/waste.js';
 import type { AttestationEntry, PlatformEntry, PlatformsResult } from '../analyze/platforms.js';
-import type { ResolvedImage, SkippedBlob, SourceInfo, UnresolvedImage, VerifyCheck } from '../model/source.js';
+import type { ResolvedImage, SkippedBlob, SourceInfo, UnresolvedImage, VerifyCheck, ContainerInfo } from '../model/source.js';
 import { formatPlatform } from '../image/platform.js';
 
 /** 2: totals.files, layers[].diffId and check with no rules changed meaning (docs/CHANGELOG.md). */
@@ -157,7 +157,7 @@ export function sourceReport(source: SourceInfo): SourceReport {
 }
 
 /** One image: the image's keys at the top level. */
-export type SingleReport = { schemaVersion: number; command: string; source: SourceReport } & ImageReport;
+export type SingleReport = { schemaVersion: number; command: string; source: SourceReport; container?: ContainerInfo } & ImageReport;
 /** Several images (--all-platforms): one report per image under `images`. */
 export interface MultiReport {
   schemaVersion: number;
@@ -330,8 +330,10 @@ export function buildReport(command: string, source: SourceInfo, images: ImageRe
   const sourceDocument = sourceReport(source);
   if (!multi && images.length === 1) {
     const image = images[0]!;
-    if (problems.absent.length === 0) return { schemaVersion: SCHEMA_VERSION, command, source: sourceDocument, ...image };
-    return { schemaVersion: SCHEMA_VERSION, command, source: sourceDocument, ...image, verify: { ...image.verify, skipped: [...image.verify.skipped, ...problems.absent] } };
+    // container:NAME: what the engine says of the container, beside the image with its writable layer on top.
+    const container = source.container ? { container: source.container } : {};
+    if (problems.absent.length === 0) return { schemaVersion: SCHEMA_VERSION, command, source: sourceDocument, ...container, ...image };
+    return { schemaVersion: SCHEMA_VERSION, command, source: sourceDocument, ...container, ...image, verify: { ...image.verify, skipped: [...image.verify.skipped, ...problems.absent] } };
   }
   // Checks of shared blobs (the index, the layout) appear in each image's list; the union names each once.
   const seen = new Set<string>();
