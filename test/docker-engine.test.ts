@@ -293,4 +293,19 @@ describe('container:NAME and `layerlens container`: the writable layer on top of
     const bad = await runCli(['layers', 'container:../x'], { env: env() });
     expect(bad.code).toBe(2);
   }, SLOW);
+
+  test('check container:NAME --max-writable-size gates on the writable layer alone; an image is not evaluated', async () => {
+    type Gate = { check: { passed: boolean; rules: { name: string; status: string; actual: unknown; message: string }[] } };
+    const over = await runJson<Gate>(['check', `container:${NAME}`, '--max-writable-size', '50MB', '--max-size', '10GB', '--config', '/dev/null', '--json'], { env: env() });
+    expect(over.code).toBe(1);
+    const rule = over.json.check.rules.find((entry) => entry.name === 'maxWritableSize')!;
+    expect(rule).toMatchObject({ status: 'fail' });
+    expect(rule.actual).toBeGreaterThanOrEqual(100_000_000);
+    expect(over.json.check.rules.find((entry) => entry.name === 'maxSize')).toMatchObject({ status: 'pass' });
+    const within = await runCli(['check', `container:${NAME}`, '--max-writable-size', '1GB', '--config', '/dev/null'], { env: env() });
+    expect(within.code).toBe(0);
+    const image = await runJson<Gate>(['check', 'docker-daemon:bench/realistic:1', '--max-writable-size', '1GB', '--config', '/dev/null', '--json'], { env: env() });
+    expect(image.code).toBe(0);
+    expect(image.json.check.rules.find((entry) => entry.name === 'maxWritableSize')).toMatchObject({ status: 'skip', message: expect.stringMatching(/^not evaluated: the image is not a container/) });
+  }, SLOW);
 });

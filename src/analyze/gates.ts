@@ -58,6 +58,8 @@ export interface GateFacts {
   blockedBy: string | null;
   verified: boolean;
   failedChecks: number;
+  /** container:NAME: the bytes of the writable layer's files (null: blocked); undefined for an image. */
+  writableSize?: number | null;
   platforms: string[] | null;
   missingPlatforms: string[] | null;
   /** The baseline's layers (null: a saved report without them, compared by its totals). */
@@ -93,6 +95,7 @@ export const RULES = {
   highestWastedBytes: { kind: 'size', help: "dive's wasted-bytes ceiling, e.g. 20MB", dive: true },
   highestUserWastedPercent: { kind: 'ratio', help: "dive's user-wasted ceiling: 0.1 or 10%", dive: true },
   maxReclaimableBytes: { kind: 'size', help: 'most bytes squashing would reclaim' },
+  maxWritableSize: { kind: 'size', help: "container:NAME: most bytes the container's writable layer holds" },
   minSizeForRatio: { kind: 'size', help: 'apply ratio rules only to images at least this big' },
   requireVerified: { kind: 'boolean', help: 'true: every digest, size and diff_id must match' },
   requirePlatforms: { kind: 'platforms', help: 'platforms that must be present: linux/amd64,linux/arm64' },
@@ -184,6 +187,10 @@ export function evaluateGates(config: GateConfig, facts: GateFacts): RuleResult[
   }
   if (config.maxReclaimableBytes !== undefined && facts.reclaimableBytes === null) results.push(blocked('maxReclaimableBytes', config.maxReclaimableBytes));
   else results.push(sizeRule('maxReclaimableBytes', config.maxReclaimableBytes, facts.reclaimableBytes, 'reclaimable bytes'));
+  // A container's writable layer alone (the rest of the rules see the whole union, image and writable layer).
+  if (config.maxWritableSize !== undefined && facts.writableSize === undefined) {
+    results.push({ name: 'maxWritableSize', status: 'skip', threshold: config.maxWritableSize, actual: null, message: 'not evaluated: the image is not a container (maxWritableSize is for container:NAME)' });
+  } else results.push(sizeRule('maxWritableSize', config.maxWritableSize, facts.writableSize ?? null, "the container's writable layer"));
 
   if (!config.requireVerified) results.push({ name: 'requireVerified', status: 'skip', threshold: null, actual: facts.verified, message: 'requireVerified not set' });
   else results.push({ name: 'requireVerified', status: facts.verified ? 'pass' : 'fail', threshold: 'all checks pass', actual: facts.verified ? 'all checks pass' : `${facts.failedChecks} failed`, message: facts.verified ? 'every digest, size and diff_id matches' : `${facts.failedChecks} digest/size/diff_id check(s) failed` });

@@ -162,7 +162,7 @@ function gateConfig(options: CheckOptions): Gates {
   return { config, file: loaded.file, defaults: false };
 }
 
-function facts(report: ImageReport, platformList: { present: string[]; missing: string[] } | null, baseline: BaselineTotals | null): GateFacts {
+function facts(report: ImageReport, platformList: { present: string[]; missing: string[] } | null, baseline: BaselineTotals | null, container: boolean): GateFacts {
   const files = report.files ?? [];
   const blocked = report.blocked[0];
   const largest = files.reduce<{ path: string; size: number } | null>((best, file) => (file.type === 'file' && (!best || file.size > best.size) ? { path: file.path, size: file.size } : best), null);
@@ -189,6 +189,8 @@ function facts(report: ImageReport, platformList: { present: string[]; missing: 
     blockedBy: blocked ? `layer ${blocked.layer} (${blocked.digest ?? 'no digest'}) is ${blocked.damaged ? 'damaged' : 'unreadable'}` : null,
     verified: failed === 0,
     failedChecks: failed,
+    // container:NAME: the writable layer is the top one (fetch/container.ts).
+    ...(container ? { writableSize: report.layers.at(-1)?.contentSize ?? null } : {}),
     platforms: platformList?.present ?? null,
     missingPlatforms: platformList?.missing ?? null,
     baseline: baseline ? { compressedSize: baseline.compressedSize, uncompressedSize: baseline.uncompressedSize, input: baseline.input, layers: baseline.layers, blockedBy: baseline.blockedBy ?? null } : null,
@@ -258,7 +260,7 @@ async function attachedImageReport(image: ResolvedImage, source: OpenedSource, r
   }
 }
 
-async function checkOne(image: ResolvedImage, options: CheckOptions, memo: ScanMemo, gates: Gates, platformList: { present: string[]; missing: string[] } | null, platformLabel: string | null, attachedFrom: { source: OpenedSource; read: ReadOptions } | null): Promise<ImageVerdict> {
+async function checkOne(image: ResolvedImage, options: CheckOptions, memo: ScanMemo, gates: Gates, platformList: { present: string[]; missing: string[] } | null, platformLabel: string | null, attachedFrom: { source: OpenedSource; read: ReadOptions } | null, containerSource = false): Promise<ImageVerdict> {
   const { config, file, defaults } = gates;
   const attached = attachedFrom ? await attachedImageReport(image, attachedFrom.source, attachedFrom.read, config) : null;
   const { report, union } = attached ? { report: attached.report, union: null } : await analyzeImage('analyze', image, {}, memo);
@@ -269,7 +271,7 @@ async function checkOne(image: ResolvedImage, options: CheckOptions, memo: ScanM
   // Against a baseline image, the diff engine says where the growth is.
   const diff = baseline?.loaded && union ? compareImages(baseline.loaded, { image, union, report }, { depth: 2 }) : null;
   // Only the rules configured are reported (a rule nothing set is no test); integrity always is (CONTRACT.md).
-  const rules = evaluateGates(config, facts(report, platformList, baseline)).filter((rule) => rule.status !== 'skip' || rule.threshold !== null);
+  const rules = evaluateGates(config, facts(report, platformList, baseline, containerSource)).filter((rule) => rule.status !== 'skip' || rule.threshold !== null);
   // An attached report's checks are its writer's: this run read no blob, so it neither passes nor fails integrity.
   const integrity: RuleResult = attached
     ? { name: 'integrity', status: 'skip', threshold: null, actual: null, estimated: false, measure: null, message: `not evaluated: the figures are those of the attached report ${attached.digest}, whose blobs this run did not read (verify, or check without --use-attached, reads them)` }
@@ -298,7 +300,7 @@ async function checkImage(options: CheckOptions, outputs: Destination[], gates: 
   const verdicts: ImageVerdict[] = [];
   try {
     const { results, problems } = await forEachImage(source, allPlatforms, async (image) => {
-      const verdict = await checkOne(image, options, memo, gates, platformList, allPlatforms ? formatPlatform(image.config) : null, options.useAttached ? { source, read } : null);
+      const verdict = await checkOne(image, options, memo, gates, platformList, allPlatforms ? formatPlatform(image.config) : null, options.useAttached ? { source, read } : null, source.info.kind === 'container');
       verdicts.push(verdict); // pushed as made, so the finally below closes each baseline
       return verdict;
     });
