@@ -245,19 +245,13 @@ async function attachedImageReport(image: ResolvedImage, source: OpenedSource, r
   if (config.requireVerified || source.info.kind !== 'registry' || !source.info.reference || !image.manifestDigest) return null;
   const found = await findAttached(parseRegistryReference(source.info.reference), image.manifestDigest, clientOptions(read), read.debug);
   if (!found) return null;
-  try {
-    const document = JSON.parse(found.document.toString('utf8')) as Partial<SingleReport>;
-    if (document.schemaVersion !== 2 || document.manifestDigest !== image.manifestDigest || !document.verify || !document.totals || !Array.isArray(document.layers)) return null;
-    // The image's part of the document: what checkOne would have built (the envelope keys are this run's).
-    const imageReport: Partial<SingleReport> = { ...document };
-    delete imageReport.schemaVersion;
-    delete imageReport.command;
-    delete imageReport.source;
-    read.note?.(`using the report attached to ${image.manifestDigest.slice(0, 19)}… (${found.digest.slice(0, 19)}…): layers not read, integrity not evaluated`);
-    return { report: imageReport as ImageReport, digest: found.digest };
-  } catch {
-    return null;
-  }
+  // The image's part of the document: what checkOne would have built (the envelope keys are this run's).
+  const imageReport: Partial<SingleReport> = { ...found.report };
+  delete imageReport.schemaVersion;
+  delete imageReport.command;
+  delete imageReport.source;
+  read.note?.(`using the report attached to ${image.manifestDigest.slice(0, 19)}… (${found.digest.slice(0, 19)}…): layers not read, integrity not evaluated`);
+  return { report: imageReport as ImageReport, digest: found.digest };
 }
 
 async function checkOne(image: ResolvedImage, options: CheckOptions, memo: ScanMemo, gates: Gates, platformList: { present: string[]; missing: string[] } | null, platformLabel: string | null, attachedFrom: { source: OpenedSource; read: ReadOptions } | null, containerSource = false): Promise<ImageVerdict> {

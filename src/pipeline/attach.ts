@@ -14,6 +14,7 @@ import { MediaType } from '../image/mediatypes.js';
 import { parseManifestOrIndex } from '../image/parse.js';
 import type { Descriptor, ImageIndex } from '../image/types.js';
 import type { RegistryReference } from '../reference.js';
+import type { SingleReport } from '../report/report.js';
 import { VERSION } from '../model/version.js';
 
 export const REPORT_ARTIFACT_TYPE = 'application/vnd.layerlens.report.v1+json';
@@ -103,12 +104,27 @@ async function refusedAsReadOnly<T>(client: RegistryClient, push: () => Promise<
   }
 }
 
+/** The attached bytes as the `analyze --json` document of this manifest, or an ImageReadError saying why not. */
+function analyzeReportOf(document: Buffer, manifestDigest: string, artifact: string): SingleReport {
+  let parsed: Partial<SingleReport>;
+  try {
+    parsed = JSON.parse(document.toString('utf8')) as Partial<SingleReport>;
+  } catch {
+    throw new ImageReadError(`the report of ${artifact} is not JSON`);
+  }
+  if (parsed?.schemaVersion !== 2 || parsed.manifestDigest !== manifestDigest || !parsed.verify || !parsed.totals || !Array.isArray(parsed.layers) || !('files' in parsed)) {
+    throw new ImageReadError(`the report of ${artifact} is not an analyze report of ${manifestDigest}`);
+  }
+  return parsed as SingleReport;
+}
+
 /**
  * The newest report this layerlens version attached to `manifestDigest`, verified (artifact manifest and report blob
- * against their digests and sizes, subject equal to the manifest), or null when there is none. Never throws for a
+ * against their digests and sizes, subject equal to the manifest, an analyze document of that manifest), or null
+ * when there is none. Never throws for a
  * missing or unusable attachment: the caller then reads the image.
  */
-export async function findAttached(reference: RegistryReference, manifestDigest: string, options: RegistryClientOptions, debug?: (line: string) => void): Promise<{ digest: string; document: Buffer } | null> {
+export async function findAttached(reference: RegistryReference, manifestDigest: string, options: RegistryClientOptions, debug?: (line: string) => void): Promise<{ digest: string; report: SingleReport } | null> {
   const client = clientFor(reference, options, false);
   try {
     let listing = await client.referrers(manifestDigest, REPORT_ARTIFACT_TYPE);
@@ -141,7 +157,7 @@ export async function findAttached(reference: RegistryReference, manifestDigest:
         for await (const chunk of client.blob(layer.digest, { size: layer.size })) chunks.push(chunk as Buffer);
         const document = Buffer.concat(chunks);
         if (document.length !== layer.size || sha256(document) !== layer.digest) throw new ImageReadError(`the report blob of ${entry.digest} is not what its descriptor names`);
-        return { digest: entry.digest, document };
+        return { digest: entry.digest, report: analyzeReportOf(document, manifestDigest, entry.digest) };
       } catch (error) {
         if (!(error instanceof ImageReadError)) throw error;
         debug?.(`attached report ${entry.digest} not used: ${error.message}`);

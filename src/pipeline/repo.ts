@@ -255,22 +255,17 @@ async function attachedFigures(registry: string, repository: string, image: { pl
     return null;
   });
   if (!found) return null;
-  try {
-    const report = JSON.parse(found.document.toString('utf8')) as { manifestDigest?: unknown; totals?: { uncompressedSize?: number | null }; waste?: { efficiency?: number; wastedBytes?: number; reclaimableBytes?: number } | null };
-    if (report.manifestDigest !== image.digest) return null;
-    const number = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : null);
-    return {
-      platform: image.platform,
-      manifestDigest: image.digest,
-      attached: found.digest,
-      uncompressedSize: number(report.totals?.uncompressedSize),
-      efficiency: number(report.waste?.efficiency),
-      wastedBytes: number(report.waste?.wastedBytes),
-      reclaimableBytes: number(report.waste?.reclaimableBytes),
-    };
-  } catch {
-    return null;
-  }
+  const { report } = found;
+  const number = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+  return {
+    platform: image.platform,
+    manifestDigest: image.digest,
+    attached: found.digest,
+    uncompressedSize: number(report.totals.uncompressedSize),
+    efficiency: number(report.waste?.efficiency),
+    wastedBytes: number(report.waste?.wastedBytes),
+    reclaimableBytes: number(report.waste?.reclaimableBytes),
+  };
 }
 
 /** A tag's manifest graph: its manifest or index, child manifests, and the configs that name a platform. */

@@ -11,7 +11,7 @@ import { findAttached } from './attach.js';
 import { openHandle, resolveHandle, type OpenOptions } from '../fetch/open.js';
 import type { Platform } from '../image/types.js';
 import type { OpenedSource } from '../model/source.js';
-import { buildReport, platformsReport, type ImageReport, type PlatformsReport, type Report, type RunProblems, type SingleReport } from '../report/report.js';
+import { buildReport, platformsReport, type ImageReport, type PlatformsReport, type Report, type RunProblems } from '../report/report.js';
 import type { ScanMemo } from '../scan/image-scan.js';
 import { analyzeImage, type Analysis, type AnalysisOptions } from './analyze.js';
 import { forEachImage, runExitCode, worstError } from './images.js';
@@ -133,20 +133,9 @@ async function attachedRun(source: OpenedSource, options: ReadOptions): Promise<
   const reference = parseRegistryReference(source.info.reference);
   const found = await findAttached(reference, image.manifestDigest, clientOptions(options), options.debug);
   if (!found) return null;
-  let document: Report;
-  try {
-    document = JSON.parse(found.document.toString('utf8')) as Report;
-  } catch {
-    options.debug?.(`attached report ${found.digest} is not JSON; reading the image`);
-    return null;
-  }
-  const single = document as Partial<SingleReport>;
-  if (document?.schemaVersion !== 2 || single.manifestDigest !== image.manifestDigest || !single.verify || !('files' in single)) {
-    options.debug?.(`attached report ${found.digest} is not an analyze report of ${image.manifestDigest}; reading the image`);
-    return null;
-  }
+  const single = found.report;
   options.note?.(`using the report attached to ${image.manifestDigest.slice(0, 19)}… (${found.digest.slice(0, 19)}…): layers not read; written by whoever can push to ${reference.registry}/${reference.repository}, not verified here (verify reads the blobs)`);
-  const report = { ...document, source: { ...single.source!, input: source.info.input, reference: source.info.reference, mirror: null, attached: { digest: found.digest } } } as Report;
+  const report = { ...single, source: { ...single.source, input: source.info.input, reference: source.info.reference, mirror: null, attached: { digest: found.digest } } } as Report;
   const problems: RunProblems = { errors: [], checks: [], absent: [] };
   return { report, coverage: null, unions: [null], problems, exitCode: single.verify.ok ? 0 : 1 };
 }
