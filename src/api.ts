@@ -11,7 +11,7 @@ import { parsePlatform } from './image/platform.js';
 import type { Platform } from './image/types.js';
 import type { AnalysisOptions } from './pipeline/analyze.js';
 import { diffReport, loadForDiff, type DiffFilter } from './pipeline/diff.js';
-import { credentialRegistry, runAnalysis, runPlatforms, type ReadOptions } from './pipeline/run.js';
+import { clientOptions, credentialRegistry, runAnalysis, runPlatforms, type ReadOptions } from './pipeline/run.js';
 import type { DiffReport } from './report/diff-report.js';
 import type { PlatformsReport, Report } from './report/report.js';
 import type { ScanMemo } from './scan/image-scan.js';
@@ -137,11 +137,10 @@ export async function repo(
   const reference = options.all ? null : parseRepository(target);
   const registryName = reference ? reference.registry : parseRegistryHost(target);
   const read = readOptions([`${registryName}/${reference?.repository ?? 'catalog'}`], options);
-  const registry = read.registry ?? {};
   return runRepo(
     { registry: registryName, repository: reference ? reference.repository : null },
     {
-      registry: { plainHttp: registry.plainHttp ?? false, insecure: registry.insecure ?? false, caFile: registry.caFile ?? null, credentials: registry.credentials ?? null, ...(registry.timeoutSeconds !== undefined ? { timeoutSeconds: registry.timeoutSeconds } : {}) },
+      registry: clientOptions(read),
       ...(options.tags !== undefined ? { tags: options.tags } : {}),
       ...(options.rules ? { rules: options.rules } : {}),
       ...(options.useAttached ? { useAttached: true } : {}),

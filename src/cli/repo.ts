@@ -7,6 +7,7 @@ import { EXIT_UNREADABLE, UsageError } from '../errors.js';
 import { parsePlatform, formatPlatform } from '../image/platform.js';
 import { parseSize } from '../model/units.js';
 import { runRepo, type RepoRules } from '../pipeline/repo.js';
+import { clientOptions } from '../pipeline/run.js';
 import { parseRegistryHost, parseRepository } from '../reference.js';
 import { jsonDocument } from '../report/json-stream.js';
 import { Progress } from '../report/progress.js';
@@ -46,7 +47,7 @@ export async function runRepoCommand(options: RepoCommandOptions): Promise<numbe
   const debug = options.debug ? (line: string) => stderrLine(line) : undefined;
   const registry = await registryOptions({ ...options, image: credentialImage, cache: false }, { note, debug });
   const report = await runRepo(target, {
-    registry: { plainHttp: registry?.plainHttp ?? false, insecure: registry?.insecure ?? false, caFile: registry?.caFile ?? null, credentials: registry?.credentials ?? null, ...(registry?.timeoutSeconds !== undefined ? { timeoutSeconds: registry.timeoutSeconds } : {}), ...(debug ? { debug } : {}) },
+    registry: clientOptions({ ...(registry ? { registry } : {}), ...(debug ? { debug } : {}) }),
     ...(options.tags !== undefined ? { tags: options.tags } : {}),
     ...(options.useAttached ? { useAttached: true } : {}),
     ...(debug ? { debug } : {}),
