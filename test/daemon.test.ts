@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { expectSameReport, fixture, ROOT, runCli, runJson, SAMPLES, withoutExportOnly, type CliResult } from './helpers/cli.js';
 import { countingProxy } from './helpers/engine-proxy.js';
 import { makeDeadSocket, startPodman, type PodmanEngine } from './helpers/podman.js';
@@ -18,6 +19,7 @@ import { realisticImage, REALISTIC_BUILD_TIMEOUT_MS } from './helpers/realistic.
 
 // jest.config.js gives every test 120 s; the hooks that start podman or run a build get more.
 const SLOW = 240_000;
+const run = promisify(execFile);
 
 interface Layer {
   index: number;
@@ -208,8 +210,64 @@ describe('the realistic image (~400 MB) loaded into podman', () => {
     } finally {
       await proxy.close();
     }
-    await engine.podman(['rmi', 'bench/realistic:1']);
   }, REALISTIC_BUILD_TIMEOUT_MS);
+
+  test('container:NAME on podman: a container of the realistic image that wrote, rewrote and deleted; its writable layer matches podman diff and podman export', async () => {
+    const NAME = 'layerlens-podman-writer';
+    const script = 'mkdir -p /srv/cache && head -c 20000000 /dev/urandom > /srv/cache/blob.bin && echo tuned >> /etc/os-release && rm -rf /usr/share/locale && rm -f /etc/issue && sleep 3600';
+    await engine.podman(['run', '-d', '--name', NAME, '--network', 'none', '--user', '0', 'bench/realistic:1', 'sh', '-c', script], { timeout: SLOW });
+    try {
+      for (let attempt = 0; attempt < 120 && !(await engine.podman(['diff', NAME])).includes('D /etc/issue'); attempt++) await new Promise((resolve) => setTimeout(resolve, 500));
+      const diff = (await engine.podman(['diff', NAME])).trim().split('\n').map((line) => ({ kind: line[0]!, path: line.slice(2) }));
+      const kinds = (kind: string) => diff.filter((change) => change.kind === kind).map((change) => change.path).sort();
+      const exportFile = path.join(work, 'podman-container.tar');
+      await engine.podman(['export', '-o', exportFile, NAME], { timeout: SLOW });
+      const exported = new Map(
+        (await run('tar', ['--numeric-owner', '-tvf', exportFile], { maxBuffer: 256 << 20 })).stdout
+          .trim()
+          .split('\n')
+          .map((line) => {
+            const fields = line.split(/\s+/);
+            return [`/${fields.slice(5).join(' ').replace(/ -> .*$| link to .*$/, '').replace(/^\.?\//, '').replace(/\/$/, '')}`, { type: line[0]!, size: Number(fields[2]) }] as [string, { type: string; size: number }];
+          }),
+      );
+      rmSync(exportFile);
+      type Written = { path: string; size: number };
+      type ContainerJson = {
+        source: { kind: string; engine: { name: string } };
+        layers: { contentSize: number; changes: { added: string[]; modified: string[]; removed: string[] } }[];
+        files: { path: string; type: string; size: number; layer: number }[];
+        container: { name: string; state: string; writable: { changes: Record<string, number>; sizeRw: number; writtenBytes: number; deleted: { paths: number }; largestFiles: Written[] } };
+      };
+      const { code, stderr, json } = await runJson<ContainerJson>(['container', NAME], { env: env({ CONTAINER_HOST: engine.address, DOCKER_HOST: 'unix:///nonexistent/docker.sock' }) });
+      expect([code, stderr]).toEqual([0, '']);
+      expect(json.source).toMatchObject({ kind: 'container', engine: { name: 'podman' } });
+      expect(json.container).toMatchObject({ name: NAME, state: 'running' });
+      const top = json.layers.at(-1)!;
+      const topIndex = json.layers.length - 1;
+      expect([...top.changes.added].sort()).toEqual(kinds('A'));
+      expect([...top.changes.modified].sort()).toEqual(kinds('C').filter((p) => exported.get(p)?.type !== 'd'));
+      for (const d of kinds('D')) expect(top.changes.removed).toContain(d);
+      const written = json.files.filter((file) => file.layer === topIndex && file.type === 'file');
+      expect(written.map((file) => file.path).sort()).toEqual([...kinds('A'), ...kinds('C')].filter((p) => exported.get(p)?.type === '-').sort());
+      for (const file of written) expect([file.path, file.size]).toEqual([file.path, exported.get(file.path)!.size]);
+      expect(json.container.writable.writtenBytes).toBe(top.contentSize);
+      expect(json.container.writable.largestFiles[0]).toEqual({ path: '/srv/cache/blob.bin', size: 20_000_000 });
+      expect(json.container.writable.deleted.paths).toBe(kinds('D').length);
+      // Podman's SizeRw also counts what podman itself puts in every container and leaves out of its diff (the
+      // /etc/mtab symlink, empty /etc/hosts, /etc/hostname and /run/.containerenv): a few bytes more, never fewer.
+      expect(json.container.writable.sizeRw).toBeGreaterThanOrEqual(top.contentSize);
+      expect(json.container.writable.sizeRw - top.contentSize).toBeLessThan(4096);
+      // The two ways of reading the writable layer agree on podman too.
+      const fromExport = await runJson<ContainerJson>(['container', NAME], { env: env({ CONTAINER_HOST: engine.address, DOCKER_HOST: 'unix:///nonexistent/docker.sock', LAYERLENS_CONTAINER_READ: 'export' }) });
+      expect(fromExport.code).toBe(0);
+      expect(fromExport.json.files).toEqual(json.files);
+      expect(fromExport.json.container).toEqual(json.container);
+    } finally {
+      await engine.podman(['rm', '-f', '-t', '0', NAME]).catch(() => undefined);
+      await engine.podman(['rmi', 'bench/realistic:1']).catch(() => undefined);
+    }
+  }, SLOW);
 });
 
 describe('a bare NAME', () => {

@@ -219,8 +219,24 @@ describe('what the engine cannot serve: exit 3, one line', () => {
 
 describe('container:NAME and `layerlens container`: the writable layer on top of the image', () => {
   interface ContainerReport extends Report {
-    container: { id: string; name: string; image: string; imageId: string; state: string; writable: { changes: { added: number; modified: number; deleted: number }; sizeRw: number | null } };
-    layers: (Report['layers'][number] & { index: number; digest: string; contentSize: number; changes: { added: string[]; modified: string[]; removed: string[] } })[];
+    container: {
+      id: string;
+      name: string;
+      image: string;
+      imageId: string;
+      state: string;
+      writable: {
+        changes: { added: number; modified: number; deleted: number };
+        sizeRw: number | null;
+        writtenBytes: number;
+        writtenFiles: number;
+        overwritten: { paths: number; bytes: number };
+        deleted: { paths: number; bytes: number };
+        largestFiles: { path: string; size: number }[];
+        byDirectory: { path: string; size: number }[];
+      };
+    };
+    layers: (Report['layers'][number] & { index: number; digest: string; contentSize: number; estimatedCompressedSize: number | null; changes: { added: string[]; modified: string[]; removed: string[] } })[];
     files: { path: string; type: string; size: number; layer: number }[];
   }
   const NAME = 'layerlens-writer';
@@ -258,7 +274,7 @@ describe('container:NAME and `layerlens container`: the writable layer on top of
     expect([code, stderr]).toEqual([0, '']);
     expect(json.source.kind).toBe('container');
     expect(json.container).toMatchObject({ name: NAME, image: 'bench/realistic:1', state: 'running' });
-    const image = await runJson<Report>(['analyze', '--json', 'docker-daemon:bench/realistic:1'], { env: env() });
+    const image = await runJson<ContainerReport>(['analyze', '--json', 'docker-daemon:bench/realistic:1'], { env: env() });
     expect(json.configDigest).toBe(image.json.configDigest);
     expect(json.layers).toHaveLength(image.json.layers.length + 1);
     const top = json.layers.at(-1)!;
@@ -279,6 +295,41 @@ describe('container:NAME and `layerlens container`: the writable layer on top of
     expect(json.container.writable.sizeRw).toBe(top.contentSize); // the engine's SizeRw: the same bytes
     // No digest or diff_id claims the writable layer: nothing failed, and the image's own checks still hold.
     expect(json.verify.ok).toBe(true);
+
+    // What the writes cost over the image, against the image's own file list: the image files the container
+    // rewrote (their old bytes stay in the image) and those it deleted (hidden, still shipped).
+    const imageFiles = image.json.files.filter((file) => file.type === 'file');
+    const sizeIn = (paths: (p: string) => boolean) => imageFiles.filter((file) => paths(file.path)).reduce((total, file) => total + file.size, 0);
+    const rewritten = kinds('C').filter((p) => exported.get(p)?.type === '-' && imageFiles.some((file) => file.path === p && file.size > 0));
+    expect(rewritten).toEqual(['/usr/lib/os-release']); // echo >> /etc/os-release, a symlink to it
+    expect(json.container.writable.overwritten).toEqual({ paths: rewritten.length, bytes: sizeIn((p) => rewritten.includes(p)) });
+    expect(json.container.writable.deleted).toEqual({ paths: kinds('D').length, bytes: sizeIn((p) => kinds('D').some((d) => p === d || p.startsWith(`${d}/`))) });
+    expect(json.container.writable.deleted.bytes).toBeGreaterThan(0);
+    expect(json.container.writable).toMatchObject({ writtenBytes: top.contentSize, writtenFiles: written.length });
+    expect(json.container.writable.largestFiles[0]).toEqual({ path: '/srv/cache/blob.bin', size: 100_000_000 });
+    expect(json.container.writable.byDirectory[0]).toEqual({ path: '/srv/cache', size: 100_000_000 });
+    expect(json.container.writable.byDirectory.reduce((total, entry) => total + entry.size, 0)).toBe(top.contentSize);
+  }, SLOW);
+
+  test('the writable layer read with /archive per changed path (a few changes) and from the export cut to them agree', async () => {
+    const [auto, fromExport] = await Promise.all([
+      runCli(['analyze', `container:${NAME}`, '--json', '--debug'], { env: env() }),
+      runJson<ContainerReport>(['analyze', `container:${NAME}`], { env: env({ LAYERLENS_CONTAINER_READ: 'export' }) }),
+    ]);
+    expect(auto.code).toBe(0);
+    // A handful of requests against a 480 MB filesystem: the archive is the cheaper read.
+    expect(auto.stderr).toMatch(/container layerlens-writer: \d+ change\(s\); the writable layer is read with \d+ \/archive request\(s\)/);
+    const archived = JSON.parse(auto.stdout) as ContainerReport;
+    expect(fromExport.code).toBe(0);
+    expect(archived.files).toEqual(fromExport.json.files);
+    expect(archived.container).toEqual(fromExport.json.container);
+    expect(archived.waste).toEqual(fromExport.json.waste);
+    // Every figure but those of the tar's own bytes: the headers differ (the engine writes each archive its own way).
+    const measured = (layer: ContainerReport['layers'][number]) => ({ ...layer, digest: null, diffId: null, estimatedCompressedSize: null });
+    const topArchived = measured(archived.layers.at(-1)!);
+    const topExported = measured(fromExport.json.layers.at(-1)!);
+    expect(topArchived).toEqual(topExported);
+    expect(topArchived.contentSize).toBeGreaterThanOrEqual(100_000_000);
   }, SLOW);
 
   test('files container:NAME --changed shows what the container changed; a missing container is exit 3 naming the engine; a bad name exit 2', async () => {
@@ -307,5 +358,20 @@ describe('container:NAME and `layerlens container`: the writable layer on top of
     const image = await runJson<Gate>(['check', 'docker-daemon:bench/realistic:1', '--max-writable-size', '1GB', '--config', '/dev/null', '--json'], { env: env() });
     expect(image.code).toBe(0);
     expect(image.json.check.rules.find((entry) => entry.name === 'maxWritableSize')).toMatchObject({ status: 'skip', message: expect.stringMatching(/^not evaluated: the image is not a container/) });
+  }, SLOW);
+
+  test('check container:NAME --forbid-writable-paths fails on what the container wrote, not on what its image holds', async () => {
+    type Gate = { check: { passed: boolean; rules: { name: string; status: string; actual: unknown; message: string }[] } };
+    const rule = (gate: Gate) => gate.check.rules.find((entry) => entry.name === 'forbidWritablePaths');
+    const wrote = await runJson<Gate>(['check', `container:${NAME}`, '--forbid-writable-paths', '/srv/**', '--config', '/dev/null'], { env: env() });
+    expect(wrote.code).toBe(1);
+    expect(rule(wrote.json)).toMatchObject({ status: 'fail', actual: ['/srv/cache', '/srv/cache/blob.bin'] });
+    // /usr/bin is in the image, untouched by the container: forbidPaths' business, not this rule's.
+    const untouched = await runJson<Gate>(['check', `container:${NAME}`, '--forbid-writable-paths', '/usr/bin/**', '--config', '/dev/null'], { env: env() });
+    expect(untouched.code).toBe(0);
+    expect(rule(untouched.json)).toMatchObject({ status: 'pass', actual: [] });
+    const image = await runJson<Gate>(['check', 'docker-daemon:bench/realistic:1', '--forbid-writable-paths', '/srv/**', '--config', '/dev/null'], { env: env() });
+    expect(image.code).toBe(0);
+    expect(rule(image.json)).toMatchObject({ status: 'skip', message: expect.stringMatching(/^not evaluated: the image is not a container/) });
   }, SLOW);
 });

@@ -10,8 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCli, runJson, SAMPLES } from './helpers/cli.js';
 import { fakeEngine, type FakeEngine } from './helpers/engine-proxy.js';
+import { headerBlock } from './helpers/craft-tar.js';
 import { apiAtLeast, exportPath } from '../src/fetch/daemon.js';
 import { historyFromDocker, inferEmptyLayers } from '../src/fetch/engine-record.js';
+import { archivePlan, chooseContainerRead } from '../src/fetch/container.js';
 
 const SAMPLE_TAR = path.join(SAMPLES, 'busybox-amd64.tar');
 const NAME = 'layerlens-sample/busybox:latest';
@@ -157,5 +159,117 @@ describe('progress of an export', () => {
     );
     expect(typescript).toMatch(/\rreading docker:layerlens-sample\/busybox:latest: [\d.]+ [kKMG]?i?B of ~[\d.]+ [kKMG]?i?B \(\d+ %\)/);
     expect(typescript).toContain('\r\x1b[K'); // cleared before the report
+  });
+});
+
+describe("a container's writable layer: which paths are read, and how", () => {
+  const change = (Kind: number, Path: string) => ({ Kind, Path });
+  test('an added directory is read whole, once; a changed path alone (its own entry); deletions not at all; in walk order', () => {
+    const plan = archivePlan([
+      change(0, '/usr'),
+      change(0, '/usr/lib'),
+      change(0, '/usr/lib/os-release'),
+      change(2, '/usr/share/locale'),
+      change(1, '/srv/cache'),
+      change(1, '/srv/cache/blob.bin'),
+      change(1, '/srv/cache/deep/x'),
+      change(0, '/srv'),
+      change(1, '/a-c'),
+      change(1, '/a/b'),
+      change(0, '/a'),
+      change(1, '/srv/cache'), // an engine listing a path twice reads it once
+    ]);
+    expect(plan).toEqual([
+      // Go's filepath.Walk (the export's order) visits /a and all below it before /a-c, though "a-c" < "a/b" as strings.
+      { path: 'a', whole: false },
+      { path: 'a/b', whole: true },
+      { path: 'a-c', whole: true },
+      { path: 'srv', whole: false },
+      { path: 'srv/cache', whole: true },
+      { path: 'usr', whole: false },
+      { path: 'usr/lib', whole: false },
+      { path: 'usr/lib/os-release', whole: false },
+    ]);
+  });
+
+  test('the archive is read while it takes at most one request per 4 MB of filesystem left unread; LAYERLENS_CONTAINER_READ forces either', () => {
+    const plan = (count: number) => Array.from({ length: count }, (_, i) => ({ path: `p${i}`, whole: true }));
+    expect(chooseContainerRead(plan(10), 480_000_000, undefined)).toBe('archive');
+    expect(chooseContainerRead(plan(120), 480_000_000, undefined)).toBe('archive');
+    expect(chooseContainerRead(plan(121), 480_000_000, undefined)).toBe('export');
+    expect(chooseContainerRead(plan(16), null, undefined)).toBe('archive'); // an engine that does not say: a few requests still pay
+    expect(chooseContainerRead(plan(17), null, undefined)).toBe('export');
+    expect(chooseContainerRead(plan(5000), 100e9, undefined)).toBe('export'); // at most 2,000 requests
+    expect(chooseContainerRead(plan(1), 480_000_000, 'export')).toBe('export');
+    expect(chooseContainerRead(plan(500), 1_000_000, 'archive')).toBe('archive');
+  });
+});
+
+describe('a container on a hostile engine: what its archive or export holds is checked, and every read has a deadline', () => {
+  const ID = 'c'.repeat(64);
+  const tarOf = (entries: { name: string; body?: string }[]) =>
+    Buffer.concat([
+      ...entries.flatMap(({ name, body = '' }) => [headerBlock({ name, size: body.length, typeflag: body || !name.endsWith('/') ? '0' : '5' }), Buffer.from(body), Buffer.alloc((512 - (body.length % 512)) % 512)]),
+      Buffer.alloc(1024),
+    ]);
+  /** A container of the busybox sample that added /data/x; its archive of /data is `archive`, or never comes. */
+  const hostile = (archive: Buffer | 'stall', sizeRootFs = 2_500_000) =>
+    fakeEngine({
+      dir: work,
+      apiVersion: '1.41',
+      name: RECORD.Id,
+      archive: SAMPLE_TAR,
+      record: RECORD,
+      routes: (pathname, url, response) => {
+        const json = (body: unknown) => {
+          response.writeHead(200, { 'content-type': 'application/json' });
+          response.end(JSON.stringify(body));
+          return true;
+        };
+        if (pathname === '/containers/evil/json' || pathname === `/containers/${ID}/json`) return json({ Id: ID, Name: '/evil', Image: RECORD.Id, Config: { Image: NAME }, State: { Status: 'running' }, SizeRw: 2, SizeRootFs: sizeRootFs });
+        if (pathname === `/containers/${ID}/changes`) return json([{ Path: '/data', Kind: 1 }, { Path: '/data/x', Kind: 1 }]);
+        if (pathname !== `/containers/${ID}/archive`) return false;
+        expect(new URL(url, 'http://engine').searchParams.get('path')).toBe('/data');
+        response.writeHead(200, { 'content-type': 'application/x-tar' });
+        if (archive === 'stall') response.write(Buffer.alloc(512)); // headers and a first block, then nothing
+        else response.end(archive);
+        return true;
+      },
+    });
+
+  test('an archive that names a path outside the one asked for is exit 3 naming it; nothing is placed', async () => {
+    const engine = await hostile(tarOf([{ name: 'data/' }, { name: 'etc/passwd', body: 'root::0:0::/:/bin/sh\n' }]));
+    try {
+      const result = await runCli(['files', 'container:evil'], { env: env(engine) });
+      expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 3, stdout: '' });
+      expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^layerlens: layer 3 at container evil \(writable layer\) could not be read \(unix:.*: the archive of "\/data" in container cccccccccccc holds "etc\/passwd", outside it\)$/)]);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('an archive whose body stops coming fails after --timeout, exit 3, one line', async () => {
+    const engine = await hostile('stall');
+    try {
+      const result = await runCli(['files', 'container:evil', '--timeout', '2'], { env: env(engine) });
+      expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 3, stdout: '' });
+      expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^layerlens: layer 3 at container evil \(writable layer\) could not be read \(unix:.*: the archive of "\/data" in container cccccccccccc stalled after 512 bytes: less than 64 KiB arrived in 2 s \(--timeout 2\)\)$/)]);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('an honest archive: the added directory is placed under its parent, with the image below it', async () => {
+    const engine = await hostile(tarOf([{ name: 'data/' }, { name: 'data/x', body: 'hello\n' }]));
+    try {
+      const result = await runJson<{ container: { writable: { writtenBytes: number; largestFiles: { path: string; size: number }[] } }; layers: { changes: { added: string[] } }[] }>(['container', 'evil'], { env: env(engine) });
+      expect([result.code, result.stderr]).toEqual([0, '']);
+      expect(result.json.layers).toHaveLength(4);
+      expect(result.json.layers.at(-1)!.changes.added).toEqual(['/data', '/data/x']);
+      expect(result.json.container.writable).toMatchObject({ writtenBytes: 6, largestFiles: [{ path: '/data/x', size: 6 }] });
+      expect(engine.urls.filter((url) => url.includes('/export'))).toEqual([]); // one archive request, no export
+    } finally {
+      await engine.close();
+    }
   });
 });

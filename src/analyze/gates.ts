@@ -60,6 +60,8 @@ export interface GateFacts {
   failedChecks: number;
   /** container:NAME: the bytes of the writable layer's files (null: blocked); undefined for an image. */
   writableSize?: number | null;
+  /** container:NAME: the paths the container added or rewrote (null: blocked); undefined for an image. */
+  writtenPaths?: string[] | null;
   platforms: string[] | null;
   missingPlatforms: string[] | null;
   /** The baseline's layers (null: a saved report without them, compared by its totals). */
@@ -100,6 +102,7 @@ export const RULES = {
   requireVerified: { kind: 'boolean', help: 'true: every digest, size and diff_id must match' },
   requirePlatforms: { kind: 'platforms', help: 'platforms that must be present: linux/amd64,linux/arm64' },
   forbidPaths: { kind: 'globs', help: "globs that must not exist: '**/.env,**/id_rsa'" },
+  forbidWritablePaths: { kind: 'globs', help: "container:NAME: globs the container must not have written: '/app/**'" },
   maxGrowth: { kind: 'growth', help: 'compressed growth over --baseline: bytes or 5%' },
   maxUncompressedGrowth: { kind: 'growth', help: 'uncompressed growth over --baseline' },
 } as const satisfies Record<string, { kind: RuleKind; help: string; dive?: true }>;
@@ -120,6 +123,15 @@ function sizeRule(name: string, threshold: number | undefined, actual: number | 
   const ok = actual <= threshold;
   const how = estimated ? ' (estimated: gzip -6 of the layers stored uncompressed, as a push would store them)' : '';
   return { name, status: ok ? 'pass' : 'fail', threshold, actual, estimated, message: `${what} is ${actual}${how}${ok ? ', within' : ', more than'} ${threshold}` };
+}
+
+function globRule(name: 'forbidPaths' | 'forbidWritablePaths', globs: string[] | undefined, paths: string[] | null, blockedBy: string | null, found: string, none: string): Result {
+  if (!globs?.length) return { name, status: 'skip', threshold: null, actual: null, message: `${name} not set` };
+  if (paths === null) return { name, status: 'skip', threshold: globs, actual: null, message: `not evaluated: ${blockedBy}` };
+  // flags 's': picomatch's `**` is built on `.`, which without it lets `/a\nb/.env` pass `**/.env`.
+  const matchers = globs.map((glob) => picomatch(glob.replace(/^\/+/, ''), { dot: true, flags: 's' }));
+  const matched = paths.filter((path) => matchers.some((match) => match(path.replace(/^\/+/, ''))));
+  return { name, status: matched.length ? 'fail' : 'pass', threshold: globs, actual: matched.slice(0, 50), message: matched.length ? `${found}: ${matched.slice(0, 5).join(', ')}${matched.length > 5 ? ` and ${matched.length - 5} more` : ''}` : none };
 }
 
 function growthRule(name: string, limit: GateConfig['maxGrowth'], facts: GateFacts, pick: 'compressedSize' | 'uncompressedSize', what: string): Result {
@@ -201,14 +213,11 @@ export function evaluateGates(config: GateConfig, facts: GateFacts): RuleResult[
     results.push({ name: 'requirePlatforms', status: missing.length ? 'fail' : 'pass', threshold: config.requirePlatforms, actual: facts.platforms, message: missing.length ? `missing platform(s): ${missing.join(', ')}` : 'every required platform is present' });
   }
 
-  if (!config.forbidPaths?.length) results.push({ name: 'forbidPaths', status: 'skip', threshold: null, actual: null, message: 'forbidPaths not set' });
-  else if (facts.paths === null) results.push(blocked('forbidPaths', config.forbidPaths));
-  else {
-    // flags 's': picomatch's `**` is built on `.`, which without it lets `/a\nb/.env` pass `**/.env`.
-    const matchers = config.forbidPaths.map((glob) => picomatch(glob.replace(/^\/+/, ''), { dot: true, flags: 's' }));
-    const found = facts.paths.filter((path) => matchers.some((match) => match(path.replace(/^\/+/, ''))));
-    results.push({ name: 'forbidPaths', status: found.length ? 'fail' : 'pass', threshold: config.forbidPaths, actual: found.slice(0, 50), message: found.length ? `forbidden path(s): ${found.slice(0, 5).join(', ')}${found.length > 5 ? ` and ${found.length - 5} more` : ''}` : 'no forbidden path' });
-  }
+  results.push(globRule('forbidPaths', config.forbidPaths, facts.paths, facts.blockedBy, 'forbidden path(s)', 'no forbidden path'));
+  // What a container wrote (a service writing into /app is a smell); its image's own paths are forbidPaths' business.
+  if (config.forbidWritablePaths?.length && facts.writtenPaths === undefined) {
+    results.push({ name: 'forbidWritablePaths', status: 'skip', threshold: config.forbidWritablePaths, actual: null, message: 'not evaluated: the image is not a container (forbidWritablePaths is for container:NAME)' });
+  } else results.push(globRule('forbidWritablePaths', config.forbidWritablePaths, facts.writtenPaths ?? null, facts.blockedBy, 'the container wrote forbidden path(s)', 'the container wrote no forbidden path'));
 
   results.push(growthRule('maxGrowth', config.maxGrowth, facts, 'compressedSize', 'the compressed size'));
   results.push(growthRule('maxUncompressedGrowth', config.maxUncompressedGrowth, facts, 'uncompressedSize', 'the uncompressed size'));

@@ -162,6 +162,12 @@ function gateConfig(options: CheckOptions): Gates {
   return { config, file: loaded.file, defaults: false };
 }
 
+/** container:NAME: what the writable layer (the top one) added or rewrote; null when its changes are unknown. */
+function writtenPaths(report: ImageReport): string[] | null {
+  const changes = report.blocked.length ? undefined : report.layers.at(-1)?.changes;
+  return changes ? [...changes.added, ...changes.modified] : null;
+}
+
 function facts(report: ImageReport, platformList: { present: string[]; missing: string[] } | null, baseline: BaselineTotals | null, container: boolean): GateFacts {
   const files = report.files ?? [];
   const blocked = report.blocked[0];
@@ -190,7 +196,7 @@ function facts(report: ImageReport, platformList: { present: string[]; missing: 
     verified: failed === 0,
     failedChecks: failed,
     // container:NAME: the writable layer is the top one (fetch/container.ts).
-    ...(container ? { writableSize: report.layers.at(-1)?.contentSize ?? null } : {}),
+    ...(container ? { writableSize: report.layers.at(-1)?.contentSize ?? null, writtenPaths: writtenPaths(report) } : {}),
     platforms: platformList?.present ?? null,
     missingPlatforms: platformList?.missing ?? null,
     baseline: baseline ? { compressedSize: baseline.compressedSize, uncompressedSize: baseline.uncompressedSize, input: baseline.input, layers: baseline.layers, blockedBy: baseline.blockedBy ?? null } : null,

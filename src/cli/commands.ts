@@ -21,6 +21,7 @@ import type { ImageError, Report, SingleReport } from '../report/report.js';
 import { renderImageTable } from '../report/table.js';
 import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.js';
 import { renderWasteTable } from '../report/waste-table.js';
+import { renderContainerSection } from '../report/container-render.js';
 import { setSlowDecoderNote } from '../scan/compression.js';
 import type { UnionFs } from '../analyze/union.js';
 import { stderrLine } from './output.js';
@@ -168,18 +169,24 @@ export function chooseFormat(options: CommonOptions, allowed: readonly Format[] 
 }
 
 
+/** container:NAME: the container's own section after the layer table (nothing for an image). */
+function containerSection(report: Report, style: Style, options: CommonOptions): string {
+  const lines = renderContainerSection(report, style, { top: options.top ?? 10 });
+  return lines.length ? `\n${lines.join('\n')}\n` : '';
+}
+
 function render(command: CommandName, report: Report, unions: (UnionFs | null)[], style: Style, options: CommonOptions): string {
   switch (command) {
     case 'inspect':
       return renderImageTable(report, style, { scanned: false });
     case 'layers':
-      return renderImageTable(report, style, { scanned: true });
+      return renderImageTable(report, style, { scanned: true }) + containerSection(report, style, options);
     case 'files':
       return renderFilesTable(report, unions, style, { path: options.path, depth: options.depth, glob: options.glob, changed: options.changed ?? false, layer: options.layer });
     case 'waste':
       return renderWasteTable(report, style, { top: options.top ?? 10 });
     case 'analyze':
-      return renderImageTable(report, style, { scanned: true }) + '\n' + renderWasteTable(report, style, { top: options.top ?? 10, brief: true });
+      return renderImageTable(report, style, { scanned: true }) + containerSection(report, style, options) + '\n' + renderWasteTable(report, style, { top: options.top ?? 10, brief: true });
     case 'verify':
       return renderVerifyTable(report, style);
   }
@@ -413,7 +420,8 @@ export function registerImageCommands(parser: Argv, setExit: (code: number) => v
           [
             ['$0 container web', 'what the container wrote, with the image below it'],
             ['$0 files container:web --changed', 'only the paths the container changed'],
-            ['$0 container web --json | jq .container.writable', "the engine's own counts"],
+            ['$0 container web --json | jq .container.writable', 'what it wrote, rewrote and deleted, by directory, beside the engine\'s SizeRw'],
+            ["$0 check container:web --max-writable-size 1GB --forbid-writable-paths '/app/**'", 'a health job for a service'],
           ],
         ),
       async (argv) => {

@@ -6,6 +6,7 @@
 import { selectFiles } from '../analyze/files.js';
 import { buildUnion, type UnionFs } from '../analyze/union.js';
 import { analyzeWaste } from '../analyze/waste.js';
+import { summariseWritable } from '../analyze/writable.js';
 import { UsageError } from '../errors.js';
 import { layerHistory } from '../image/history.js';
 import type { ResolvedImage } from '../model/source.js';
@@ -76,6 +77,8 @@ export async function analyzeImage(analysis: Analysis, image: ResolvedImage, opt
     extras.files = selectFiles(union, { path: options.path, glob: options.glob, changed });
   }
   if (analysis === 'analyze') extras.files = selectFiles(union, {});
+  // container:NAME: what the container wrote, over the union of every layer (not a --layer view below it).
+  if (image.layers.at(-1)?.writable && asOf === undefined) extras.writable = summariseWritable(union, image.layers.length - 1);
   if (analysis === 'waste' || analysis === 'analyze') extras.waste = analyzeWaste(entries, union, layerHistory(image.config, image.layers.length));
   return { report: imageReport(image, scan, extras), union };
 }

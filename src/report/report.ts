@@ -8,6 +8,7 @@ import { layerCompression } from '../image/mediatypes.js';
 import type { EntryType } from '../model/layer.js';
 import { nodePath, WHITEOUT_PREFIX, type FsNode, type UnionFs } from '../analyze/union.js';
 import type { WasteReport } from '../analyze/waste.js';
+import type { WritableSummary } from '../analyze/writable.js';
 import type { AttestationEntry, PlatformEntry, PlatformsResult } from '../analyze/platforms.js';
 import type { ResolvedImage, SkippedBlob, SourceInfo, UnresolvedImage, VerifyCheck, ContainerInfo } from '../model/source.js';
 import { formatPlatform } from '../image/platform.js';
@@ -118,6 +119,8 @@ export interface ImageReport {
   /** Null when a blocked layer leaves them unknown (analyze). */
   files?: FileReport[] | null;
   waste?: WasteReport | null;
+  /** container:NAME: what the container wrote; buildReport moves it into `container.writable`. */
+  writable?: WritableSummary;
 }
 
 /** What a command computed beyond the manifests, config and scan. */
@@ -128,6 +131,8 @@ export interface Extras {
   /** The paths to list (selected from the union: files, analyze). */
   files?: FsNode[];
   waste?: WasteReport;
+  /** container:NAME: the writable layer's summary (analyze/writable.ts). */
+  writable?: WritableSummary;
   /** Figures beyond the layer table that a blocked layer leaves unknown (analyze: the file list and waste). */
   contentFigures?: string[];
 }
@@ -157,7 +162,7 @@ export function sourceReport(source: SourceInfo): SourceReport {
 }
 
 /** One image: the image's keys at the top level. */
-export type SingleReport = { schemaVersion: number; command: string; source: SourceReport; container?: ContainerInfo } & ImageReport;
+export type SingleReport = { schemaVersion: number; command: string; source: SourceReport; container?: ContainerReport } & ImageReport;
 /** Several images (--all-platforms): one report per image under `images`. */
 export interface MultiReport {
   schemaVersion: number;
@@ -312,6 +317,7 @@ export function imageReport(image: ResolvedImage, scan: ImageScan | null, extras
     })),
     ...(extras.files ? { files: extras.files.map(fileReport) } : {}),
     ...(extras.waste ? { waste: extras.waste } : {}),
+    ...(extras.writable ? { writable: extras.writable } : {}),
     ...(firstBlocked !== null ? Object.fromEntries((extras.contentFigures ?? []).map((key) => [key, null])) : {}),
   };
 }
@@ -326,12 +332,22 @@ function blockedFigures(index: number, count: number, first: boolean, extras: Ex
   return figures;
 }
 
+export type ContainerReport = ContainerInfo & { writable: ContainerInfo['writable'] & NullableSummary };
+type NullableSummary = { [Key in keyof WritableSummary]: WritableSummary[Key] | null };
+
+function containerReport(container: ContainerInfo, writable: WritableSummary | null): ContainerReport {
+  const measured: NullableSummary = writable ?? { writtenBytes: null, writtenFiles: null, overwritten: null, deleted: null, largestFiles: null, byDirectory: null };
+  return { ...container, writable: { ...container.writable, ...measured } };
+}
+
 export function buildReport(command: string, source: SourceInfo, images: ImageReport[], multi: boolean, problems: RunProblems = { errors: [], checks: [], absent: [] }): Report {
   const sourceDocument = sourceReport(source);
   if (!multi && images.length === 1) {
-    const image = images[0]!;
-    // container:NAME: what the engine says of the container, beside the image with its writable layer on top.
-    const container = source.container ? { container: source.container } : {};
+    const { writable, ...image } = images[0]!;
+    // container:NAME: what the engine says of the container, and what the scan measured of what it wrote (null
+    // where the command did not build the whole union: inspect, verify, a blocked layer), beside the image with its
+    // writable layer on top.
+    const container = source.container ? { container: containerReport(source.container, writable ?? null) } : {};
     if (problems.absent.length === 0) return { schemaVersion: SCHEMA_VERSION, command, source: sourceDocument, ...container, ...image };
     return { schemaVersion: SCHEMA_VERSION, command, source: sourceDocument, ...container, ...image, verify: { ...image.verify, skipped: [...image.verify.skipped, ...problems.absent] } };
   }

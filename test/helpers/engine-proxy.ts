@@ -5,7 +5,7 @@
  * as the export, recording the URLs it was asked for.
  */
 import { createReadStream } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 
@@ -76,7 +76,10 @@ export interface FakeEngine {
  * A Docker engine that holds one image, `name`, whose export is `archive` (a docker save tarball) and whose
  * record says `size` bytes and the given platform; `apiVersion` is what /version reports.
  */
-export async function fakeEngine(options: { dir: string; apiVersion: string; name: string; archive: string; record: Record<string, unknown> }): Promise<FakeEngine> {
+/** A route of the fake engine's own: answer `pathname` (API version prefix removed) and return true, or false. */
+export type FakeRoute = (pathname: string, url: string, response: ServerResponse) => boolean;
+
+export async function fakeEngine(options: { dir: string; apiVersion: string; name: string; archive: string; record: Record<string, unknown>; routes?: FakeRoute }): Promise<FakeEngine> {
   const socket = path.join(options.dir, `fake-engine-${options.apiVersion}-${Math.random().toString(36).slice(2, 8)}.sock`);
   const urls: string[] = [];
   const server: HttpServer = createHttpServer((request, response) => {
@@ -87,6 +90,7 @@ export async function fakeEngine(options: { dir: string; apiVersion: string; nam
       response.writeHead(status, { 'content-type': 'application/json' });
       response.end(JSON.stringify(body));
     };
+    if (options.routes?.(pathname, url, response)) return;
     if (pathname === '/_ping') {
       response.writeHead(200, { 'content-type': 'text/plain', 'api-version': options.apiVersion });
       response.end('OK');

@@ -83,7 +83,10 @@ export async function startPodman(options: { driver?: 'vfs' | 'overlay' } = {}):
   const storageConf = path.join(dir, 'storage.conf');
   writeFileSync(storageConf, `[storage]\ndriver = "${driver}"\nrunroot = "${runroot}"\ngraphroot = "${root}"\n`);
   const containersConf = path.join(dir, 'containers.conf');
-  writeFileSync(containersConf, '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n');
+  // default_ulimits: podman raises a container's nofile and nproc limits to its own defaults (1048576), which
+  // runc and crun may not set without CAP_SYS_RESOURCE ("error setting rlimit type 7: operation not permitted", as
+  // in this machine's sandbox). Limits within the host's hard ones let `podman run` work anywhere.
+  writeFileSync(containersConf, '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n');
   // No search registries: a short name never reaches the network (nor prompts), whatever the host's config says.
   const registriesConf = path.join(dir, 'registries.conf');
   writeFileSync(registriesConf, 'unqualified-search-registries = []\nshort-name-mode = "permissive"\n');
