@@ -144,16 +144,19 @@ export function commonOptions<T>(command: Argv<T>, withImage = true, formats: re
     .option('platform', { type: 'string', describe: 'platform to pick from a multi-arch image: os/arch[/variant]' })
     .option('all-platforms', { type: 'boolean', describe: 'report every platform of a multi-arch image' })
     .option('trunc', { type: 'boolean', default: true, describe: 'shorten long cells to fit 100 columns (--no-trunc: full paths and commands, as docker)' });
-  return registryFlags(voiceFlags(base))
+  return readFlags(registryFlags(voiceFlags(base))) as unknown as Argv<T & CommonOptions>;
+}
+
+/** Where and how an image is read, beyond the registry's address and credentials: every command that reads one. */
+export function readFlags<T>(command: Argv<T>): Argv<T> {
+  return command
     .option('cache-dir', { type: 'string', describe: 'blob cache directory (default ~/.cache/layerlens)', group: 'Registry:' })
     .option('cache', { type: 'boolean', default: true, describe: 'keep downloaded blobs in the cache (--no-cache: do not)', group: 'Registry:' })
     .option('progress', { type: 'boolean', default: true, describe: 'download progress on a terminal (--no-progress: none)', group: 'Registry:' })
     .option('namespace', { type: 'string', default: 'default', describe: 'containerd namespace for containerd:NAME (k8s.io on Kubernetes nodes)', group: 'Registry:' })
     .option('registry-mirror', { type: 'string', array: true, describe: 'a Docker Hub mirror (https://host[:port]), tried before docker.io; repeatable', group: 'Registry:' })
     .option('source', { type: 'string', choices: ['registry', 'daemon'], describe: 'for a bare NAME: read the registry, or the local Docker/Podman engine', group: 'Registry:' })
-    .option('timeout', { type: 'number', describe: 'seconds: headers and small documents must arrive within S; a blob fails when < 64 KiB arrive in S (default 30)', group: 'Registry:' }) as unknown as Argv<
-    T & CommonOptions
-  >;
+    .option('timeout', { type: 'number', describe: 'seconds: headers and small documents must arrive within S; a blob fails when < 64 KiB arrive in S (default 30)', group: 'Registry:' }) as unknown as Argv<T>;
 }
 
 /** Tables for a terminal get colour (unless --no-color or NO_COLOR); a table written to a file never does. */

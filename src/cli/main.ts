@@ -5,6 +5,7 @@
 import yargs, { type Argv } from 'yargs';
 import { EXIT_UNREADABLE, EXIT_USAGE, LayerlensError, UsageError, errorMessage } from '../errors.js';
 import { registerCacheCommand } from './cache.js';
+import { registerExploreCommand } from './explore.js';
 import { registerRepoCommand } from './repo.js';
 import { registerCheckCommand } from './check.js';
 import { registerDiffCommand } from './diff.js';
@@ -60,6 +61,7 @@ export function buildParser(args: string[], setExit: (code: number) => void): Ar
   registerCheckCommand(parser, setExit);
   registerRepoCommand(parser, setExit);
   registerCacheCommand(parser, setExit);
+  registerExploreCommand(parser, setExit);
   // yargs writes the script and answers the shell's --get-yargs-completions calls, from these very commands.
   parser.completion('completion', 'print a shell completion script: completion bash >> ~/.bashrc, completion zsh >> ~/.zshrc (default: $SHELL)');
   // yargs lays out a command's whole help every time it runs one, to show it later from an async handler, which

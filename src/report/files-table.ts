@@ -16,7 +16,7 @@ export interface FilesTableOptions {
 
 const TYPE_CHAR: Record<string, string> = { dir: 'd', symlink: 'l', hardlink: 'h', char: 'c', block: 'b', fifo: 'p', file: '-' };
 
-function modeString(node: FsNode): string {
+export function modeString(node: FsNode): string {
   const bits = node.mode;
   const rwx = (shift: number, special: number, char: string) =>
     `${bits & (4 << shift) ? 'r' : '-'}${bits & (2 << shift) ? 'w' : '-'}${bits & special ? (bits & (1 << shift) ? char : char.toUpperCase()) : bits & (1 << shift) ? 'x' : '-'}`;
