@@ -184,9 +184,16 @@ describe('an image loaded into podman', () => {
 });
 
 describe('the realistic image (~400 MB) loaded into podman', () => {
-  test('podman:bench/realistic:1: analyze equals the realistic docker archive read as a file, in one pass (no temp file)', async () => {
-    const realistic = await realisticImage();
+  let realistic: Awaited<ReturnType<typeof realisticImage>>;
+  beforeAll(async () => {
+    realistic = await realisticImage();
     await engine.podman(['load', '--quiet', '-i', realistic.dockerArchive], { timeout: SLOW });
+  }, REALISTIC_BUILD_TIMEOUT_MS);
+  afterAll(async () => {
+    await engine.podman(['rmi', '-f', 'bench/realistic:1']).catch(() => undefined);
+  }, SLOW);
+
+  test('podman:bench/realistic:1: analyze equals the realistic docker archive read as a file, in one pass (no temp file)', async () => {
     const fromEngine = await runJson<LayersJson>(['analyze', '--json', 'podman:bench/realistic:1'], { env: env({ CONTAINER_HOST: engine.address }) });
     expect(fromEngine.stderr).toBe('');
     expect(fromEngine.code).toBe(0);
@@ -265,7 +272,6 @@ describe('the realistic image (~400 MB) loaded into podman', () => {
       expect(fromExport.json.container).toEqual(json.container);
     } finally {
       await engine.podman(['rm', '-f', '-t', '0', NAME]).catch(() => undefined);
-      await engine.podman(['rmi', 'bench/realistic:1']).catch(() => undefined);
     }
   }, SLOW);
 });

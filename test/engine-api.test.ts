@@ -212,8 +212,9 @@ describe('a container on a hostile engine: what its archive or export holds is c
       ...entries.flatMap(({ name, body = '' }) => [headerBlock({ name, size: body.length, typeflag: body || !name.endsWith('/') ? '0' : '5' }), Buffer.from(body), Buffer.alloc((512 - (body.length % 512)) % 512)]),
       Buffer.alloc(1024),
     ]);
+  const engineUrls: string[] = [];
   /** A container of the busybox sample that added /data/x; its archive of /data is `archive`, or never comes. */
-  const hostile = (archive: Buffer | 'stall', sizeRootFs = 2_500_000) =>
+  const hostile = (archive: Buffer | 'stall' | 'cut' | 'gone', sizeRootFs = 2_500_000) =>
     fakeEngine({
       dir: work,
       apiVersion: '1.41',
@@ -226,13 +227,29 @@ describe('a container on a hostile engine: what its archive or export holds is c
           response.end(JSON.stringify(body));
           return true;
         };
+        // 'gone': the container is removed once its archive is asked for (docker rm -f during the read).
+        if (archive === 'gone' && pathname === `/containers/${ID}/json` && engineUrls.some((seen) => seen.includes('/archive'))) {
+          response.writeHead(404, { 'content-type': 'application/json' });
+          response.end(JSON.stringify({ message: `No such container: ${ID}` }));
+          return true;
+        }
         if (pathname === '/containers/evil/json' || pathname === `/containers/${ID}/json`) return json({ Id: ID, Name: '/evil', Image: RECORD.Id, Config: { Image: NAME }, State: { Status: 'running' }, SizeRw: 2, SizeRootFs: sizeRootFs });
         if (pathname === `/containers/${ID}/changes`) return json([{ Path: '/data', Kind: 1 }, { Path: '/data/x', Kind: 1 }]);
         if (pathname !== `/containers/${ID}/archive`) return false;
         expect(new URL(url, 'http://engine').searchParams.get('path')).toBe('/data');
+        engineUrls.push(url);
+        if (archive === 'gone') {
+          response.writeHead(404, { 'content-type': 'application/json' });
+          response.end(JSON.stringify({ message: `No such container: ${ID}` }));
+          return true;
+        }
         response.writeHead(200, { 'content-type': 'application/x-tar' });
         if (archive === 'stall') response.write(Buffer.alloc(512)); // headers and a first block, then nothing
-        else response.end(archive);
+        else if (archive === 'cut') {
+          // A file that claims 10 MB, 200 kB of it, then the connection closes.
+          response.write(Buffer.concat([headerBlock({ name: 'data/', typeflag: '5' }), headerBlock({ name: 'data/x', size: 10_000_000 }), Buffer.alloc(200_000)]));
+          response.socket?.destroy();
+        } else response.end(archive);
         return true;
       },
     });
@@ -256,6 +273,22 @@ describe('a container on a hostile engine: what its archive or export holds is c
       expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^layerlens: layer 3 at container evil \(writable layer\) could not be read \(unix:.*: the archive of "\/data" in container cccccccccccc stalled after 512 bytes: less than 64 KiB arrived in 2 s \(--timeout 2\)\)$/)]);
     } finally {
       await engine.close();
+    }
+  });
+
+  test('an archive cut short is exit 3 naming the layer, never a crash; a container removed during the read is exit 3, not an empty layer', async () => {
+    for (const [mode, reason] of [
+      ['cut', /could not be read \(.*(terminated|other side closed|aborted|premature|Unexpected end)/i],
+      ['gone', /unix:.*: container cccccccccccc was removed while its writable layer was read/],
+    ] as const) {
+      const engine = await hostile(mode);
+      try {
+        const result = await runCli(['check', 'container:evil', '--max-writable-size', '1GB', '--config', '/dev/null'], { env: env(engine) });
+        expect({ mode, code: result.code, stdout: result.stdout }).toEqual({ mode, code: 3, stdout: '' });
+        expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(reason)]);
+      } finally {
+        await engine.close();
+      }
     }
   });
 

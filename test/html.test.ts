@@ -3,10 +3,15 @@
  * draws, clicking into a directory updates the breadcrumb, hovering shows path, size, layer and step, and the
  * page raises no script error. A screenshot is kept in test-artifacts/.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { ROOT, runCli, SAMPLES } from './helpers/cli.js';
+import { buildUnion } from '../src/analyze/union.js';
+import type { LayerEntry } from '../src/model/layer.js';
+import { compactTree } from '../src/report/html.js';
+
+const DIVE_TAR = path.join(ROOT, '..', 'shared', 'fixtures', 'dive', '.data', 'test-docker-image.tar');
 
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 let browser: Browser;
@@ -61,5 +66,84 @@ test('clicking into a directory of the treemap updates the breadcrumb; hovering 
   await page.screenshot({ path: path.join(ARTIFACTS, 'dive-report.png'), fullPage: true });
   expect(errors).toEqual([]);
   expect(external).toEqual([]);
+  await page.close();
+});
+
+describe('the treemap colours bytes by the layer that wrote them', () => {
+  const entry = (path: string, type: 'file' | 'dir', size = 0): LayerEntry => ({ path, type, size, mode: 0o755, uid: 0, gid: 0, linkTarget: null, contentHash: null });
+  test('a directory made by one layer and filled by the next takes the colour of the next; a group of small files the colour of most of its bytes', () => {
+    // /var/cache as a Debian image has it: the directory from the base layer, 42.9 MB of .debs from the next.
+    const layers = [
+      [entry('var', 'dir'), entry('var/cache', 'dir'), entry('var/cache/ldconfig', 'file', 100), entry('bin', 'dir'), entry('bin/sh', 'file', 900_000)],
+      [entry('var/cache/apt', 'dir'), entry('var/cache/apt/a.deb', 'file', 500_000), entry('var/cache/apt/b.deb', 'file', 400_000)],
+    ];
+    const { tree } = compactTree(buildUnion(layers));
+    const child = (node: typeof tree, name: string) => node[3]!.find((candidate) => candidate[0] === name)!;
+    const cache = child(child(tree, 'var'), 'cache');
+    expect([cache[1], cache[2]]).toEqual([900_100, 1]);
+    // Grouped small files: here ldconfig (100 B, layer 0) is below the grouping threshold only on a big image, so
+    // it stands alone; the colour rule for groups is the same tally (html.ts compactTree).
+    expect(child(tree, 'bin')[2]).toBe(0);
+    // The root: 900,100 bytes of layer 0 against 900,000 of layer 1.
+    expect(tree[2]).toBe(0);
+  });
+});
+
+/** Runs in the page (the test's TypeScript has no DOM types). */
+const backgroundOf = (el: unknown): string => (globalThis as unknown as { getComputedStyle(node: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor;
+
+test('the layer legend matches the cells; a layer bar opens that layer with every path it changed; one platform is named once', async () => {
+  const file = path.join(ARTIFACTS, 'dive-report.html');
+  if (!existsSync(file)) expect((await runCli(['analyze', DIVE_TAR, '--format', 'html', '-o', file])).code).toBe(0);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.goto(`file://${file}`);
+  await page.waitForSelector('.cell');
+  await page.locator('.cell.dir', { hasText: /^root$/ }).click({ position: { x: 8, y: 6 } });
+  const cell = await page.locator('.cell', { hasText: /^saved\.txt$/ }).evaluate(backgroundOf);
+  const swatch = await page.locator('.layer-legend .key[data-layer="13"] .swatch').evaluate(backgroundOf);
+  expect(cell).toBe(swatch);
+  const others = await page.locator('.layer-legend .swatch').evaluateAll((els) => els.map((el) => (globalThis as unknown as { getComputedStyle(node: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor));
+  expect(others.filter((colour) => colour === swatch)).toHaveLength(1);
+  // The bar of layer 13 opens its section, listing what it changed.
+  await page.locator('a.bar', { hasText: 'L13' }).click();
+  const details = page.locator('details#img0-layer13');
+  await expect(details.evaluate((el) => (el as unknown as { open: boolean }).open)).resolves.toBe(true);
+  const listed = await details.locator('.change-lists li').allTextContents();
+  const json = JSON.parse((await runCli(['analyze', DIVE_TAR, '--json'])).stdout) as { layers: { changes: { added: string[]; modified: string[]; removed: string[] } }[] };
+  const changes = json.layers[13]!.changes;
+  expect(listed).toEqual([...changes.added, ...changes.modified, ...changes.removed]);
+  expect(await page.locator('h2').first().textContent()).not.toMatch(/(linux\/amd64).*\1/);
+  expect(errors).toEqual([]);
+  await page.close();
+});
+
+test('a multi-platform report names each platform once in its heading', async () => {
+  const file = path.join(ARTIFACTS, 'multi-report.html');
+  expect((await runCli(['analyze', `oci:${path.join(SAMPLES, 'busybox-oci')}`, '--all-platforms', '--format', 'html', '-o', file])).code).toBe(0);
+  const html = readFileSync(file, 'utf8');
+  const headings = [...html.matchAll(/<h2>(.*?)<\/h2>/g)].map((match) => match[1]);
+  expect(headings).toEqual(['linux/amd64', 'linux/arm64/v8']);
+});
+
+test('the search box finds every path of the image (as `files` lists them), and a result opens its directory in the treemap', async () => {
+  const file = path.join(ARTIFACTS, 'dive-report-search.html');
+  expect((await runCli(['analyze', DIVE_TAR, '--format', 'html', '-o', file])).code).toBe(0);
+  const files = (JSON.parse((await runCli(['files', DIVE_TAR, '--json'])).stdout) as { files: { path: string }[] }).files.map((entry) => entry.path);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.goto(`file://${file}`);
+  await page.waitForSelector('.cell');
+  await page.locator('#search0').fill('SAVED');
+  await page.waitForSelector('#results0 .count');
+  const expected = files.filter((entry) => entry.toLowerCase().includes('saved'));
+  expect(expected.length).toBeGreaterThan(3);
+  await expect(page.locator('#results0 .count').textContent()).resolves.toBe(`${expected.length} paths`);
+  expect(await page.locator('#results0 a').allTextContents()).toEqual(expected);
+  await page.locator('#results0 a', { hasText: /^\/root\/saved\.txt$/ }).click();
+  await expect(page.locator('.crumbs').first().textContent()).resolves.toBe('/ root');
+  expect(errors).toEqual([]);
   await page.close();
 });

@@ -162,10 +162,14 @@ function gateConfig(options: CheckOptions): Gates {
   return { config, file: loaded.file, defaults: false };
 }
 
-/** container:NAME: what the writable layer (the top one) added or rewrote; null when its changes are unknown. */
+/**
+ * container:NAME: every path the writable layer (the top one) holds: what the container wrote, even a file it
+ * rewrote with the same bytes (the engine lists it as changed; the union sees no change); null when unknown.
+ */
 function writtenPaths(report: ImageReport): string[] | null {
-  const changes = report.blocked.length ? undefined : report.layers.at(-1)?.changes;
-  return changes ? [...changes.added, ...changes.modified] : null;
+  if (report.blocked.length || !report.files) return null;
+  const top = report.layers.length - 1;
+  return report.files.filter((file) => file.layer === top).map((file) => file.path);
 }
 
 function facts(report: ImageReport, platformList: { present: string[]; missing: string[] } | null, baseline: BaselineTotals | null, container: boolean): GateFacts {

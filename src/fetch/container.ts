@@ -107,6 +107,26 @@ export function chooseContainerRead(plan: ArchiveRead[], rootFsBytes: number | n
   return plan.length <= budget ? 'archive' : 'export';
 }
 
+/** An error answer's first 4 KiB, within the deadline; the rest is not read (an engine's error is a line). */
+async function errorText(body: Readable, timeoutSeconds: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  const timer = setTimeout(() => body.destroy(), timeoutSeconds * 1000);
+  try {
+    for await (const chunk of body) {
+      chunks.push(chunk as Buffer);
+      length += (chunk as Buffer).length;
+      if (length >= 4096) break;
+    }
+  } catch {
+    // cut short: what arrived is the message
+  } finally {
+    clearTimeout(timer);
+    body.destroy();
+  }
+  return JSON.stringify(Buffer.concat(chunks).subarray(0, 4096).toString('utf8').trim().slice(0, 200));
+}
+
 /** A body under the stall rule (CONTRACT.md `--timeout`): less than 64 KiB in S seconds of waiting fails the read. */
 function stalled(client: EngineClient, what: string, timeoutSeconds: number): (received: number) => Error {
   return (received) => new DeadlineError(`${client.endpoint.address}: ${what} stalled after ${received} bytes: less than 64 KiB arrived in ${timeoutSeconds} s (--timeout ${timeoutSeconds})`);
@@ -116,12 +136,17 @@ function stalled(client: EngineClient, what: string, timeoutSeconds: number): (r
 function packWhiteouts(pack: tar.Pack, deleted: string[]): void {
   const mtime = new Date(0);
   // An empty body, given: without one, tar-stream waits for the entry's stream to be written and ended.
-  for (const path of [...deleted].sort()) pack.entry({ name: whiteoutOf(path), type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime }, Buffer.alloc(0));
+  for (const path of deleted) pack.entry({ name: whiteoutOf(path), type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime }, Buffer.alloc(0));
   pack.finalize();
 }
 
+/** The deleted paths, without those below another deleted path (its whiteout hides them; one of its own would
+ * name a path in a directory that no longer exists). */
 function deletedPaths(changes: EngineChange[]): string[] {
-  return changes.filter((change) => change.Kind === 2).map((change) => normal(change.Path ?? '')).filter(Boolean);
+  const deleted = [...new Set(changes.filter((change) => change.Kind === 2).map((change) => normal(change.Path ?? '')).filter(Boolean))].sort(walkOrder);
+  const kept: string[] = [];
+  for (const path of deleted) if (!kept.some((above) => path.startsWith(`${above}/`))) kept.push(path);
+  return kept;
 }
 
 /**
@@ -141,6 +166,9 @@ function exportedLayer(client: EngineClient, id: string, changes: EngineChange[]
       return;
     }
     const entry = pack.entry(header, (error) => next(error ?? undefined));
+    // A body cut short or stalled destroys these two: the layer's stream (out) reports why, once.
+    stream.on('error', (error: Error) => out.destroy(error));
+    entry.on('error', (error: Error) => out.destroy(error));
     stream.pipe(entry);
   });
   extract.on('finish', () => packWhiteouts(pack, deletedPaths(changes)));
@@ -150,7 +178,10 @@ function exportedLayer(client: EngineClient, id: string, changes: EngineChange[]
   void (async () => {
     try {
       const response = await client.get(`/containers/${encodeURIComponent(id)}/export`, { headersTimeout: timeoutSeconds * 1000 });
-      if (response.statusCode !== 200) throw new ImageReadError(`${client.endpoint.address}: the engine answered ${response.statusCode} for the export of container ${id.slice(0, 12)}`);
+      if (response.statusCode !== 200) {
+        const text = await errorText(response.body, timeoutSeconds);
+        throw new ImageReadError(`${client.endpoint.address}: the engine answered ${response.statusCode} for the export of container ${id.slice(0, 12)} (${text})`);
+      }
       await pipeline(guardStall(response.body, timeoutSeconds, stalled(client, `the export of container ${id.slice(0, 12)}`, timeoutSeconds), { fromFirstByte: true }), extract);
     } catch (error) {
       out.destroy(error instanceof Error ? error : new Error(String(error)));
@@ -175,13 +206,17 @@ async function packArchive(client: EngineClient, id: string, read: ArchiveRead, 
   };
   const response = await client.get(`/containers/${encodeURIComponent(id)}/archive?path=${encodeURIComponent(`/${read.path}`)}`, { headersTimeout: timeoutSeconds * 1000 });
   if (response.statusCode === 404) {
-    // Gone since the change list was read (a running container deletes its temporary files): not in the layer.
-    await response.body.dump();
+    await errorText(response.body, timeoutSeconds);
+    // The path is gone since the change list was read (a running container deletes its temporary files): not in
+    // the layer. The container being gone is another 404, and no layer at all.
+    if (!(await client.getJson(`/containers/${encodeURIComponent(id)}/json`, `container ${id.slice(0, 12)}`, timeoutSeconds))) {
+      throw new ImageReadError(`${client.endpoint.address}: container ${id.slice(0, 12)} was removed while its writable layer was read`);
+    }
     return;
   }
   if (response.statusCode !== 200) {
-    const text = await response.body.text().catch(() => '');
-    throw new ImageReadError(`${client.endpoint.address}: the engine answered ${response.statusCode} for the archive of ${JSON.stringify(`/${read.path}`)} in container ${id.slice(0, 12)} (${text.trim().slice(0, 200)})`);
+    const text = await errorText(response.body, timeoutSeconds);
+    throw new ImageReadError(`${client.endpoint.address}: the engine answered ${response.statusCode} for the archive of ${JSON.stringify(`/${read.path}`)} in container ${id.slice(0, 12)} (${text})`);
   }
   // Watched from the start: the engine streams an archive as it walks the path.
   const body = Readable.from(guardStall(response.body, timeoutSeconds, stalled(client, `the archive of ${JSON.stringify(`/${read.path}`)} in container ${id.slice(0, 12)}`, timeoutSeconds)));
@@ -198,8 +233,6 @@ async function packArchive(client: EngineClient, id: string, read: ArchiveRead, 
     };
     extract.on('entry', (header, stream, next) => {
       entries++;
-      // Its errors are the extract's, reported once there; a stream stopped early (below) must not throw.
-      stream.on('error', () => {});
       let renamed: tar.Header;
       try {
         renamed = { ...header, name: place(header.name), ...(header.type === 'link' && header.linkname ? { linkname: place(header.linkname) } : {}) };
@@ -208,6 +241,7 @@ async function packArchive(client: EngineClient, id: string, read: ArchiveRead, 
         body.destroy();
         return;
       }
+      stream.on('error', (error: Error) => finish(error));
       const entry = pack.entry(renamed, (error) => {
         if (error || read.whole) {
           next(error ?? undefined);
@@ -218,6 +252,7 @@ async function packArchive(client: EngineClient, id: string, read: ArchiveRead, 
         body.destroy();
         extract.destroy();
       });
+      entry.on('error', (error: Error) => finish(error));
       stream.pipe(entry);
     });
     extract.on('finish', () => finish());

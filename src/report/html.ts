@@ -13,54 +13,148 @@ import { contentBytes, type FsNode, type UnionFs } from '../analyze/union.js';
 import { humanSize, percentText } from './format.js';
 import { isMultiReport, type ImageReport, type Report } from './report.js';
 
-/** [name, bytes, layer (-1 for aggregated), children?] */
+/** [name, bytes, layer (for a group of small items: -1 - the layer that wrote most of them), children?] */
 type TreeNode = [string, number, number, TreeNode[]?];
 
 const MAX_NODES = 25_000;
 
-function bytesOf(node: FsNode, cache: Map<FsNode, number>): number {
-  let value = cache.get(node);
-  if (value !== undefined) return value;
-  if (!node.children) value = contentBytes(node);
-  else {
-    value = 0;
-    for (const child of node.children.values()) value += bytesOf(child, cache);
+/**
+ * Each node's bytes and the layer that wrote most of them (a directory is coloured by its bytes, not by the layer
+ * that wrote its directory entry: /var/cache made by the base layer but filled with .debs by the next is the
+ * next's). Children before parents, without recursion: an image controls the depth.
+ */
+function measure(union: UnionFs): { bytes: Map<FsNode, number>; layer: Map<FsNode, number> } {
+  const bytes = new Map<FsNode, number>();
+  const layer = new Map<FsNode, number>();
+  const perLayer = new Map<FsNode, Map<number, number>>();
+  const order: FsNode[] = [];
+  const pending: FsNode[] = [union.root];
+  while (pending.length > 0) {
+    const node = pending.pop()!;
+    order.push(node);
+    if (node.children) for (const child of node.children.values()) pending.push(child);
   }
-  cache.set(node, value);
-  return value;
+  const credit = (node: FsNode, by: number, amount: number) => {
+    if (amount === 0) return;
+    let tally = perLayer.get(node);
+    if (!tally) perLayer.set(node, (tally = new Map()));
+    tally.set(by, (tally.get(by) ?? 0) + amount);
+  };
+  for (let i = order.length - 1; i >= 0; i--) {
+    const node = order[i]!;
+    if (!node.children) {
+      bytes.set(node, contentBytes(node));
+      layer.set(node, node.layer);
+      if (node.parent) credit(node.parent, node.layer, contentBytes(node));
+      continue;
+    }
+    const tally = perLayer.get(node);
+    perLayer.delete(node);
+    let total = 0;
+    let best = node.layer;
+    let bestBytes = -1;
+    for (const [by, amount] of tally ?? []) {
+      total += amount;
+      if (amount > bestBytes || (amount === bestBytes && by < best)) [best, bestBytes] = [by, amount];
+    }
+    bytes.set(node, total);
+    layer.set(node, best);
+    if (node.parent) for (const [by, amount] of tally ?? []) credit(node.parent, by, amount);
+  }
+  return { bytes, layer };
 }
 
-/** The filesystem as nested arrays; paths smaller than `minBytes` are merged into one entry per directory. */
+/**
+ * The filesystem as nested arrays; paths smaller than `minBytes` are merged into one entry per directory, coloured
+ * by the layer that wrote most of its bytes.
+ */
 export function compactTree(union: UnionFs): { tree: TreeNode; nodes: number } {
-  const sizes = new Map<FsNode, number>();
-  const total = bytesOf(union.root, sizes);
+  const { bytes, layer } = measure(union);
+  const sizeOf = (node: FsNode) => bytes.get(node) ?? 0;
+  const total = sizeOf(union.root);
   const minBytes = Math.max(1, Math.floor(total / MAX_NODES));
   let nodes = 0;
-  const build = (node: FsNode): TreeNode => {
-    nodes++;
-    const size = bytesOf(node, sizes);
-    if (!node.children) return [node.name, size, node.layer];
-    const kept: TreeNode[] = [];
+  // Depth-first with an explicit stack: each entry fills its parent's children array.
+  const rootNode: TreeNode = [union.root.name || '/', total, layer.get(union.root) ?? 0, []];
+  const stack: [FsNode, TreeNode][] = [[union.root, rootNode]];
+  nodes++;
+  while (stack.length > 0) {
+    const [node, out] = stack.pop()!;
+    const kept = out[3]!;
+    const small = new Map<number, number>();
     let smallBytes = 0;
     let smallCount = 0;
-    for (const child of [...node.children.values()].sort((a, b) => bytesOf(b, sizes) - bytesOf(a, sizes))) {
-      const childSize = bytesOf(child, sizes);
+    let only: FsNode | null = null;
+    for (const child of [...node.children!.values()].sort((a, b) => sizeOf(b) - sizeOf(a))) {
+      const childSize = sizeOf(child);
       if (childSize === 0) continue;
       if (childSize < minBytes) {
         smallBytes += childSize;
         smallCount++;
-      } else kept.push(build(child));
+        only = child;
+        small.set(layer.get(child)!, (small.get(layer.get(child)!) ?? 0) + childSize);
+        continue;
+      }
+      kept.push(place(child));
     }
-    if (smallCount === 1 && smallBytes > 0) {
-      const only = [...node.children.values()].find((child) => bytesOf(child, sizes) === smallBytes && smallBytes < minBytes);
-      if (only) kept.push(build(only));
-    } else if (smallCount > 0) {
-      kept.push([`(${smallCount} smaller items)`, smallBytes, -1]);
+    if (smallCount === 1 && only) kept.push(place(only));
+    else if (smallCount > 0) {
+      // The group takes the colour of the layer that wrote most of it, and stays hatched (tree.ts draws it so).
+      const dominant = [...small].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]![0];
+      kept.push([`(${smallCount} smaller items)`, smallBytes, -1 - dominant]);
       nodes++;
     }
-    return [node.name || '/', size, node.layer, kept];
-  };
-  return { tree: build(union.root), nodes };
+  }
+  function place(child: FsNode): TreeNode {
+    nodes++;
+    const entry: TreeNode = child.children ? [child.name, sizeOf(child), layer.get(child)!, []] : [child.name, sizeOf(child), child.layer];
+    if (child.children) stack.push([child, entry]);
+    return entry;
+  }
+  return { tree: rootNode, nodes };
+}
+
+/**
+ * Every path of the final filesystem for the search box: the paths as one string (one per line: a list of 200k
+ * strings costs the page more to parse), with each one's bytes and the layer that wrote it.
+ */
+function pathIndex(union: UnionFs): { paths: string; sizes: number[]; layers: number[] } {
+  const paths: string[] = [];
+  const sizes: number[] = [];
+  const layers: number[] = [];
+  const pending: [FsNode, string][] = [[union.root, '']];
+  while (pending.length > 0) {
+    const [node, path] = pending.pop()!;
+    if (node.parent) {
+      // A name holding a newline is one line still: the search shows it escaped, as the tables do.
+      paths.push(path.replace(/\n/g, '\\n'));
+      sizes.push(contentBytes(node));
+      layers.push(node.layer);
+    }
+    if (node.children) for (const [name, child] of [...node.children].sort((a, b) => (a[0] < b[0] ? 1 : -1))) pending.push([child, `${path}/${name}`]);
+  }
+  return { paths: paths.join('\n'), sizes, layers };
+}
+
+function countPaths(union: UnionFs): number {
+  let count = 0;
+  const pending: FsNode[] = [union.root];
+  while (pending.length > 0) {
+    const node = pending.pop()!;
+    if (node.parent) count++;
+    if (node.children) for (const child of node.children.values()) pending.push(child);
+  }
+  return count;
+}
+
+/** A layer's colour in the treemap and its legend (one definition: the page's script reads the palette). */
+export function layerColour(layer: number): string {
+  return `hsl(${(layer * 47) % 360},62%,72%)`;
+}
+
+/** JSON inside a <script> element: `</script>` in a path must not end it. */
+function json(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
 function escapeHtml(text: string): string {
@@ -90,17 +184,19 @@ function imageSection(image: ImageReport, union: UnionFs | null, index: number, 
   <span class="step">${escapeHtml(layer.createdBy ?? '')}</span></a>`;
     })
     .join('\n');
+  // Every path of every change list, not a first few: the lists are data in the page, drawn when a layer is opened.
   const changeLists = layers
     .map((layer) => {
       const c = layer.changes;
-      const list = (kind: string, paths: string[] | undefined) =>
-        paths && paths.length
-          ? `<h4>${kind} (${paths.length})</h4><ul>${paths.slice(0, 500).map((path) => `<li>${escapeHtml(path)}</li>`).join('')}${paths.length > 500 ? `<li>… ${paths.length - 500} more</li>` : ''}</ul>`
-          : '';
-      return `<details id="img${index}-layer${layer.index}"><summary>Layer ${layer.index}: ${escapeHtml(layer.createdBy ?? '(no history)')}</summary>
-<p class="mono">${escapeHtml(layer.digest ?? '')} · ${escapeHtml(layer.mediaType)}</p>${list('Added', c?.added)}${list('Modified', c?.modified)}${list('Removed', c?.removed)}</details>`;
+      const counts = c ? ` <small><b class="add">+${c.added.length}</b> <b class="mod">~${c.modified.length}</b> <b class="del">-${c.removed.length}</b></small>` : '';
+      const data = c ? `<script type="application/json" class="change-data">${json({ added: c.added, modified: c.modified, removed: c.removed })}</script>` : '';
+      return `<details id="img${index}-layer${layer.index}"><summary>Layer ${layer.index}: ${escapeHtml(layer.createdBy ?? '(no history)')}${counts}</summary>
+<p class="mono">${escapeHtml(layer.digest ?? '')} · ${escapeHtml(layer.mediaType)}</p>${data}<div class="change-lists"></div></details>`;
     })
     .join('\n');
+  const legend = layers
+    .map((layer) => `<span class="key" data-layer="${layer.index}"><span class="swatch" style="background:${layerColour(layer.index)}"></span>L${layer.index} <span class="step">${escapeHtml((layer.createdBy ?? '').slice(0, 60))}</span></span>`)
+    .join('');
   const waste = image.waste;
   const wasteRows = (waste?.hidden ?? [])
     .slice(0, 50)
@@ -124,7 +220,7 @@ function imageSection(image: ImageReport, union: UnionFs | null, index: number, 
   const tree = union ? compactTree(union).tree : null;
   const platform = formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined });
   return `<section class="image" data-index="${index}">
-<h2>${escapeHtml(title)} <small>${escapeHtml(platform)}</small></h2>
+<h2>${escapeHtml(title)}${title === platform ? '' : ` <small>${escapeHtml(platform)}</small>`}</h2>
 <p class="mono small">Image ID ${escapeHtml(image.configDigest)}${image.manifestDigest ? ` · manifest ${escapeHtml(image.manifestDigest)}` : ''}</p>
 <div class="cards">
   <div><b>${humanSize(image.totals.compressedSize)}</b><span>compressed</span></div>
@@ -136,10 +232,14 @@ function imageSection(image: ImageReport, union: UnionFs | null, index: number, 
 </div>
 ${blocked}
 <h3>Filesystem</h3>
+${union ? `<div class="search"><input type="search" id="search${index}" placeholder="Search every path (${countPaths(union).toLocaleString('en-US')})" autocomplete="off"><ol class="results" id="results${index}"></ol></div>
+<script type="application/json" id="paths${index}">${json(pathIndex(union))}</script>` : ''}
 <nav class="crumbs" id="crumbs${index}"></nav>
 <div class="treemap" id="treemap${index}"></div>
-<script type="application/json" id="tree${index}">${JSON.stringify(tree).replace(/</g, '\\u003c')}</script>
-<script type="application/json" id="steps${index}">${JSON.stringify(layers.map((layer) => layer.createdBy ?? '')).replace(/</g, '\\u003c')}</script>
+<div class="layer-legend">Colour: the layer that wrote the bytes (a directory: the layer that wrote most of what is below it; hatched: small files grouped) ${legend}</div>
+<script type="application/json" id="tree${index}">${json(tree)}</script>
+<script type="application/json" id="steps${index}">${json(layers.map((layer) => layer.createdBy ?? ''))}</script>
+<script type="application/json" id="palette${index}">${json(layers.map((layer) => layerColour(layer.index)))}</script>
 <h3>Layers</h3>
 <div class="legend"><span class="compressed"></span> compressed <span class="uncompressed"></span> uncompressed</div>
 <div class="bars">${bars}</div>
@@ -170,8 +270,10 @@ p.alert{color:var(--del)}
 .bar:hover{background:var(--card)}.track{position:relative;height:14px;background:var(--card);border-radius:3px}.track span{position:absolute;left:0;height:7px;border-radius:3px}
 .track .compressed,.legend .compressed{background:#4d7cf0;top:0}.track .uncompressed,.legend .uncompressed{background:#9ab3f5;top:7px}
 .legend span{display:inline-block;width:12px;height:8px;margin:0 4px 0 10px}.step{color:var(--muted);overflow:hidden;white-space:nowrap;text-overflow:ellipsis}
+.search input{width:100%;max-width:520px;padding:5px 8px;font-size:13px;box-sizing:border-box}.results{font-family:ui-monospace,monospace;font-size:12px;max-height:220px;overflow:auto;margin:4px 0;padding-left:0;list-style:none}.results a{color:#2456c8;text-decoration:none}.results .count{color:var(--muted)}
+.layer-legend{font-size:12px;margin:6px 0;color:var(--muted);display:flex;flex-wrap:wrap;gap:4px 12px;align-items:center}.layer-legend .key{color:var(--fg)}.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:4px;vertical-align:middle}
 .add{color:var(--add)}.mod{color:var(--mod)}.del{color:var(--del)}
-details{margin:4px 0}summary{cursor:pointer}details ul{columns:2;font-family:ui-monospace,monospace;font-size:12px}
+details{margin:4px 0}summary{cursor:pointer}details ul{font-family:ui-monospace,monospace;font-size:12px;margin:2px 0}button.more{font-size:12px;margin:2px 0 8px 24px}
 table{border-collapse:collapse;width:100%;font-size:12px}th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #e3e7ee;vertical-align:top}td.num{text-align:right;white-space:nowrap}
 tr.bad td{color:var(--del)}tr.ok td:first-child{color:var(--add)}
 `;
@@ -182,10 +284,30 @@ const SCRIPT = `
   function size(b){if(b<1000)return b+' B';var u=['kB','MB','GB','TB'],i=-1;do{b/=1000;i++}while(b>=1000&&i<3);return (b>=100?b.toFixed(0):b>=10?b.toFixed(1):b.toFixed(2))+' '+u[i]}
   // Names and build steps come from the image: text, never markup, in the tooltip.
   function esc(t){return String(t).replace(/&/g,'&amp;').replace(/</g,'&lt;').replace(/>/g,'&gt;')}
-  function colour(layer){if(layer<0)return '#c9ced8';var h=(layer*47)%360;return 'hsl('+h+',62%,72%)'}
+  // A group of small files carries -1 - the layer that wrote most of it.
+  function layerOf(n){return n<0?-1-n:n}
+  function lists(details){
+    var data=details.querySelector('script.change-data'),out=details.querySelector('.change-lists');
+    if(!data||!out||out.childNodes.length)return;var c=JSON.parse(data.textContent);
+    [['Added',c.added,'add'],['Modified',c.modified,'mod'],['Removed',c.removed,'del']].forEach(function(k){
+      if(!k[1].length)return;var h=document.createElement('h4');h.textContent=k[0]+' ('+k[1].length+')';h.className=k[2];out.appendChild(h);
+      // Drawn a page at a time: a layer of 200k files would stall the page if drawn whole; every path is a click away.
+      var ul=document.createElement('ul'),shown=0,more=document.createElement('button');
+      function page(){var f=document.createDocumentFragment(),end=Math.min(k[1].length,shown+(shown?10000:2000));
+        for(;shown<end;shown++){var li=document.createElement('li');li.textContent=k[1][shown];f.appendChild(li)}ul.appendChild(f);
+        if(shown<k[1].length)more.textContent='show '+Math.min(10000,k[1].length-shown)+' more of '+(k[1].length-shown);else more.remove()}
+      more.className='more';more.onclick=page;out.appendChild(ul);out.appendChild(more);page()});
+  }
+  document.querySelectorAll('details').forEach(function(d){d.addEventListener('toggle',function(){if(d.open)lists(d)})});
+  // A layer's bar opens that layer's changes (the link alone would scroll to a closed section).
+  function openTarget(hash){var d=hash&&document.getElementById(hash.slice(1));if(d&&d.tagName==='DETAILS'){d.open=true;lists(d)}}
+  document.querySelectorAll('a.bar').forEach(function(a){a.addEventListener('click',function(){openTarget(a.getAttribute('href'))})});
+  openTarget(location.hash);
   document.querySelectorAll('section.image').forEach(function(section){
     var i=section.getAttribute('data-index');var raw=JSON.parse(document.getElementById('tree'+i).textContent);
     var steps=JSON.parse(document.getElementById('steps'+i).textContent);
+    var palette=JSON.parse(document.getElementById('palette'+i).textContent);
+    function colour(layer){return palette[layerOf(layer)]||'#c9ced8'}
     if(!raw){document.getElementById('treemap'+i).textContent='(no filesystem: the layers were not scanned)';return}
     function toObj(n){return {name:n[0],size:n[1],layer:n[2],children:n[3]?n[3].map(toObj):undefined}}
     var root=d3.hierarchy(toObj(raw),function(d){return d.children}).sum(function(d){return d.children?0:d.size}).sort(function(a,b){return b.value-a.value});
@@ -206,7 +328,8 @@ const SCRIPT = `
         if(ww>30&&hh>12)el.textContent=n.data.name;
         var full=(pathOf(focus)?'/'+pathOf(focus):'')+'/'+n.ancestors().reverse().slice(1).map(function(a){return a.data.name}).join('/');
         el.onmousemove=function(e){e.stopPropagation();
-          tip.innerHTML='<b>'+esc(full)+'</b><br>'+size(n.value)+(n.data.layer>=0?' · layer '+n.data.layer+'<br>'+esc((steps[n.data.layer]||'').slice(0,200)):'');
+          var by=layerOf(n.data.layer),most=n.data.children||n.data.layer<0?' · mostly layer ':' · layer ';
+          tip.innerHTML='<b>'+esc(full)+'</b><br>'+size(n.value)+most+by+'<br>'+esc((steps[by]||'').slice(0,200));
           tip.style.display='block';var tw=tip.offsetWidth,th=tip.offsetHeight;
           tip.style.left=Math.max(4,Math.min(e.clientX+14,window.innerWidth-tw-8))+'px';tip.style.top=(e.clientY+th+24>window.innerHeight?e.clientY-th-10:e.clientY+14)+'px'};
         el.onmouseleave=function(){tip.style.display='none'};
@@ -217,6 +340,25 @@ const SCRIPT = `
       });
     }
     show(root);
+    // Search: every path, matched as a case-insensitive substring; a result opens its directory in the treemap.
+    var index=document.getElementById('paths'+i),input=document.getElementById('search'+i),results=document.getElementById('results'+i);
+    if(index&&input){
+      var all=JSON.parse(index.textContent),paths=all.paths?all.paths.split('\\n'):[],lower=null,timer=null;
+      function zoomTo(p){var node=root,parts=p.split('/').slice(1);
+        for(var k=0;k<parts.length;k++){var next=(node.children||[]).find(function(c){return c.data.name===parts[k]&&c.children});if(!next)break;node=next}
+        show(node);box.scrollIntoView({block:'nearest'})}
+      function search(){
+        results.innerHTML='';var q=input.value.trim().toLowerCase();if(!q)return;
+        if(!lower)lower=paths.map(function(p){return p.toLowerCase()});
+        var found=0,f=document.createDocumentFragment();
+        for(var k=0;k<lower.length;k++){if(lower[k].indexOf(q)<0)continue;found++;if(found>100)continue;
+          var li=document.createElement('li'),a=document.createElement('a');a.textContent=paths[k];a.href='#';
+          (function(p){a.onclick=function(e){e.preventDefault();zoomTo(p)}})(paths[k]);
+          li.appendChild(a);li.appendChild(document.createTextNode(' '+size(all.sizes[k])+' · layer '+all.layers[k]));f.appendChild(li)}
+        var head=document.createElement('li');head.className='count';head.textContent=found+' path'+(found===1?'':'s')+(found>100?' (first 100 shown)':'');
+        results.appendChild(head);results.appendChild(f)}
+      input.addEventListener('input',function(){clearTimeout(timer);timer=setTimeout(search,120)});
+    }
     window.addEventListener('resize',function(){show(root)});
   });
 })();
