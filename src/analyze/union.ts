@@ -97,6 +97,21 @@ function sortedChildren(node: FsNode): FsNode[] {
   return names.map((name) => node.children!.get(name)!);
 }
 
+/**
+ * Every node from `root` down, each parent before its children, without recursion (an image controls the depth);
+ * read it from the end for children before parents (totals rolled up a tree).
+ */
+export function parentsFirst(root: FsNode): FsNode[] {
+  const order: FsNode[] = [];
+  const pending: FsNode[] = [root];
+  while (pending.length > 0) {
+    const node = pending.pop()!;
+    order.push(node);
+    if (node.children) for (const child of node.children.values()) pending.push(child);
+  }
+  return order;
+}
+
 /** Every node below `node` (and `node` itself unless it is the root), depth first, names in sorted order. */
 export function* walk(node: FsNode): Generator<FsNode> {
   if (node.parent) yield node;

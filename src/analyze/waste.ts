@@ -5,7 +5,7 @@
  */
 import { diveEfficiency, type DivePathData } from './dive-efficiency.js';
 import type { LayerEntry } from '../model/layer.js';
-import { contentBytes, nodePath, walk, type FsNode, type UnionFs } from './union.js';
+import { contentBytes, nodePath, parentsFirst, walk, type FsNode, type UnionFs } from './union.js';
 
 export interface StepRef {
   layer: number;
@@ -139,13 +139,7 @@ export function largestPaths(union: UnionFs, limit = 10): { files: SizedPath[]; 
   const directories: { node: FsNode; size: number }[] = [];
   // Children before parents without recursion (a crafted layer controls the depth): list the nodes parents
   // first, then add each node's total into its parent's, last to first.
-  const order: FsNode[] = [];
-  const pending: FsNode[] = [union.root];
-  while (pending.length > 0) {
-    const node = pending.pop()!;
-    order.push(node);
-    if (node.children) for (const child of node.children.values()) pending.push(child);
-  }
+  const order = parentsFirst(union.root);
   const totals = new Map<FsNode, number>();
   for (let i = order.length - 1; i >= 0; i--) {
     const node = order[i]!;

@@ -3,7 +3,7 @@
  * marked as the user asked, and each screen line already cut to its width. No terminal here (cli/explore.ts
  * draws these lines with a terminal UI library), so every rule of what is shown is testable without one.
  */
-import { nodePath, subtreeBytes, type FsNode, type LayerChanges, type UnionFs } from '../analyze/union.js';
+import { nodePath, parentsFirst, subtreeBytes, type FsNode, type LayerChanges, type UnionFs } from '../analyze/union.js';
 import { escapeTerminal as esc } from './escape.js';
 import { modeString } from './files-table.js';
 import { humanSize, shorten, truncate, type Style } from './format.js';
@@ -46,13 +46,7 @@ function sizesOf(union: UnionFs): Map<FsNode, number> {
   if (sizes) return sizes;
   sizes = new Map();
   // Children before parents, without recursion (an image controls the depth).
-  const order: FsNode[] = [];
-  const pending: FsNode[] = [union.root];
-  while (pending.length > 0) {
-    const node = pending.pop()!;
-    order.push(node);
-    if (node.children) for (const child of node.children.values()) pending.push(child);
-  }
+  const order = parentsFirst(union.root);
   for (let i = order.length - 1; i >= 0; i--) {
     const node = order[i]!;
     const own = node.children ? (sizes.get(node) ?? 0) : subtreeBytes(node);

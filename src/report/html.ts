@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { formatPlatform } from '../image/platform.js';
-import { contentBytes, type FsNode, type UnionFs } from '../analyze/union.js';
+import { contentBytes, parentsFirst, type FsNode, type UnionFs } from '../analyze/union.js';
 import { humanSize, percentText } from './format.js';
 import { isMultiReport, type ImageReport, type Report } from './report.js';
 
@@ -27,13 +27,7 @@ function measure(union: UnionFs): { bytes: Map<FsNode, number>; layer: Map<FsNod
   const bytes = new Map<FsNode, number>();
   const layer = new Map<FsNode, number>();
   const perLayer = new Map<FsNode, Map<number, number>>();
-  const order: FsNode[] = [];
-  const pending: FsNode[] = [union.root];
-  while (pending.length > 0) {
-    const node = pending.pop()!;
-    order.push(node);
-    if (node.children) for (const child of node.children.values()) pending.push(child);
-  }
+  const order = parentsFirst(union.root);
   const credit = (node: FsNode, by: number, amount: number) => {
     if (amount === 0) return;
     let tally = perLayer.get(node);
