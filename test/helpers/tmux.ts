@@ -5,8 +5,9 @@
  * Each session gets a private tmux server (`-L <unique socket>`, `-f /dev/null`), so tests can run in parallel,
  * never read a user's ~/.tmux.conf and never touch a tmux the user is running. The program's environment is
  * exactly what the caller passes (plus TERM): it is started through `env -i`, because a tmux server otherwise hands
- * its own environment (CI, NO_COLOR, TMUX, ...) to every pane. Servers still alive when the test process exits are
- * killed by an exit handler, so a failing test never leaves one behind.
+ * its own environment (CI, NO_COLOR, TMUX, ...) to every pane. Servers still alive when the test process ends are
+ * killed, by an exit handler where `process` is the real one and by a watchdog inside each server where it is not
+ * (jest) or the process was SIGKILLed, so a failing test never leaves one behind.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,16 +20,25 @@ const execFileAsync = promisify(execFile);
 export interface TmuxSession {
   /** The tmux socket name / session name used (for debugging). */
   name: string;
-  /** Send keys as tmux send-keys arguments, e.g. send('j'), send('Down'), send('Tab'), send('C-c'), send('Enter'), send('/'), or literal text with sendText('usr/bin'). */
+  /**
+   * Send keys as tmux send-keys arguments, e.g. send('j'), send('Down'), send('Tab'), send('C-c'), send('Enter'), send('/'),
+   * or literal text with sendText('usr/bin').
+   */
   send(...keys: string[]): Promise<void>;
   sendText(text: string): Promise<void>;
   /** The visible pane as plain text (tmux capture-pane -p), lines joined by \n, trailing spaces trimmed per line. */
   capture(): Promise<string>;
-  /** Poll capture() (every ~50 ms) until it matches; resolves with the screen; rejects after timeoutMs (default 10000) with an Error whose message includes the last screen captured. */
+  /**
+   * Poll capture() (every ~50 ms) until it matches; resolves with the screen; rejects after timeoutMs (default 10000)
+   * with an Error whose message includes the last screen captured.
+   */
   waitFor(match: string | RegExp | ((screen: string) => boolean), timeoutMs?: number): Promise<string>;
   /** Resize the window (tmux resize-window -x -y) to cols x rows. */
   resize(cols: number, rows: number): Promise<void>;
-  /** Resolves with the program's exit status once it has exited (128 + signal number if a signal killed it); rejects after timeoutMs (default 10000). */
+  /**
+   * Resolves with the program's exit status once it has exited (128 + signal number if a signal killed it);
+   * rejects after timeoutMs (default 10000).
+   */
   exited(timeoutMs?: number): Promise<number>;
   /** Whether the pane is in the alternate screen right now (tmux display -p '#{alternate_on}'). */
   alternateOn(): Promise<boolean>;
@@ -88,6 +98,7 @@ function killAll(): void {
 function hookExit(): void {
   if (hooked) return;
   hooked = true;
+  // Under jest these listeners land on the test file's copy of `process` and never fire; the watchdog covers that.
   process.on('exit', killAll);
   // The tmux server is a daemon outside our process group: Ctrl-C on the test run does not reach it.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -105,15 +116,25 @@ function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The pane's shell command: `env -i` so the program sees exactly `env`, `exec` so the pane's process is the program itself. */
+/**
+ * The pane's shell command: `env -i` so the program sees exactly `env`, `exec` so the pane's process is the program
+ * itself. It first waits for a line on the terminal, which startTmux types once the pane is set up: tmux 3.3 can lose
+ * the output of a program that writes and exits in the pane's first moments, and the program should see the verified
+ * size from its first instruction. The screen is then cleared, because the tty echoes that line whenever it arrives
+ * before `read` runs, and the program must start on a blank screen with the cursor at the top left.
+ */
+const START_GATE = 'IFS= read -r _; printf \'\\033[H\\033[2J\';';
+
 function paneCommand(command: string[], env: NodeJS.ProcessEnv): string {
   const assignments: string[] = [];
   for (const [key, value] of Object.entries(env)) {
     if (value === undefined) continue;
-    if (key === '' || key.includes('=') || key.includes('\0') || value.includes('\0')) throw new TypeError(`startTmux: cannot pass environment variable ${JSON.stringify(key)}`);
+    if (key === '' || key.includes('=') || key.includes('\0') || value.includes('\0')) {
+      throw new TypeError(`startTmux: cannot pass environment variable ${JSON.stringify(key)}`);
+    }
     assignments.push(`${key}=${value}`);
   }
-  return ['exec', '/usr/bin/env', '-i', '--', ...assignments, ...command].map(shellQuote).join(' ');
+  return `${START_GATE} ${['exec', '/usr/bin/env', '-i', '--', ...assignments, ...command].map(shellQuote).join(' ')}`;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -144,7 +165,12 @@ export function tmuxAvailable(): boolean {
   return available;
 }
 
-/** Start `command` (argv array, executed without a shell interpretation problem: quote each argument safely) in a new detached tmux session of cols x rows, with exactly env (plus TERM=xterm-256color unless given), cwd optional. Use a private tmux server per session (tmux -L <unique name>, and -f /dev/null so no user config is read) so tests can run in parallel and never touch a user's tmux. */
+/**
+ * Start `command` (an argv array; each word is quoted, so nothing in it is interpreted by a shell) in a new detached
+ * tmux session of cols x rows (default 100 x 30), with exactly `env` (plus TERM=xterm-256color unless given; pass PATH
+ * if the program needs it) and optional `cwd`, on a private tmux server (-L <unique name>, -f /dev/null).
+ * Resolves once the program has been started at the verified size, on a blank screen.
+ */
 export async function startTmux(options: { command: string[]; cols?: number; rows?: number; env?: NodeJS.ProcessEnv; cwd?: string }): Promise<TmuxSession> {
   const { command, cols = 100, rows = 30, cwd } = options;
   if (command.length === 0) throw new TypeError('startTmux: command is empty');
@@ -199,10 +225,21 @@ export async function startTmux(options: { command: string[]; cols?: number; row
     const [socketPath, pid] = (await tmux(name, ['display', '-p', ...target, '#{socket_path}|#{pid}'])).trim().split('|');
     server.socketPath = socketPath || undefined;
     serverPid = Number(pid) > 0 ? Number(pid) : undefined;
+    // Jest gives each test file its own copy of `process`, whose 'exit' and signal listeners never fire, and nothing
+    // fires on SIGKILL; so the server also runs a watchdog that shuts it down once the test process is gone. It stops
+    // of its own accord once the socket is gone (kill() removes it), and names the server by socket, not by pid,
+    // so it cannot hit a recycled pid. ('##': run-shell expands formats.)
+    if (server.socketPath !== undefined) {
+      const socket = shellQuote(server.socketPath);
+      const killServer = [TMUX, ...baseArgs(name), 'kill-server'].map(shellQuote).join(' ');
+      const watchdog = `while kill -0 ${process.pid} && [ -S ${socket} ]; do sleep 1; done; if [ -S ${socket} ]; then ${killServer}; rm -f ${socket}; fi`;
+      await tmux(name, ['run-shell', '-b', ...target, `(${watchdog}) >/dev/null 2>&1`.replace(/#/g, '##')]);
+    }
     const want = `${cols}x${rows}`;
     if ((await paneSize()) !== want) await tmux(name, ['resize-window', ...target, '-x', String(cols), '-y', String(rows)]);
     const got = await paneSize();
     if (got !== want) throw new Error(`startTmux: pane is ${got}, not ${want}`);
+    await tmux(name, ['send-keys', ...target, 'Enter']);
   } catch (error) {
     await kill();
     throw error;
