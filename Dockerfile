@@ -19,9 +19,13 @@ RUN npm pack --pack-destination /tmp \
  && rm -rf /opt/layerlens/lib/node_modules/layerlens/node_modules/zstd-napi/build/Release/obj.target \
            /opt/layerlens/lib/node_modules/layerlens/node_modules/zstd-napi/build/Release/.deps \
            /opt/layerlens/lib/node_modules/layerlens/node_modules/zstd-napi/deps \
- && find /opt/layerlens -name '*.map' -type f -exec rm -f {} +
-# (The last two steps: libzstd's build objects and sources, and dependencies' source maps, which point at sources
-# their packages do not ship; none is read at run time.)
+ && find /opt/layerlens -name '*.map' -type f -exec rm -f {} + \
+ && find /opt/layerlens/lib/node_modules/layerlens/node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \
+      -o -iname 'README*.md' -o -iname 'CHANGELOG*.md' -o -iname 'HISTORY.md' \) -exec rm -f {} +
+# (The last three steps: libzstd's build objects and sources; dependencies' source maps, which point at sources
+# their packages do not ship; and dependencies' TypeScript declarations and read-mes, 9 MB of the layer with Ink's
+# es-toolkit and @types/node. None is read at run time; licences stay, and so do layerlens's own declarations,
+# for library users.)
 
 # The final stage adds one layer to the Node runtime: the installed package and its production modules.
 FROM ${BASE}

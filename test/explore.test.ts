@@ -148,11 +148,12 @@ describeTmux('layerlens explore in a terminal (tmux)', () => {
     throw new Error('explore still running after its terminal closed');
   });
 
-  test('the realistic image (~400 MB, 13.6k paths) from an OCI archive: opens, moves, filters', async () => {
+  test('the realistic image (~400 MB, ~14k paths) from an OCI archive: opens, moves, filters', async () => {
     const realistic = await realisticImage();
     const tmux = await start(realistic.ociArchive);
     let screen = await tmux.waitFor('Files as of layer 5', 120_000);
-    expect(screen).toMatch(/13,590 rows/);
+    // Every path of the final filesystem (the image copies this checkout's node_modules: its count is the info's).
+    expect(screen).toContain(`${realistic.info.filesInRootfs.toLocaleString('en-US')} rows`);
     await tmux.send('/');
     await tmux.sendText('os-release');
     await tmux.send('Enter');

@@ -24,7 +24,7 @@ export function buildParser(args: string[], setExit: (code: number) => void): Ar
     .usage('$0 <command> <image> [options]\n\nOpen a container image and see what is inside it and what it costs.')
     .strict()
     .recommendCommands()
-    .demandCommand(1, 'name a command: inspect, layers, files, waste, analyze, verify, platforms, diff, check, repo, cache or completion (see --help)')
+    .demandCommand(1, 'name a command: inspect, layers, files, waste, analyze, verify, platforms, diff, check, explore, container, repo, cache or completion (see --help)')
     .version(VERSION)
     .alias('h', 'help')
     .wrap(Math.min(100, process.stdout.columns || Number(process.env.COLUMNS) || 100))
@@ -53,6 +53,9 @@ export function buildParser(args: string[], setExit: (code: number) => void): Ar
       // yargs wraps what an option's coerce throws (a bad --top) in its own YError: still a usage error.
       if (error && !(error instanceof LayerlensError) && error.name === 'YError') throw new UsageError(error.message);
       if (error) throw error;
+      // yargs' suggestion alone ("Did you mean explore?") does not say what was wrong.
+      const suggestion = /^Did you mean (.+)\?$/.exec(message ?? '');
+      if (suggestion) throw new UsageError(`unknown command "${args[0]}"; did you mean ${suggestion[1]}?`);
       throw new UsageError(message ?? 'invalid command line');
     })
     .exitProcess(false);
