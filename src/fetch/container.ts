@@ -80,9 +80,22 @@ function walkOrder(a: string, b: string): number {
   return left.length - right.length;
 }
 
+/** The engine's change list, paths normalised: what the layer keeps (added or changed), and what it deletes. */
+function splitChanges(changes: EngineChange[]): { kept: { path: string; added: boolean }[]; deleted: string[] } {
+  const kept: { path: string; added: boolean }[] = [];
+  const deleted: string[] = [];
+  for (const change of changes) {
+    const path = normal(change.Path ?? '');
+    if (!path) continue;
+    if (change.Kind === 2) deleted.push(path);
+    else kept.push({ path, added: change.Kind === 1 });
+  }
+  return { kept, deleted };
+}
+
 /** The `/archive` requests that read every added and changed path once. */
 export function archivePlan(changes: EngineChange[]): ArchiveRead[] {
-  const kept = changes.filter((change) => change.Kind !== 2).map((change) => ({ path: normal(change.Path ?? ''), added: change.Kind === 1 })).filter((change) => change.path);
+  const { kept } = splitChanges(changes);
   kept.sort((a, b) => walkOrder(a.path, b.path));
   const plan: ArchiveRead[] = [];
   let whole: string | null = null;
@@ -143,9 +156,13 @@ function packWhiteouts(pack: tar.Pack, deleted: string[]): void {
 /** The deleted paths, without those below another deleted path (its whiteout hides them; one of its own would
  * name a path in a directory that no longer exists). */
 function deletedPaths(changes: EngineChange[]): string[] {
-  const deleted = [...new Set(changes.filter((change) => change.Kind === 2).map((change) => normal(change.Path ?? '')).filter(Boolean))].sort(walkOrder);
+  const deleted = [...new Set(splitChanges(changes).deleted)].sort(walkOrder);
+  // In walk order everything below a path follows it at once: only the last path kept can be above the next.
   const kept: string[] = [];
-  for (const path of deleted) if (!kept.some((above) => path.startsWith(`${above}/`))) kept.push(path);
+  for (const path of deleted) {
+    const above = kept.at(-1);
+    if (above === undefined || !path.startsWith(`${above}/`)) kept.push(path);
+  }
   return kept;
 }
 
@@ -155,7 +172,7 @@ function deletedPaths(changes: EngineChange[]): string[] {
  * directory's whiteout hides its contents).
  */
 function exportedLayer(client: EngineClient, id: string, changes: EngineChange[], timeoutSeconds: number): Readable {
-  const keep = new Set(changes.filter((change) => change.Kind !== 2).map((change) => normal(change.Path ?? '')).filter(Boolean));
+  const keep = new Set(splitChanges(changes).kept.map((change) => change.path));
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   const pack = tar.pack();
   const extract = tar.extract();

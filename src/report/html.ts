@@ -130,17 +130,6 @@ function pathIndex(union: UnionFs): { paths: string; sizes: number[]; layers: nu
   return { paths: paths.join('\n'), sizes, layers };
 }
 
-function countPaths(union: UnionFs): number {
-  let count = 0;
-  const pending: FsNode[] = [union.root];
-  while (pending.length > 0) {
-    const node = pending.pop()!;
-    if (node.parent) count++;
-    if (node.children) for (const child of node.children.values()) pending.push(child);
-  }
-  return count;
-}
-
 /** A layer's colour in the treemap and its legend (one definition: the page's script reads the palette). */
 export function layerColour(layer: number): string {
   return `hsl(${(layer * 47) % 360},62%,72%)`;
@@ -212,6 +201,7 @@ function imageSection(image: ImageReport, union: UnionFs | null, index: number, 
   // A layer that could not be read: what it left unknown, in the report's own words.
   const blocked = image.blocked.map((entry) => `<p class="alert">✗ ${escapeHtml(entry.reason)}<br><small>unknown because of it: ${escapeHtml(entry.blocks.join(', '))}</small></p>`).join('\n');
   const tree = union ? compactTree(union).tree : null;
+  const paths = union ? pathIndex(union) : null;
   const platform = formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined });
   return `<section class="image" data-index="${index}">
 <h2>${escapeHtml(title)}${title === platform ? '' : ` <small>${escapeHtml(platform)}</small>`}</h2>
@@ -226,8 +216,8 @@ function imageSection(image: ImageReport, union: UnionFs | null, index: number, 
 </div>
 ${blocked}
 <h3>Filesystem</h3>
-${union ? `<div class="search"><input type="search" id="search${index}" placeholder="Search every path (${countPaths(union).toLocaleString('en-US')})" autocomplete="off"><ol class="results" id="results${index}"></ol></div>
-<script type="application/json" id="paths${index}">${json(pathIndex(union))}</script>` : ''}
+${paths ? `<div class="search"><input type="search" id="search${index}" placeholder="Search every path (${paths.sizes.length.toLocaleString('en-US')})" autocomplete="off"><ol class="results" id="results${index}"></ol></div>
+<script type="application/json" id="paths${index}">${json(paths)}</script>` : ''}
 <nav class="crumbs" id="crumbs${index}"></nav>
 <div class="treemap" id="treemap${index}"></div>
 <div class="layer-legend">Colour: the layer that wrote the bytes (a directory: the layer that wrote most of what is below it; hatched: small files grouped) ${legend}</div>
