@@ -38,6 +38,17 @@ export interface HiddenBytes {
   writtenBy: number[];
 }
 
+/**
+ * The size of each path of a layer's change lists, index for index (`added[i]` is `changes.added[i]`'s): the bytes
+ * a file brought or took away, 0 for a hardlink (a name, not content), -1 for a directory. Kept only when asked for
+ * (the HTML report's sortable lists): most runs need the totals alone.
+ */
+export interface ChangeSizes {
+  added: Float64Array;
+  modified: Float64Array;
+  removed: Float64Array;
+}
+
 export interface LayerChanges {
   added: string[];
   modified: string[];
@@ -155,6 +166,10 @@ class LayerChangeSet {
   private readonly changed: number[] = [];
   /** Bytes a removed path took away. */
   private readonly removed: number[] = [];
+  /** With sizes kept: whether each slot's path is a directory (its size is then shown as -1, not 0 bytes). */
+  private readonly directory: boolean[] = [];
+
+  constructor(private readonly sized: boolean) {}
 
   /** The slot of a path, made on first use (with no kind yet). */
   slot(path: string): number {
@@ -166,6 +181,7 @@ class LayerChangeSet {
       this.kinds.push(undefined);
       this.changed.push(0);
       this.removed.push(0);
+      if (this.sized) this.directory.push(false);
     }
     return slot;
   }
@@ -174,19 +190,34 @@ class LayerChangeSet {
     return this.kinds[slot];
   }
 
-  mark(slot: number, kind: ChangeKind): void {
+  /** An implicit parent directory made or replaced. */
+  markDirectory(slot: number, kind: 'added' | 'modified'): void {
     this.kinds[slot] = kind;
+    if (this.sized) this.directory[slot] = true;
   }
 
-  markChanged(slot: number, kind: 'added' | 'modified', bytes: number): void {
+  markChanged(slot: number, kind: 'added' | 'modified', bytes: number, directory: boolean): void {
     this.kinds[slot] = kind;
     this.changed[slot] = bytes;
+    if (this.sized) this.directory[slot] = directory;
   }
 
-  markRemoved(path: string, bytes: number): void {
+  markRemoved(path: string, bytes: number, directory: boolean): void {
     const slot = this.slot(path);
     this.kinds[slot] = 'removed';
     this.removed[slot] = bytes;
+    if (this.sized) this.directory[slot] = directory;
+  }
+
+  /** Each list's sizes in the order of its sorted paths (slots sorted by path: the lists and sizes stay aligned). */
+  sizes(): ChangeSizes {
+    const of = (kind: ChangeKind, bytes: number[]): Float64Array => {
+      const slots: number[] = [];
+      for (let slot = 0; slot < this.paths.length; slot++) if (this.kinds[slot] === kind) slots.push(slot);
+      slots.sort((a, b) => (this.paths[a]! < this.paths[b]! ? -1 : 1));
+      return Float64Array.from(slots, (slot) => (this.directory[slot] ? -1 : bytes[slot]!));
+    };
+    return { added: of('added', this.changed), modified: of('modified', this.changed), removed: of('removed', this.removed) };
   }
 
   /** The layer's change lists, each sorted. */
@@ -243,6 +274,10 @@ export class UnionFs {
   readonly changes: LayerChanges[] = [];
   /** Every deletion or overwrite that hid bytes some layer ships, in order (what squashing would save). */
   readonly hidden: HiddenBytes[] = [];
+  /** Per layer, with `{ changeSizes: true }`: the size of each path of its change lists. */
+  readonly changeSizes: ChangeSizes[] = [];
+
+  constructor(private readonly options: { changeSizes?: boolean } = {}) {}
 
   lookup(parts: string[]): FsNode | null {
     let node: FsNode | null = this.root;
@@ -260,7 +295,7 @@ export class UnionFs {
   /** Apply one layer's entries on top of what is there. */
   apply(layer: number, entries: LayerEntry[]): LayerChanges {
     this.applying = layer;
-    const status = new LayerChangeSet();
+    const status = new LayerChangeSet(this.options.changeSizes === true);
 
     // Whiteouts only hide what lower layers put there, so they go first, before this layer adds anything. An
     // extractor meets them in stream order, though: an entry before a whiteout still sees the lower path it
@@ -365,12 +400,13 @@ export class UnionFs {
       if (next) {
         this.spend(path);
         // A hardlink adds a name, not content: its bytes are the target's, counted where the target was written.
-        status.markChanged(slot, next, entry.type === 'dir' || entry.type === 'hardlink' ? 0 : size);
+        status.markChanged(slot, next, entry.type === 'dir' || entry.type === 'hardlink' ? 0 : size, entry.type === 'dir');
       }
     }
 
     const changes = status.result();
     this.changes[layer] = changes;
+    if (this.options.changeSizes) this.changeSizes[layer] = status.sizes();
     this.gone = new Map();
     this.goneInodes = new Map();
     return changes;
@@ -400,7 +436,7 @@ export class UnionFs {
     while (stack.length > 0) {
       const [current, currentPath] = stack.pop()!;
       this.spend(currentPath);
-      status.markRemoved(currentPath, current.children || current.type === 'hardlink' ? 0 : current.size);
+      status.markRemoved(currentPath, current.children || current.type === 'hardlink' ? 0 : current.size, current.children !== null);
       const inode = this.inodes.get(current);
       if (inode) {
         linked.push(current);
@@ -489,7 +525,7 @@ export class UnionFs {
         if (child) this.recordHidden(child, layer, 'overwritten');
         this.spend(path);
         const slot = status.slot(path);
-        status.mark(slot, child || status.kind(slot) === 'removed' ? 'modified' : 'added');
+        status.markDirectory(slot, child || status.kind(slot) === 'removed' ? 'modified' : 'added');
         // Extractors mkdir missing parents (0755, root); in a setgid directory the kernel gives the new one the
         // parent's group and the setgid bit, as umoci and containerd leave it. A lower directory that a whiteout
         // later in this stream removes was still there when this entry was written: it keeps its metadata.

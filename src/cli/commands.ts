@@ -280,7 +280,9 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   const format = chooseFormat(options, COMMAND_FORMATS[command]);
   const outputs = planOutputs(options.output, format, COMMAND_FORMATS[command]);
   if (options.depth !== undefined && (!Number.isInteger(options.depth) || options.depth < 1)) throw new UsageError(`--depth ${options.depth}: give a whole number ≥ 1`);
-  const analysis: AnalysisOptions = { fast: options.fast, requireAllBlobs: options.requireAllBlobs, path: options.path, glob: options.glob, layer: options.layer, changed: options.changed };
+  // The HTML report's layer selector needs a size tree per layer; nothing else pays for them.
+  const layerViews = outputs.some((destination) => destination.format === 'html');
+  const analysis: AnalysisOptions = { fast: options.fast, requireAllBlobs: options.requireAllBlobs, path: options.path, glob: options.glob, layer: options.layer, changed: options.changed, layerViews };
   if ((options.attach || options.useAttached) && parseImageArgument(options.image).kind !== 'registry') {
     throw new UsageError(`--${options.attach ? 'attach' : 'use-attached'} is for registry images (the report is stored in the image's registry); ${options.image} is not one`);
   }
@@ -288,12 +290,12 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   const read = await readOptions(options);
   const run = await runAnalysis(command, options.image, { ...read, ...analysis, ...(options.useAttached ? { useAttached: true } : {}), onImageError: stderrLine });
   imageErrorLines(run.problems.errors);
-  const { report, unions, coverage } = run;
+  const { report, unions, layerTrees, coverage } = run;
   await writeOutputs(outputs, async (chosen, toFile) => {
     if (chosen === 'json') return jsonDocument(report);
     if (chosen === 'html') {
       const { platformsHtml, renderHtml } = await import('../report/html.js');
-      return renderHtml(report, unions, coverage ? platformsHtml(coverage.platforms) : null);
+      return renderHtml(report, unions.map((union, i) => ({ union, layerTrees: layerTrees[i] ?? null })), coverage ? platformsHtml(coverage.platforms) : null);
     }
     return render(command, report, unions, tableStyle(options, toFile), options);
   });

@@ -4,6 +4,7 @@
  * here; what differs between them is only which analyses they ask for.
  */
 import { selectFiles } from '../analyze/files.js';
+import { unionWithLayerTrees, type SizeTree } from '../analyze/size-tree.js';
 import { buildUnion, type UnionFs } from '../analyze/union.js';
 import { analyzeWaste } from '../analyze/waste.js';
 import { summariseWritable } from '../analyze/writable.js';
@@ -32,12 +33,16 @@ export interface AnalysisOptions {
   layer?: number;
   /** files: only what layer N (default: the last) added, modified and removed. */
   changed?: boolean;
+  /** analyze: the filesystem's size tree as of each layer and the sizes of every change list (the HTML report). */
+  layerViews?: boolean;
 }
 
 export interface AnalyzedImage {
   report: ImageReport;
   /** The union filesystem, for renderers that draw it (files' tree, the HTML report); null when not built. */
   union: UnionFs | null;
+  /** With `layerViews`: the size tree as of each layer (the union then holds its change lists' sizes too). */
+  layerTrees?: SizeTree[];
 }
 
 function asOfLayer(options: AnalysisOptions, image: ResolvedImage): number | undefined {
@@ -70,7 +75,8 @@ export async function analyzeImage(analysis: Analysis, image: ResolvedImage, opt
     return { report: imageReport(image, scan, { union, changeLists: analysis === 'analyze', contentFigures }), union: null };
   }
   const asOf = analysis === 'files' ? asOfLayer(options, image) : undefined;
-  const union = buildUnion(entries, asOf);
+  const views = analysis === 'analyze' && options.layerViews === true ? unionWithLayerTrees(entries) : null;
+  const union = views?.union ?? buildUnion(entries, asOf);
   const extras: Extras = { union, changeLists: analysis === 'files' || analysis === 'analyze', contentFigures };
   if (analysis === 'files') {
     const changed = options.changed && asOf !== undefined ? union.changes[asOf] : undefined;
@@ -80,5 +86,5 @@ export async function analyzeImage(analysis: Analysis, image: ResolvedImage, opt
   // container:NAME: what the container wrote, over the union of every layer (not a --layer view below it).
   if (image.layers.at(-1)?.writable && asOf === undefined) extras.writable = summariseWritable(union, image.layers.length - 1);
   if (analysis === 'waste' || analysis === 'analyze') extras.waste = analyzeWaste(entries, union, layerHistory(image.config, image.layers.length));
-  return { report: imageReport(image, scan, extras), union };
+  return { report: imageReport(image, scan, extras), union, ...(views ? { layerTrees: views.trees } : {}) };
 }

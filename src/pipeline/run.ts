@@ -3,6 +3,7 @@
  * and build the Report once. The CLI renders what this returns; a program calls it (or api.ts) directly.
  */
 import { listPlatforms, type PlatformsResult } from '../analyze/platforms.js';
+import type { SizeTree } from '../analyze/size-tree.js';
 import type { UnionFs } from '../analyze/union.js';
 import { UsageError } from '../errors.js';
 import { parseImageArgument, parseRegistryReference } from '../reference.js';
@@ -56,6 +57,8 @@ export interface AnalysisRun {
   coverage: PlatformsResult | null;
   /** One per image of `report`, in order: the union filesystems, for renderers that draw them. */
   unions: (UnionFs | null)[];
+  /** One per image of `report`, with `layerViews`: the size tree as of each layer (null where not built). */
+  layerTrees: (SizeTree[] | null)[];
   /** Images the run could not report, beside those it did. */
   problems: RunProblems;
   /** CONTRACT.md's exit code for this result: 0, 1 (a check failed) or 3 (an image could not be read). */
@@ -92,7 +95,7 @@ export async function runAnalysis(analysis: Analysis, argument: string, options:
     const reports: ImageReport[] = results.map((result) => result.report);
     const report = buildReport(analysis, source.info, reports, several, problems);
     const document = coverage ? { ...report, platforms: coverage.platforms, platformsTotal: coverage.platformsTotal, attestations: coverage.attestations } : report;
-    return { report: document, coverage, unions: results.map((result) => result.union), problems, exitCode: runExitCode(report.verify.ok, problems.errors) };
+    return { report: document, coverage, unions: results.map((result) => result.union), layerTrees: results.map((result) => result.layerTrees ?? null), problems, exitCode: runExitCode(report.verify.ok, problems.errors) };
   } finally {
     await source.close();
   }
@@ -137,5 +140,5 @@ async function attachedRun(source: OpenedSource, options: ReadOptions): Promise<
   options.note?.(`using the report attached to ${image.manifestDigest.slice(0, 19)}… (${found.digest.slice(0, 19)}…): layers not read; written by whoever can push to ${reference.registry}/${reference.repository}, not verified here (verify reads the blobs)`);
   const report = { ...single, source: { ...single.source, input: source.info.input, reference: source.info.reference, mirror: null, attached: { digest: found.digest } } } as Report;
   const problems: RunProblems = { errors: [], checks: [], absent: [] };
-  return { report, coverage: null, unions: [null], problems, exitCode: single.verify.ok ? 0 : 1 };
+  return { report, coverage: null, unions: [null], layerTrees: [null], problems, exitCode: single.verify.ok ? 0 : 1 };
 }

@@ -1,112 +1,20 @@
 /**
  * One self-contained HTML file (inline CSS and JS, no network when opened): a zoomable treemap of the final
- * filesystem (area = bytes, colour = the layer that wrote it) with breadcrumb and hover details, a per-layer bar
- * chart linked to each layer's change list, waste with explanations, digest checks and platforms. The treemap
- * layout is d3-hierarchy's, inlined from node_modules when the report is written. Small files are aggregated per
- * directory so a 200k-file image stays responsive.
+ * filesystem (area = bytes, colour = the layer that wrote it) with breadcrumb, hover details and a listing of the
+ * directory shown; a layer selector that shows the filesystem as of any layer with what that layer wrote
+ * highlighted; a per-layer bar chart linked to each layer's change lists (sized, sortable, every path); waste with
+ * explanations, digest checks and platforms. The treemap layout is d3-hierarchy's, inlined from node_modules when
+ * the report is written. The size trees (analyze/size-tree.ts) group small files per directory, so a 200k-file
+ * image stays responsive.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { formatPlatform } from '../image/platform.js';
-import { contentBytes, parentsFirst, type FsNode, type UnionFs } from '../analyze/union.js';
+import { sizeTree, type SizeTree } from '../analyze/size-tree.js';
+import { contentBytes, type ChangeSizes, type FsNode, type UnionFs } from '../analyze/union.js';
 import { humanSize, percentText } from './format.js';
 import { isMultiReport, type ImageReport, type Report } from './report.js';
-
-/** [name, bytes, layer (for a group of small items: -1 - the layer that wrote most of them), children?] */
-type TreeNode = [string, number, number, TreeNode[]?];
-
-const MAX_NODES = 25_000;
-
-/**
- * Each node's bytes and the layer that wrote most of them (a directory is coloured by its bytes, not by the layer
- * that wrote its directory entry: /var/cache made by the base layer but filled with .debs by the next is the
- * next's). Children before parents, without recursion: an image controls the depth.
- */
-function measure(union: UnionFs): { bytes: Map<FsNode, number>; layer: Map<FsNode, number> } {
-  const bytes = new Map<FsNode, number>();
-  const layer = new Map<FsNode, number>();
-  const perLayer = new Map<FsNode, Map<number, number>>();
-  const order = parentsFirst(union.root);
-  const credit = (node: FsNode, by: number, amount: number) => {
-    if (amount === 0) return;
-    let tally = perLayer.get(node);
-    if (!tally) perLayer.set(node, (tally = new Map()));
-    tally.set(by, (tally.get(by) ?? 0) + amount);
-  };
-  for (let i = order.length - 1; i >= 0; i--) {
-    const node = order[i]!;
-    if (!node.children) {
-      bytes.set(node, contentBytes(node));
-      layer.set(node, node.layer);
-      if (node.parent) credit(node.parent, node.layer, contentBytes(node));
-      continue;
-    }
-    const tally = perLayer.get(node);
-    perLayer.delete(node);
-    let total = 0;
-    let best = node.layer;
-    let bestBytes = -1;
-    for (const [by, amount] of tally ?? []) {
-      total += amount;
-      if (amount > bestBytes || (amount === bestBytes && by < best)) [best, bestBytes] = [by, amount];
-    }
-    bytes.set(node, total);
-    layer.set(node, best);
-    if (node.parent) for (const [by, amount] of tally ?? []) credit(node.parent, by, amount);
-  }
-  return { bytes, layer };
-}
-
-/**
- * The filesystem as nested arrays; paths smaller than `minBytes` are merged into one entry per directory, coloured
- * by the layer that wrote most of its bytes.
- */
-export function compactTree(union: UnionFs): { tree: TreeNode; nodes: number } {
-  const { bytes, layer } = measure(union);
-  const sizeOf = (node: FsNode) => bytes.get(node) ?? 0;
-  const total = sizeOf(union.root);
-  const minBytes = Math.max(1, Math.floor(total / MAX_NODES));
-  let nodes = 0;
-  // Depth-first with an explicit stack: each entry fills its parent's children array.
-  const rootNode: TreeNode = [union.root.name || '/', total, layer.get(union.root) ?? 0, []];
-  const stack: [FsNode, TreeNode][] = [[union.root, rootNode]];
-  nodes++;
-  while (stack.length > 0) {
-    const [node, out] = stack.pop()!;
-    const kept = out[3]!;
-    const small = new Map<number, number>();
-    let smallBytes = 0;
-    let smallCount = 0;
-    let only: FsNode | null = null;
-    for (const child of [...node.children!.values()].sort((a, b) => sizeOf(b) - sizeOf(a))) {
-      const childSize = sizeOf(child);
-      if (childSize === 0) continue;
-      if (childSize < minBytes) {
-        smallBytes += childSize;
-        smallCount++;
-        only = child;
-        small.set(layer.get(child)!, (small.get(layer.get(child)!) ?? 0) + childSize);
-        continue;
-      }
-      kept.push(place(child));
-    }
-    if (smallCount === 1 && only) kept.push(place(only));
-    else if (smallCount > 0) {
-      // The group takes the colour of the layer that wrote most of it, and stays hatched (tree.ts draws it so).
-      const dominant = [...small].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]![0];
-      kept.push([`(${smallCount} smaller items)`, smallBytes, -1 - dominant]);
-      nodes++;
-    }
-  }
-  function place(child: FsNode): TreeNode {
-    nodes++;
-    const entry: TreeNode = child.children ? [child.name, sizeOf(child), layer.get(child)!, []] : [child.name, sizeOf(child), child.layer];
-    if (child.children) stack.push([child, entry]);
-    return entry;
-  }
-  return { tree: rootNode, nodes };
-}
 
 /**
  * Every path of the final filesystem for the search box: the paths as one string (one per line: a list of 200k
@@ -152,7 +60,19 @@ function d3HierarchySource(): string {
   return readFileSync(path.join(root, 'dist', 'd3-hierarchy.min.js'), 'utf8');
 }
 
-function imageSection(image: ImageReport, union: UnionFs | null, index: number, title: string): string {
+/** What the page draws of one image beside its report: its filesystem, and the size trees as of each layer. */
+export interface HtmlImage {
+  union: UnionFs | null;
+  /** One per layer (analyze/size-tree.ts unionWithLayerTrees); null: only the whole image's tree, from `union`. */
+  layerTrees: SizeTree[] | null;
+}
+
+/** A change list's sizes as the page reads them (-1: a directory); null when the union did not keep them. */
+function sizesOf(sizes: ChangeSizes | undefined): { added: number[]; modified: number[]; removed: number[] } | null {
+  return sizes ? { added: Array.from(sizes.added), modified: Array.from(sizes.modified), removed: Array.from(sizes.removed) } : null;
+}
+
+function imageSection(image: ImageReport, { union, layerTrees }: HtmlImage, index: number, title: string): string {
   const layers = image.layers;
   const maxBytes = Math.max(1, ...layers.map((layer) => Math.max(layer.compressedSize ?? 0, layer.uncompressedSize ?? 0)));
   // A CSS width, not text anyone reads: CSS wants `12.5%`.
@@ -172,7 +92,8 @@ function imageSection(image: ImageReport, union: UnionFs | null, index: number, 
     .map((layer) => {
       const c = layer.changes;
       const counts = c ? ` <small><b class="add">+${c.added.length}</b> <b class="mod">~${c.modified.length}</b> <b class="del">-${c.removed.length}</b></small>` : '';
-      const data = c ? `<script type="application/json" class="change-data">${json({ added: c.added, modified: c.modified, removed: c.removed })}</script>` : '';
+      const sizes = sizesOf(union?.changeSizes[layer.index]);
+      const data = c ? `<script type="application/json" class="change-data">${json({ added: c.added, modified: c.modified, removed: c.removed, sizes })}</script>` : '';
       return `<details id="img${index}-layer${layer.index}"><summary>Layer ${layer.index}: ${escapeHtml(layer.createdBy ?? '(no history)')}${counts}</summary>
 <p class="mono">${escapeHtml(layer.digest ?? '')} · ${escapeHtml(layer.mediaType)}</p>${data}<div class="change-lists"></div></details>`;
     })
@@ -200,7 +121,15 @@ function imageSection(image: ImageReport, union: UnionFs | null, index: number, 
     .join('');
   // A layer that could not be read: what it left unknown, in the report's own words.
   const blocked = image.blocked.map((entry) => `<p class="alert">✗ ${escapeHtml(entry.reason)}<br><small>unknown because of it: ${escapeHtml(entry.blocks.join(', '))}</small></p>`).join('\n');
-  const tree = union ? compactTree(union).tree : null;
+  // The whole image's tree, then (with a layer selector) one per earlier layer, each parsed only when chosen.
+  const trees = layerTrees ?? (union ? [sizeTree(union)] : []);
+  const lastTree = trees.at(-1)?.tree ?? null;
+  const earlierTrees = layerTrees ? layerTrees.slice(0, -1).map((entry, k) => `<script type="application/json" id="tree${index}-${k}">${json(entry.tree)}</script>`).join('\n') : '';
+  const selector = layerTrees && layers.length > 0
+    ? `<label class="as-of">Show the filesystem <select id="layer${index}"><option value="all">of the image (every layer)</option>${layers
+        .map((layer) => `<option value="${layer.index}">as of layer ${layer.index}, its changes highlighted: ${escapeHtml((layer.createdBy ?? '').slice(0, 70))}</option>`)
+        .join('')}</select></label> <span class="as-of-note" id="asof${index}"></span>`
+    : '';
   const paths = union ? pathIndex(union) : null;
   const platform = formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined });
   return `<section class="image" data-index="${index}">
@@ -218,10 +147,13 @@ ${blocked}
 <h3>Filesystem</h3>
 ${paths ? `<div class="search"><input type="search" id="search${index}" placeholder="Search every path (${paths.sizes.length.toLocaleString('en-US')})" autocomplete="off"><ol class="results" id="results${index}"></ol></div>
 <script type="application/json" id="paths${index}">${json(paths)}</script>` : ''}
+${selector}
 <nav class="crumbs" id="crumbs${index}"></nav>
 <div class="treemap" id="treemap${index}"></div>
+<table class="listing" id="listing${index}"><thead><tr><th>Size</th><th>Name</th><th>Written by</th><th class="own-col">This layer wrote</th></tr></thead><tbody></tbody></table>
 <div class="layer-legend">Colour: the layer that wrote the bytes (a directory: the layer that wrote most of what is below it; hatched: small files grouped) ${legend}</div>
-<script type="application/json" id="tree${index}">${json(tree)}</script>
+<script type="application/json" id="tree${index}">${json(lastTree)}</script>
+${earlierTrees}
 <script type="application/json" id="steps${index}">${json(layers.map((layer) => layer.createdBy ?? ''))}</script>
 <script type="application/json" id="palette${index}">${json(layers.map((layer) => layerColour(layer.index)))}</script>
 <h3>Layers</h3>
@@ -257,7 +189,11 @@ p.alert{color:var(--del)}
 .search input{width:100%;max-width:520px;padding:5px 8px;font-size:13px;box-sizing:border-box}.results{font-family:ui-monospace,monospace;font-size:12px;max-height:220px;overflow:auto;margin:4px 0;padding-left:0;list-style:none}.results a{color:#2456c8;text-decoration:none}.results .count{color:var(--muted)}
 .layer-legend{font-size:12px;margin:6px 0;color:var(--muted);display:flex;flex-wrap:wrap;gap:4px 12px;align-items:center}.layer-legend .key{color:var(--fg)}.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:4px;vertical-align:middle}
 .add{color:var(--add)}.mod{color:var(--mod)}.del{color:var(--del)}
-details{margin:4px 0}summary{cursor:pointer}details ul{font-family:ui-monospace,monospace;font-size:12px;margin:2px 0}button.more{font-size:12px;margin:2px 0 8px 24px}
+details{margin:4px 0}summary{cursor:pointer}button.more{font-size:12px;margin:2px 0 8px 24px}
+table.change-list{width:auto;min-width:50%;font-family:ui-monospace,monospace;margin:2px 0 2px 12px}table.change-list td.path{word-break:break-all}th.sort{cursor:pointer;user-select:none}th.sort:hover{text-decoration:underline}th[aria-sort=ascending]::after{content:' ▲'}th[aria-sort=descending]::after{content:' ▼'}
+.as-of{font-size:13px;display:inline-block;margin:6px 0}.as-of select{max-width:640px;font-size:13px}.as-of-note{color:var(--muted);font-size:12px}
+.cell.own{outline:2px solid #1d2330;outline-offset:-2px;z-index:1}
+table.listing{margin:6px 0;max-height:none}table.listing td.dir{cursor:pointer;color:#2456c8}table.listing .own-col{display:none}table.listing.with-own .own-col{display:table-cell}table.listing tr.own td{font-weight:600}
 table{border-collapse:collapse;width:100%;font-size:12px}th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #e3e7ee;vertical-align:top}td.num{text-align:right;white-space:nowrap}
 tr.bad td{color:var(--del)}tr.ok td:first-child{color:var(--add)}
 `;
@@ -265,55 +201,91 @@ tr.bad td{color:var(--del)}tr.ok td:first-child{color:var(--add)}
 const SCRIPT = `
 (function(){
   var tip=document.createElement('div');tip.className='tip';document.body.appendChild(tip);
-  function size(b){if(b<1000)return b+' B';var u=['kB','MB','GB','TB'],i=-1;do{b/=1000;i++}while(b>=1000&&i<3);return (b>=100?b.toFixed(0):b>=10?b.toFixed(1):b.toFixed(2))+' '+u[i]}
+  function size(b){if(b<0)return 'dir';if(b<1000)return b+' B';var u=['kB','MB','GB','TB'],i=-1;do{b/=1000;i++}while(b>=1000&&i<3);return (b>=100?b.toFixed(0):b>=10?b.toFixed(1):b.toFixed(2))+' '+u[i]}
   // Names and build steps come from the image: text, never markup, in the tooltip.
   function esc(t){return String(t).replace(/&/g,'&amp;').replace(/</g,'&lt;').replace(/>/g,'&gt;')}
   // A group of small files carries -1 - the layer that wrote most of it.
   function layerOf(n){return n<0?-1-n:n}
+  function cell(tr,text,cls){var td=document.createElement('td');td.textContent=text;if(cls)td.className=cls;tr.appendChild(td);return td}
+  // A change list: size and path, sortable by either (a header click; again to reverse), drawn a page at a time:
+  // a layer of 200k files would stall the page if drawn whole, and every path is a click away.
+  function changeTable(out,title,cls,paths,sizes){
+    var h=document.createElement('h4');h.textContent=title+' ('+paths.length+')';h.className=cls;out.appendChild(h);
+    var table=document.createElement('table');table.className='change-list';
+    var head=document.createElement('tr'),body=document.createElement('tbody'),thead=document.createElement('thead');
+    var order=null,key='path',down=false,shown=0,more=document.createElement('button');more.className='more';
+    [['size','Size'],['path','Path']].forEach(function(c){var th=document.createElement('th');th.textContent=c[1];th.className='sort'+(c[0]==='size'?' num':'');th.setAttribute('data-key',c[0]);
+      if(c[0]==='size'&&!sizes){th.className='num';head.appendChild(th);return}
+      th.onclick=function(){down=key===c[0]?!down:c[0]==='size';key=c[0];sort();head.querySelectorAll('th').forEach(function(x){x.removeAttribute('aria-sort')});th.setAttribute('aria-sort',down?'descending':'ascending')};head.appendChild(th)});
+    thead.appendChild(head);table.appendChild(thead);table.appendChild(body);out.appendChild(table);out.appendChild(more);
+    function sort(){order=paths.map(function(_,k){return k});
+      if(key==='size')order.sort(function(a,b){return (down?sizes[b]-sizes[a]:sizes[a]-sizes[b])||a-b});else if(down)order.reverse();
+      body.innerHTML='';shown=0;page()}
+    function page(){var f=document.createDocumentFragment(),end=Math.min(paths.length,shown+(shown?10000:2000));
+      for(;shown<end;shown++){var k=order?order[shown]:shown,tr=document.createElement('tr');if(sizes)tr.setAttribute('data-bytes',sizes[k]);cell(tr,sizes?size(sizes[k]):'','num');cell(tr,paths[k],'path');f.appendChild(tr)}
+      body.appendChild(f);
+      if(shown<paths.length){more.textContent='show '+Math.min(10000,paths.length-shown)+' more of '+(paths.length-shown);more.style.display=''}else more.style.display='none'}
+    more.onclick=page;page();
+  }
   function lists(details){
     var data=details.querySelector('script.change-data'),out=details.querySelector('.change-lists');
-    if(!data||!out||out.childNodes.length)return;var c=JSON.parse(data.textContent);
-    [['Added',c.added,'add'],['Modified',c.modified,'mod'],['Removed',c.removed,'del']].forEach(function(k){
-      if(!k[1].length)return;var h=document.createElement('h4');h.textContent=k[0]+' ('+k[1].length+')';h.className=k[2];out.appendChild(h);
-      // Drawn a page at a time: a layer of 200k files would stall the page if drawn whole; every path is a click away.
-      var ul=document.createElement('ul'),shown=0,more=document.createElement('button');
-      function page(){var f=document.createDocumentFragment(),end=Math.min(k[1].length,shown+(shown?10000:2000));
-        for(;shown<end;shown++){var li=document.createElement('li');li.textContent=k[1][shown];f.appendChild(li)}ul.appendChild(f);
-        if(shown<k[1].length)more.textContent='show '+Math.min(10000,k[1].length-shown)+' more of '+(k[1].length-shown);else more.remove()}
-      more.className='more';more.onclick=page;out.appendChild(ul);out.appendChild(more);page()});
+    if(!data||!out||out.childNodes.length)return;var c=JSON.parse(data.textContent),s=c.sizes;
+    [['Added',c.added,'add',s&&s.added],['Modified',c.modified,'mod',s&&s.modified],['Removed',c.removed,'del',s&&s.removed]].forEach(function(k){if(k[1].length)changeTable(out,k[0],k[2],k[1],k[3])});
   }
   document.querySelectorAll('details').forEach(function(d){d.addEventListener('toggle',function(){if(d.open)lists(d)})});
-  // A layer's bar opens that layer's changes (the link alone would scroll to a closed section).
-  function openTarget(hash){var d=hash&&document.getElementById(hash.slice(1));if(d&&d.tagName==='DETAILS'){d.open=true;lists(d)}}
+  var selectors={};
+  // A layer's bar opens that layer's changes (the link alone would scroll to a closed section) and shows the
+  // filesystem as of that layer.
+  function openTarget(hash){var m=hash&&/^#img(\\d+)-layer(\\d+)$/.exec(hash),d=hash&&document.getElementById(hash.slice(1));
+    if(d&&d.tagName==='DETAILS'){d.open=true;lists(d)}if(m&&selectors[m[1]])selectors[m[1]](m[2])}
   document.querySelectorAll('a.bar').forEach(function(a){a.addEventListener('click',function(){openTarget(a.getAttribute('href'))})});
-  openTarget(location.hash);
   document.querySelectorAll('section.image').forEach(function(section){
     var i=section.getAttribute('data-index');var raw=JSON.parse(document.getElementById('tree'+i).textContent);
     var steps=JSON.parse(document.getElementById('steps'+i).textContent);
     var palette=JSON.parse(document.getElementById('palette'+i).textContent);
     function colour(layer){return palette[layerOf(layer)]||'#c9ced8'}
     if(!raw){document.getElementById('treemap'+i).textContent='(no filesystem: the layers were not scanned)';return}
-    function toObj(n){return {name:n[0],size:n[1],layer:n[2],children:n[3]?n[3].map(toObj):undefined}}
-    var root=d3.hierarchy(toObj(raw),function(d){return d.children}).sum(function(d){return d.children?0:d.size}).sort(function(a,b){return b.value-a.value});
-    var box=document.getElementById('treemap'+i),crumbs=document.getElementById('crumbs'+i);
-    function pathOf(n){return n.ancestors().reverse().slice(1).map(function(a){return a.data.name}).join('/')}
+    function toObj(n){return {name:n[0],size:n[1],layer:n[2],own:n[4]||0,children:n[3]?n[3].map(toObj):undefined}}
+    function hierarchy(data){return d3.hierarchy(data,function(d){return d.children}).sum(function(d){return d.children?0:d.size}).sort(function(a,b){return b.value-a.value})}
+    var last=palette.length-1,roots={},chosen=null,root=hierarchy(toObj(raw));roots[last]=root;
+    var box=document.getElementById('treemap'+i),crumbs=document.getElementById('crumbs'+i),listing=document.getElementById('listing'+i),note=document.getElementById('asof'+i),select=document.getElementById('layer'+i);
+    function namesOf(n){return n.ancestors().reverse().slice(1).map(function(a){return a.data.name})}
+    function pathOf(n){return namesOf(n).join('/')}
+    // The deepest directory of the shown tree along a path of names (a layer may not have it yet).
+    function find(names){var node=root;for(var k=0;k<names.length;k++){var next=(node.children||[]).find(function(c){return c.data.name===names[k]&&c.children});if(!next)break;node=next}return node}
+    var focusNames=[];
+    function own(d){return chosen===null?0:d.own}
+    function describe(d,value){var by=layerOf(d.layer),most=d.children||d.layer<0?' · mostly layer ':' · layer ';
+      return size(value)+most+by+(own(d)?' · layer '+chosen+' wrote '+size(own(d))+' of it':'')}
+    function showListing(focus){
+      var body=listing.tBodies[0];body.innerHTML='';listing.classList.toggle('with-own',chosen!==null);
+      // Exact figures ride along as attributes: the page's text is rounded, a reader (or a test) may want bytes.
+      (focus.children||[]).forEach(function(c){var tr=document.createElement('tr');if(own(c.data))tr.className='own';
+        tr.setAttribute('data-name',c.data.name);tr.setAttribute('data-bytes',c.value);tr.setAttribute('data-own',own(c.data));
+        cell(tr,size(c.value),'num');var name=cell(tr,c.data.name+(c.data.children?'/':''),'mono');
+        if(c.data.children){name.className='mono dir';name.onclick=function(){show(c)}}
+        var by=cell(tr,'');var sw=document.createElement('span');sw.className='swatch';sw.style.background=colour(c.data.layer);by.appendChild(sw);
+        by.appendChild(document.createTextNode((c.data.children||c.data.layer<0?'mostly ':'')+'L'+layerOf(c.data.layer)));
+        cell(tr,own(c.data)?size(own(c.data)):'','num own-col');body.appendChild(tr)});
+    }
     function show(focus){
-      box.innerHTML='';crumbs.innerHTML='';
+      focusNames=namesOf(focus);box.innerHTML='';crumbs.innerHTML='';
       focus.ancestors().reverse().forEach(function(a,k,all){var el=document.createElement('a');el.textContent=k===0?'/':a.data.name;el.onclick=function(){show(a)};crumbs.appendChild(el);if(k<all.length-1)crumbs.appendChild(document.createTextNode(k===0?' ':' / '))});
-      var w=box.clientWidth,h=box.clientHeight;
-      var sub=d3.hierarchy(focus.data,function(d){return d.children}).sum(function(d){return d.children?0:d.size}).sort(function(a,b){return b.value-a.value});
+      var w=box.clientWidth,h=box.clientHeight,sub=hierarchy(focus.data);
       d3.treemap().size([w,h]).paddingInner(1).paddingTop(function(n){return n.depth===1&&n.children?14:0}).round(true)(sub);
       sub.descendants().forEach(function(n){
         if(n.depth===0||n.depth>2)return;if(n.depth===2&&!n.parent.children)return;
         var ww=n.x1-n.x0,hh=n.y1-n.y0;if(ww<2||hh<2)return;
         var el=document.createElement('div');el.className='cell'+(n.data.children?' dir':'')+(n.data.layer<0?' group':'');
+        // As of a layer: a cell is as opaque as the share of its bytes that layer wrote, outlined when that is most
+        // of them (a directory frame is neither: its cells say it).
+        if(chosen!==null&&!(n.data.children&&n.depth===1)){var share=n.value?own(n.data)/n.value:0;el.style.opacity=String(0.2+0.8*share);if(share>0.5)el.className+=' own'}
         el.style.left=n.x0+'px';el.style.top=n.y0+'px';el.style.width=ww+'px';el.style.height=hh+'px';
         el.style.background=n.data.children&&n.depth===1?'rgba(255,255,255,.25)':colour(n.data.layer);
         if(ww>30&&hh>12)el.textContent=n.data.name;
         var full=(pathOf(focus)?'/'+pathOf(focus):'')+'/'+n.ancestors().reverse().slice(1).map(function(a){return a.data.name}).join('/');
         el.onmousemove=function(e){e.stopPropagation();
-          var by=layerOf(n.data.layer),most=n.data.children||n.data.layer<0?' · mostly layer ':' · layer ';
-          tip.innerHTML='<b>'+esc(full)+'</b><br>'+size(n.value)+most+by+'<br>'+esc((steps[by]||'').slice(0,200));
+          tip.innerHTML='<b>'+esc(full)+'</b><br>'+describe(n.data,n.value)+'<br>'+esc((steps[layerOf(n.data.layer)]||'').slice(0,200));
           tip.style.display='block';var tw=tip.offsetWidth,th=tip.offsetHeight;
           tip.style.left=Math.max(4,Math.min(e.clientX+14,window.innerWidth-tw-8))+'px';tip.style.top=(e.clientY+th+24>window.innerHeight?e.clientY-th-10:e.clientY+14)+'px'};
         el.onmouseleave=function(){tip.style.display='none'};
@@ -322,37 +294,46 @@ const SCRIPT = `
         if(zoomTo){el.style.cursor='zoom-in';el.onclick=function(e){e.stopPropagation();var target=focus;zoomTo.ancestors().reverse().slice(1).forEach(function(a){target=(target.children||[]).find(function(c){return c.data===a.data})||target});tip.style.display='none';show(target)}}
         box.appendChild(el);
       });
+      showListing(focus);
     }
+    // The layer selector: the tree as of layer k (layers 0…k applied), parsed the first time it is chosen; the
+    // directory shown stays the same where that layer has it.
+    function choose(value){
+      chosen=value==='all'?null:Number(value);var k=chosen===null?last:chosen;
+      if(!roots[k]){var el=document.getElementById('tree'+i+'-'+k);if(!el)return;roots[k]=hierarchy(toObj(JSON.parse(el.textContent)))}
+      root=roots[k];if(select&&select.value!==String(value))select.value=String(value);
+      if(note)note.textContent=chosen===null?'':'layer '+chosen+' wrote '+size(root.data.own||0)+' of the '+size(root.value)+' there as of it';
+      show(find(focusNames));
+    }
+    if(select){select.addEventListener('change',function(){choose(select.value)});selectors[i]=choose}
     show(root);
     // Search: every path, matched as a case-insensitive substring; a result opens its directory in the treemap.
     var index=document.getElementById('paths'+i),input=document.getElementById('search'+i),results=document.getElementById('results'+i);
     if(index&&input){
       var all=JSON.parse(index.textContent),paths=all.paths?all.paths.split('\\n'):[],lower=null,timer=null;
-      function zoomTo(p){var node=root,parts=p.split('/').slice(1);
-        for(var k=0;k<parts.length;k++){var next=(node.children||[]).find(function(c){return c.data.name===parts[k]&&c.children});if(!next)break;node=next}
-        show(node);box.scrollIntoView({block:'nearest'})}
       function search(){
         results.innerHTML='';var q=input.value.trim().toLowerCase();if(!q)return;
         if(!lower)lower=paths.map(function(p){return p.toLowerCase()});
         var found=0,f=document.createDocumentFragment();
         for(var k=0;k<lower.length;k++){if(lower[k].indexOf(q)<0)continue;found++;if(found>100)continue;
           var li=document.createElement('li'),a=document.createElement('a');a.textContent=paths[k];a.href='#';
-          (function(p){a.onclick=function(e){e.preventDefault();zoomTo(p)}})(paths[k]);
+          (function(p){a.onclick=function(e){e.preventDefault();show(find(p.split('/').slice(1)));box.scrollIntoView({block:'nearest'})}})(paths[k]);
           li.appendChild(a);li.appendChild(document.createTextNode(' '+size(all.sizes[k])+' · layer '+all.layers[k]));f.appendChild(li)}
         var head=document.createElement('li');head.className='count';head.textContent=found+' path'+(found===1?'':'s')+(found>100?' (first 100 shown)':'');
         results.appendChild(head);results.appendChild(f)}
       input.addEventListener('input',function(){clearTimeout(timer);timer=setTimeout(search,120)});
     }
-    window.addEventListener('resize',function(){show(root)});
+    window.addEventListener('resize',function(){show(find(focusNames))});
   });
+  openTarget(location.hash);
 })();
 `;
 
-export function renderHtml(report: Report, unions: (UnionFs | null)[], platformsTable: string | null): string {
+export function renderHtml(report: Report, drawn: HtmlImage[], platformsTable: string | null): string {
   const images = isMultiReport(report) ? report.images : [report];
   const title = report.source.kind === 'registry' || report.source.kind === 'daemon' ? (report.source.reference ?? report.source.input) : report.source.input;
   const sections = images
-    .map((image, i) => imageSection(image, unions[i] ?? null, i, images.length > 1 ? formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined }) : title))
+    .map((image, i) => imageSection(image, drawn[i] ?? { union: null, layerTrees: null }, i, images.length > 1 ? formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined }) : title))
     .join('\n');
   // Images the run could not report (--all-platforms): named, with why, so the page is not silently partial.
   const errors = isMultiReport(report) ? report.errors.map((error) => `<p class="alert">✗ ${escapeHtml(error.platform ?? 'image')} ${escapeHtml(error.manifestDigest ?? '')}: ${escapeHtml(error.message)}</p>`).join('\n') : '';
