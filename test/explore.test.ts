@@ -63,6 +63,28 @@ describe('what the explorer shows, against the CLI documents', () => {
     expect(folded.map((row) => row.path)).toEqual(all.filter((p) => !p.startsWith('/bin/')));
   });
 
+  test("hiding a kind of change (dive's Ctrl+A, Ctrl+M, Ctrl+R) hides those paths but keeps a directory while something below it shows", async () => {
+    for (let layer = 0; layer < layers.length; layer++) {
+      const files = (await runJson<FilesJson>(['files', SAMPLE, '--layer', String(layer)])).json.files.map((file) => file.path);
+      const { added, modified, removed } = layers[layer]!.changes;
+      for (const [hide, kind] of [[{ hideAdded: true }, added], [{ hideModified: true }, modified]] as const) {
+        const gone = new Set<string>(kind);
+        // The oracle: every path of `files --layer N` not of that kind, and every directory leading to one.
+        const shown = files.filter((p) => !gone.has(p));
+        const expected = files.filter((p) => shown.includes(p) || shown.some((other) => other.startsWith(`${p}/`)));
+        expect(treeRows(data.unionAt(layer), view(layer, hide)).map((row) => row.path)).toEqual(expected);
+      }
+      const only = treeRows(data.unionAt(layer), view(layer, { layerOnly: true, hideRemoved: true }));
+      expect(only.some((row) => row.mark === 'D')).toBe(false);
+      expect(only.length).toBe(treeRows(data.unionAt(layer), view(layer, { layerOnly: true })).length - removed.length);
+    }
+    // Layer 1 added all of /app; hiding what it added leaves nothing of /app. Layer 2 modified only hello.sh.
+    expect(treeRows(data.unionAt(1), view(1, { hideAdded: true })).some((row) => row.path.startsWith('/app'))).toBe(false);
+    const layer2 = treeRows(data.unionAt(2), view(2, { hideModified: true })).map((row) => row.path);
+    expect(layer2).toContain('/app');
+    expect(layer2).not.toContain('/app/hello.sh');
+  });
+
   test('explore off a terminal is exit 2 saying what to use instead', async () => {
     const result = await runCli(['explore', SAMPLE]);
     expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 2, stdout: '' });
@@ -115,10 +137,52 @@ describeTmux('layerlens explore in a terminal (tmux)', () => {
     screen = await tmux.waitFor(/├── app\/ …$/m);
     expect(screen).not.toMatch(/── hello\.sh/);
     await tmux.send('?');
-    await tmux.waitFor('Space Enter    fold or unfold');
+    await tmux.waitFor(/Space {2,}fold or unfold the directory/);
     await tmux.send('x', 'q');
     expect(await tmux.exited()).toBe(0);
     expect(await tmux.alternateOn()).toBe(false);
+  });
+
+  test("dive's keys: Ctrl+B hides the attributes, Enter (Ctrl+M) the modified paths, Ctrl+R the removals; a keys file rebinds quit", async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const keysFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'layerlens-keys-')), 'keys.yml');
+    writeFileSync(keysFile, 'keybinding:\n  quit: x\n');
+    session = await startTmux({ command: [process.execPath, BIN, 'explore', SAMPLE, '--keys', keysFile], env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' } });
+    const tmux = session;
+    let screen = await tmux.waitFor('Files as of layer 2');
+    expect(screen).toMatch(/M -rwxr-xr-x .*└── hello\.sh$/m);
+    await tmux.send('C-b');
+    screen = await tmux.waitFor((text) => !/-rwxr-xr-x/.test(text));
+    expect(screen).toMatch(/^│?.*M +\d[\d.]* B +.*└── hello\.sh$/m); // the mark and the size, no mode
+    await tmux.send('C-b', 'Enter');
+    screen = await tmux.waitFor('(modified hidden)');
+    expect(screen).not.toMatch(/── hello\.sh/); // (the step on the left still names it)
+    expect(screen).toMatch(/└── data\/$/m); // /app stays: its data is unchanged
+    await tmux.send('Enter', 'c');
+    screen = await tmux.waitFor('Changes of layer 2');
+    expect(screen).toMatch(/D {2}\/var\/cache\/sample\/dataset\.bin/);
+    await tmux.send('C-r');
+    screen = await tmux.waitFor('(removed hidden)');
+    expect(screen).not.toMatch(/dataset\.bin/);
+    await tmux.send('?');
+    screen = await tmux.waitFor(`Keys from ${keysFile}.`);
+    expect(screen).toMatch(/^ {2}x {2,}quit/m);
+    await tmux.send('Escape', 'q'); // q is no longer quit
+    await tmux.waitFor('Changes of layer 2');
+    await tmux.send('x');
+    expect(await tmux.exited()).toBe(0);
+  });
+
+  test('a bad keys file is exit 2 before the image is read', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const keysFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'layerlens-keys-')), 'keys.yml');
+    writeFileSync(keysFile, 'keybinding:\n  quit: tab\n');
+    session = await startTmux({ command: ['sh', '-c', `${process.execPath} ${BIN} explore /nonexistent.tar --keys ${keysFile}; echo "exit=$?"; sleep 30`], env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' } });
+    const screen = await session.waitFor('exit=');
+    expect(screen).toMatch(/Tab is bound to both (quit and toggle-view|toggle-view and quit)/);
+    expect(screen).toContain('exit=2');
   });
 
   test('at 80×24 and after a resize every line fits the terminal; Ctrl+C quits cleanly', async () => {

@@ -14,26 +14,29 @@ import { allDirectories, changeCounts, fit, layerLine, treeLine, treeRows, waste
 import { escapeTerminal as esc } from '../report/escape.js';
 import { platformText, wrapText, type Style } from '../report/format.js';
 import { sourceLine } from '../report/table.js';
+import { ACTIONS, defaultKeysFile, loadKeyBindings, type Action, type KeyBindings } from './explore-keys.js';
 import { readFlags, readOptions, registryFlags, tableStyle, voiceFlags, withExamples, type CommonOptions } from './commands.js';
 
 type Pane = 'layers' | 'tree';
 
-const HELP = [
-  'Keys',
-  '  Tab            switch between the layers and the file tree',
-  '  ↑ ↓  k j       move (in the layers: step through the layers)',
-  '  PgUp PgDn      a page up or down; Home End (g G) the first or last row',
-  '  Space Enter    fold or unfold the directory under the cursor',
-  '  ← →  h l       fold / unfold; ← on a file goes to its directory',
-  '  z  Z           fold every directory / unfold them all',
-  '  c  Ctrl+L      the tree as of the layer, or only the changes of the layer',
-  '  u  Ctrl+U      hide the paths the layer did not change',
-  '  /  Ctrl+F      filter by path (Enter keeps it, Esc clears it)',
-  '  ?              this help; any key closes it',
-  '  q  Ctrl+C      quit',
-  '',
-  'Marks: A added, M modified, D removed by the selected layer (colour too, unless NO_COLOR).',
-];
+/** The help screen, from the bindings in use: rebound keys show as they are. */
+function helpLines(keys: KeyBindings): string[] {
+  const line = (label: string, text: string) => `  ${label.padEnd(22)} ${text}`;
+  return [
+    'Keys',
+    ...(['toggle-view', 'compare-layer', 'compare-all', 'toggle-compare', 'filter-files'] as const).map((action) => line(keys.label(action), ACTIONS[action].help + (action === 'compare-all' ? ' (in the layers)' : ''))),
+    line('↑ ↓  k j', 'move (in the layers: step through the layers)'),
+    line(`${keys.label('page-up')} ${keys.label('page-down')}`, 'a page up or down; Home End (g G) the first or last row'),
+    'In the file tree',
+    ...(['toggle-collapse-dir', 'toggle-collapse-all-dir', 'toggle-added-files', 'toggle-modified-files', 'toggle-removed-files', 'toggle-unmodified-files', 'toggle-filetree-attributes'] as const).map((action) => line(keys.label(action), ACTIONS[action].help)),
+    line('← →  h l  Z', 'fold / unfold; ← on a file goes to its directory; Z unfolds all'),
+    line(keys.label('help'), ACTIONS.help.help),
+    line(keys.label('quit'), ACTIONS.quit.help),
+    '',
+    'Marks: A added, M modified, D removed by the selected layer (colour too, unless NO_COLOR).',
+    keys.file ? `Keys from ${keys.file}.` : `Rebind them in ${defaultKeysFile()} (dive's "keybinding:" names) or with --keys FILE.`,
+  ];
+}
 
 interface ExploreState {
   layer: number;
@@ -43,13 +46,18 @@ interface ExploreState {
   folded: Set<string>;
   layerOnly: boolean;
   hideUnchanged: boolean;
+  hideAdded: boolean;
+  hideModified: boolean;
+  hideRemoved: boolean;
+  /** The mode and owner columns (dive's Ctrl+B). */
+  attributes: boolean;
   filter: string;
   editing: boolean;
   help: boolean;
 }
 
 /** Everything below is drawn from this: the lines of one frame for a terminal of `cols` × `rows`. */
-function frame(data: ExploreData, state: ExploreState, rows: TreeRow[], cols: number, height: number, style: Style): string[] {
+function frame(data: ExploreData, state: ExploreState, rows: TreeRow[], cols: number, height: number, style: Style, keys: KeyBindings): string[] {
   const { report } = data;
   const { color } = style;
   const leftWidth = Math.max(30, Math.min(56, Math.floor(cols * 0.42)));
@@ -57,7 +65,8 @@ function frame(data: ExploreData, state: ExploreState, rows: TreeRow[], cols: nu
   const body = Math.max(3, height - 4);
   const title = fit(`${sourceLine(report)}  ${platformText(report.platform)}`, cols);
   const treeTitle = state.layerOnly ? `Changes of layer ${state.layer}` : `Files as of layer ${state.layer}`;
-  const flags = [state.hideUnchanged && !state.layerOnly ? 'changed only' : '', state.filter ? `filter "${esc(state.filter)}"` : ''].filter(Boolean).join(', ');
+  const hidden = [state.hideAdded ? 'added' : '', state.hideModified ? 'modified' : '', state.hideRemoved && state.layerOnly ? 'removed' : ''].filter(Boolean);
+  const flags = [state.hideUnchanged && !state.layerOnly ? 'changed only' : '', hidden.length > 0 ? `${hidden.join(', ')} hidden` : '', state.filter ? `filter "${esc(state.filter)}"` : ''].filter(Boolean).join(', ');
   const headLeft = fit(`${state.pane === 'layers' ? '●' : ' '} Layers (${report.layers.length})`, leftWidth);
   const headRight = fit(`${state.pane === 'tree' ? '●' : ' '} ${treeTitle}${flags ? ` (${flags})` : ''} · ${rows.length.toLocaleString('en-US')} rows`, rightWidth);
   const left: string[] = [];
@@ -73,17 +82,20 @@ function frame(data: ExploreData, state: ExploreState, rows: TreeRow[], cols: nu
     left.push(fit(line, leftWidth));
   }
   const right: string[] = [];
-  for (let i = state.top; i < Math.min(rows.length, state.top + body); i++) right.push(treeLine(rows[i]!, rightWidth, style, state.pane === 'tree' && i === state.cursor));
+  for (let i = state.top; i < Math.min(rows.length, state.top + body); i++) right.push(treeLine(rows[i]!, rightWidth, style, state.pane === 'tree' && i === state.cursor, state.attributes));
   if (rows.length === 0) right.push(fit(state.filter ? '  no path matches the filter' : '  nothing to show', rightWidth));
   const lines = [color.bold(title), `${color.bold(headLeft)}│${color.bold(headRight)}`];
   for (let i = 0; i < body; i++) lines.push(`${left[i] ?? fit('', leftWidth)}│${right[i] ?? fit('', rightWidth)}`);
-  const keys = state.editing ? `Filter: ${esc(state.filter)}▏  (Enter keep, Esc clear)` : 'Tab pane · ↑↓ move · Space fold · c layer/all · u changed · / filter · ? help · q quit';
-  lines.push(color.dim(fit(keys, cols)), fit(wasteLine(report, cols), cols));
+  const key = (action: Action) => keys.label(action, true);
+  const hint = state.editing
+    ? `Filter: ${esc(state.filter)}▏  (Enter keep, Esc clear)`
+    : `${key('toggle-view')} pane · ↑↓ move · ${key('toggle-collapse-dir')} fold · ${key('toggle-compare')} layer/all · ${key('toggle-unmodified-files')} changed · ${key('filter-files')} filter · ${key('help')} help · ${key('quit')} quit`;
+  lines.push(color.dim(fit(hint, cols)), fit(wasteLine(report, cols), cols));
   return lines;
 }
 
-function helpFrame(cols: number, height: number, style: Style): string[] {
-  const lines = HELP.map((line, i) => (i === 0 ? style.color.bold(fit(line, cols)) : fit(line, cols)));
+function helpFrame(cols: number, height: number, style: Style, keys: KeyBindings): string[] {
+  const lines = helpLines(keys).map((line, i) => (i === 0 ? style.color.bold(fit(line, cols)) : fit(line, cols)));
   while (lines.length < height - 1) lines.push(fit('', cols));
   return lines.slice(0, Math.max(1, height - 1));
 }
@@ -113,7 +125,7 @@ function parentRow(rows: TreeRow[], index: number): number {
   return index;
 }
 
-async function runExplorer(data: ExploreData, style: Style): Promise<void> {
+async function runExplorer(data: ExploreData, style: Style, keys: KeyBindings): Promise<void> {
   // Ink renders nothing until exit when it believes it runs in CI (is-in-ci reads CI at import): explore is
   // interactive on a terminal, checked before, so it draws whatever the environment says.
   const ci = process.env.CI;
@@ -128,11 +140,13 @@ async function runExplorer(data: ExploreData, style: Style): Promise<void> {
 
   // The tree rows of a state, cached on what they depend on: keys arrive faster than frames (a held key, keys
   // pasted or sent in one write), so each key is applied to the state the previous key left, not to the last frame.
-  let cached: { union: UnionFs; layerOnly: boolean; hideUnchanged: boolean; filter: string; folded: ReadonlySet<string>; rows: TreeRow[] } | null = null;
+  // The fields of the state the rows depend on (not the cursor, the pane or the columns shown).
+  const rowKeys = ['layerOnly', 'hideUnchanged', 'hideAdded', 'hideModified', 'hideRemoved', 'filter', 'folded'] as const;
+  let cached: { union: UnionFs; state: ExploreState; rows: TreeRow[] } | null = null;
   const rowsOf = (state: ExploreState): { union: UnionFs; rows: TreeRow[] } => {
     const union = data.unionAt(state.layer);
-    if (cached && cached.union === union && cached.layerOnly === state.layerOnly && cached.hideUnchanged === state.hideUnchanged && cached.filter === state.filter && cached.folded === state.folded) return cached;
-    cached = { union, layerOnly: state.layerOnly, hideUnchanged: state.hideUnchanged, filter: state.filter, folded: state.folded, rows: treeRows(union, state) };
+    if (cached && cached.union === union && rowKeys.every((name) => cached!.state[name] === state[name])) return cached;
+    cached = { union, state, rows: treeRows(union, state) };
     return cached;
   };
 
@@ -157,14 +171,22 @@ async function runExplorer(data: ExploreData, style: Style): Promise<void> {
       if (input && !key.ctrl && !key.meta) return { ...state, filter: state.filter + input, cursor: 0, top: 0 };
       return state;
     }
-    if (input === 'q' || (key.ctrl && input === 'c')) return 'quit';
-    if (input === '?') return { ...state, help: true };
-    if (key.tab) return { ...state, pane: state.pane === 'layers' ? 'tree' : 'layers' };
-    if ((input === 'c' && !key.ctrl) || (key.ctrl && input === 'l')) return { ...state, layerOnly: !state.layerOnly, cursor: 0, top: 0 };
-    if (input === 'u') return { ...state, hideUnchanged: !state.hideUnchanged, cursor: 0, top: 0 };
-    if (input === '/' || (key.ctrl && input === 'f')) return { ...state, editing: true };
-    if (key.escape && state.filter) return { ...state, filter: '', cursor: 0, top: 0 };
-    const step = key.upArrow || input === 'k' ? -1 : key.downArrow || input === 'j' ? 1 : key.pageUp ? -body : key.pageDown ? body : key.home || input === 'g' ? -Infinity : key.end || input === 'G' ? Infinity : 0;
+    const is = (action: Action) => keys.is(action, input, key, state.pane);
+    const fresh = (next: Partial<ExploreState>): ExploreState => ({ ...state, ...next, cursor: 0, top: 0 });
+    if (is('quit')) return 'quit';
+    if (is('help')) return { ...state, help: true };
+    if (is('toggle-view')) return { ...state, pane: state.pane === 'layers' ? 'tree' : 'layers' };
+    if (is('compare-layer')) return state.layerOnly ? state : fresh({ layerOnly: true });
+    if (is('compare-all')) return state.layerOnly ? fresh({ layerOnly: false }) : state;
+    if (is('toggle-compare')) return fresh({ layerOnly: !state.layerOnly });
+    if (is('toggle-unmodified-files')) return fresh({ hideUnchanged: !state.hideUnchanged });
+    if (is('toggle-added-files')) return fresh({ hideAdded: !state.hideAdded });
+    if (is('toggle-modified-files')) return fresh({ hideModified: !state.hideModified });
+    if (is('toggle-removed-files')) return fresh({ hideRemoved: !state.hideRemoved });
+    if (is('toggle-filetree-attributes')) return { ...state, attributes: !state.attributes };
+    if (is('filter-files')) return { ...state, editing: true };
+    if (key.escape && state.filter) return fresh({ filter: '' });
+    const step = key.upArrow || input === 'k' ? -1 : key.downArrow || input === 'j' ? 1 : is('page-up') ? -body : is('page-down') ? body : key.home || input === 'g' ? -Infinity : key.end || input === 'G' ? Infinity : 0;
     if (state.pane === 'layers') {
       if (step === 0) return state;
       const layer = Math.max(0, Math.min(last, Number.isFinite(step) ? state.layer + step : step > 0 ? last : 0));
@@ -172,7 +194,8 @@ async function runExplorer(data: ExploreData, style: Style): Promise<void> {
       return layer === state.layer ? state : { ...state, layer, cursor: 0, top: 0 };
     }
     if (step !== 0) return place({ ...state, cursor: Number.isFinite(step) ? state.cursor + step : step > 0 ? rows.length - 1 : 0 });
-    if (input === 'z') return place({ ...state, folded: allDirectories(union) });
+    // Fold everything, or (when something is folded) unfold everything: dive's Ctrl+Space.
+    if (is('toggle-collapse-all-dir')) return place({ ...state, folded: state.folded.size > 0 ? new Set() : allDirectories(union) });
     if (input === 'Z') return place({ ...state, folded: new Set() });
     const row = rows[state.cursor];
     if (!row) return state;
@@ -182,7 +205,7 @@ async function runExplorer(data: ExploreData, style: Style): Promise<void> {
       else next.delete(row.path);
       return place({ ...state, folded: next });
     };
-    if ((input === ' ' || key.return) && row.directory) return fold(!row.folded);
+    if (is('toggle-collapse-dir') && row.directory) return fold(!row.folded);
     if (key.rightArrow || input === 'l') return row.directory && row.folded ? fold(false) : state;
     if (key.leftArrow || input === 'h') {
       if (row.directory && !row.folded) return fold(true);
@@ -195,7 +218,10 @@ async function runExplorer(data: ExploreData, style: Style): Promise<void> {
     const { exit } = useApp();
     const { stdout } = useStdout();
     const [size, setSize] = useState({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
-    const [state, setState] = useState<ExploreState>({ layer: last, pane: 'tree', cursor: 0, top: 0, folded: new Set(), layerOnly: false, hideUnchanged: false, filter: '', editing: false, help: false });
+    const [state, setState] = useState<ExploreState>({
+      ...{ layer: last, pane: 'tree', cursor: 0, top: 0, folded: new Set(), layerOnly: false, filter: '', editing: false, help: false },
+      ...{ hideUnchanged: false, hideAdded: false, hideModified: false, hideRemoved: false, attributes: true },
+    });
     const latest = useRef(state);
     latest.current = state;
     useEffect(() => {
@@ -217,7 +243,7 @@ async function runExplorer(data: ExploreData, style: Style): Promise<void> {
       latest.current = next;
       setState(next);
     });
-    const lines = state.help ? helpFrame(size.cols, height, style) : frame(data, placed(state, body), rowsOf(state).rows, size.cols, height, style);
+    const lines = state.help ? helpFrame(size.cols, height, style, keys) : frame(data, placed(state, body), rowsOf(state).rows, size.cols, height, style, keys);
     return h(Box, { flexDirection: 'column', width: size.cols }, ...lines.map((line, i) => h(Text, { key: i, wrap: 'truncate' }, line)));
   }
 
@@ -253,14 +279,16 @@ async function runExplorer(data: ExploreData, style: Style): Promise<void> {
   }
 }
 
-export type ExploreOptions = CommonOptions;
+export type ExploreOptions = CommonOptions & { keys?: string };
 
 export async function runExplore(options: ExploreOptions): Promise<number> {
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
     throw new UsageError('explore is interactive: it needs a terminal on stdin and stdout (for a script: layerlens files IMAGE --layer N --changed, or analyze IMAGE --format html -o report.html)');
   }
+  // The bindings before the image: a bad keys file is exit 2 before anything is read.
+  const keys = loadKeyBindings(options.keys ?? defaultKeysFile(), options.keys !== undefined);
   const data = await openExplore(options.image, await readOptions(options));
-  await runExplorer(data, tableStyle(options, false));
+  await runExplorer(data, tableStyle(options, false), keys);
   return 0;
 }
 
@@ -275,7 +303,8 @@ export function registerExploreCommand(parser: Argv, setExit: (code: number) => 
             voiceFlags(
               command
                 .positional('image', { type: 'string', describe: 'the image to read (see "Images" below)', demandOption: true })
-                .option('platform', { type: 'string', describe: 'platform to pick from a multi-arch image: os/arch[/variant]' }),
+                .option('platform', { type: 'string', describe: 'platform to pick from a multi-arch image: os/arch[/variant]' })
+                .option('keys', { type: 'string', describe: `key bindings (a "keybinding:" map, dive's action names; default ${defaultKeysFile()} when it exists)` }),
             ),
           ),
         ),
@@ -283,6 +312,7 @@ export function registerExploreCommand(parser: Argv, setExit: (code: number) => 
           ['$0 explore samples/busybox-amd64.tar', 'step through the layers of a docker save'],
           ['$0 explore docker-daemon:app:dev', 'an image of the local engine, as dive does'],
           ['$0 explore alpine --platform linux/arm64', 'one platform of a registry image'],
+          ['$0 explore app.tar --keys ~/.dive.yaml', "dive's own key bindings (its keybinding: section)"],
         ],
       ),
     async (argv) => setExit(await runExplore(argv as unknown as ExploreOptions)),

@@ -32,6 +32,14 @@ export interface TreeOptions {
   layerOnly: boolean;
   /** Only changed paths (of the marked layer) and the directories leading to them. */
   hideUnchanged: boolean;
+  /**
+   * Hide what the marked layer added, modified or removed (dive's Ctrl+A, Ctrl+M, Ctrl+R). A directory so marked
+   * stays while something below it is shown: hiding added files must not hide the unchanged ones under an added
+   * directory's name (dive#151).
+   */
+  hideAdded?: boolean;
+  hideModified?: boolean;
+  hideRemoved?: boolean;
   /** A case-insensitive substring of the path; matching paths and the directories leading to them. */
   filter: string;
   /** Folded directories, by path. */
@@ -85,18 +93,21 @@ export function treeRows(union: UnionFs, options: TreeOptions): TreeRow[] {
   const marks = markOf(changes);
   const needle = options.filter.toLowerCase();
   const changedOnly = options.layerOnly || options.hideUnchanged;
-  // Which paths to show, decided before the walk: the changed ones (when asked) that match the filter (when given).
+  const hidden = new Set<ChangeMark>([...(options.hideAdded ? ['A' as const] : []), ...(options.hideModified ? ['M' as const] : [])]);
+  const shown = (path: string, mark: ChangeMark) => !hidden.has(mark) && (!needle || path.toLowerCase().includes(needle));
+  // Which paths to show, decided before the walk: the changed ones (when asked) of the kinds not hidden that match
+  // the filter (when given); then every directory leading to one.
   let kept: Set<string> | null = null;
-  if (changedOnly || needle) {
+  if (changedOnly || needle || hidden.size > 0) {
     const candidates: string[] = [];
     if (changedOnly) {
-      for (const path of marks.keys()) if (!needle || path.toLowerCase().includes(needle)) candidates.push(path);
+      for (const [path, mark] of marks) if (shown(path, mark)) candidates.push(path);
     } else {
       const pending: [FsNode, string][] = [[union.root, '']];
       while (pending.length > 0) {
         const [node, path] = pending.pop()!;
         if (node.children) for (const [name, child] of node.children) pending.push([child, `${path}/${name}`]);
-        if (node.parent && path.toLowerCase().includes(needle)) candidates.push(path);
+        if (node.parent && shown(path, marks.get(path) ?? ' ')) candidates.push(path);
       }
     }
     kept = keptPaths(candidates);
@@ -115,7 +126,7 @@ export function treeRows(union: UnionFs, options: TreeOptions): TreeRow[] {
     rows.push({ node, path, prefix: `${prefix}${last ? '└── ' : '├── '}`, name: node.name, mark: marks.get(path) ?? ' ', size: sizes.get(node) ?? 0, directory, folded });
     if (directory && !folded) push(node, path, `${prefix}${last ? '    ' : '│   '}`);
   }
-  if (options.layerOnly) {
+  if (options.layerOnly && !options.hideRemoved) {
     for (const path of changes?.removed ?? []) {
       if (needle && !path.toLowerCase().includes(needle)) continue;
       rows.push({ node: null, path, prefix: '', name: path, mark: 'D', size: 0, directory: false, folded: false });
@@ -143,15 +154,18 @@ export function fit(text: string, width: number): string {
   return cut + ' '.repeat(Math.max(0, width - cut.length));
 }
 
-/** One tree line: change mark, mode, owner, size, tree guides and name (escaped), the selected row marked `▶`. */
-export function treeLine(row: TreeRow, width: number, style: Style, selected: boolean): string {
+/**
+ * One tree line: change mark, mode, owner, size, tree guides and name (escaped), the selected row marked `▶`.
+ * Without `attributes` (dive's Ctrl+B) the mode and owner give their room to the names.
+ */
+export function treeLine(row: TreeRow, width: number, style: Style, selected: boolean, attributes = true): string {
   const { color } = style;
   const cursor = selected ? '▶' : ' ';
   if (!row.node) return `${cursor}${color.red(fit(`D  ${esc(row.path)}`, width - 1))}`;
   const node = row.node;
   // The owner column only where the names keep room (a tree pane of 66 columns or more).
-  const owner = width >= 66 ? ` ${`${node.uid}:${node.gid}`.padStart(9)}` : '';
-  const head = `${row.mark} ${modeString(node)}${owner} ${humanSize(row.size).padStart(9)}  `;
+  const owner = attributes && width >= 66 ? ` ${`${node.uid}:${node.gid}`.padStart(9)}` : '';
+  const head = `${row.mark} ${attributes ? `${modeString(node)}${owner} ` : ''}${humanSize(row.size).padStart(9)}  `;
   const target = node.linkTarget ? ` → ${node.linkTarget}` : '';
   const name = truncate(`${row.prefix}${row.name}${row.directory ? '/' : ''}${target}${row.folded ? ' …' : ''}`, Math.max(1, width - 1 - head.length), true);
   const body = fit(`${head}${name}`, width - 1);
