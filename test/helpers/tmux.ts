@@ -28,6 +28,8 @@ export interface TmuxSession {
   sendText(text: string): Promise<void>;
   /** The visible pane as plain text (tmux capture-pane -p), lines joined by \n, trailing spaces trimmed per line. */
   capture(): Promise<string>;
+  /** The visible pane with its colours and attributes as SGR escape sequences (tmux capture-pane -e -p). */
+  captureAnsi(): Promise<string>;
   /**
    * Poll capture() (every ~50 ms) until it matches; resolves with the screen; rejects after timeoutMs (default 10000)
    * with an Error whose message includes the last screen captured.
@@ -252,6 +254,8 @@ export async function startTmux(options: { command: string[]; cols?: number; row
     return lines.map((line) => line.trimEnd()).join('\n');
   };
 
+  const captureAnsi = async (): Promise<string> => tmux(name, ['capture-pane', '-e', '-p', ...target]);
+
   const deadStatus = async (): Promise<number | undefined> => {
     const [dead, status, signal] = (await tmux(name, ['display', '-p', ...target, '#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}'])).trim().split('|');
     if (dead !== '1') return undefined;
@@ -284,6 +288,7 @@ export async function startTmux(options: { command: string[]; cols?: number; row
       await tmux(name, ['send-keys', ...target, '-l', '--', text]);
     },
     capture,
+    captureAnsi,
     async waitFor(match, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<string> {
       const deadline = Date.now() + timeoutMs;
       let screen = '';
