@@ -270,6 +270,13 @@ export class UnionFs {
   private gone = new Map<string, { node: FsNode; index: number }>();
   /** While a layer is applied: the inodes of removed hardlinked names, as they were (names still in the tree). */
   private goneInodes = new Map<FsNode, Inode>();
+  /**
+   * While a layer is applied: the inodes whose content a removal has counted, and the names that became an
+   * inode's file when its other name went. Removing every name of one inode (rm a b, or an opaque directory over
+   * both) takes its bytes away once, not once per name.
+   */
+  private countedInodes = new Set<Inode>();
+  private promoted = new Map<FsNode, Inode>();
   /** Per layer: what it added, modified and removed, in the order applied. */
   readonly changes: LayerChanges[] = [];
   /** Every deletion or overwrite that hid bytes some layer ships, in order (what squashing would save). */
@@ -303,6 +310,8 @@ export class UnionFs {
     // umoci leaves it). `gone` remembers what each whiteout took away, and where in the stream it stood.
     this.gone = new Map();
     this.goneInodes = new Map();
+    this.countedInodes = new Set();
+    this.promoted = new Map();
     for (const [index, entry] of entries.entries()) {
       if (!entry.path.includes(WHITEOUT_PREFIX)) continue; // most entries: no split needed
       const parts = pathParts(entry.path);
@@ -409,6 +418,8 @@ export class UnionFs {
     if (this.options.changeSizes) this.changeSizes[layer] = status.sizes();
     this.gone = new Map();
     this.goneInodes = new Map();
+    this.countedInodes = new Set();
+    this.promoted = new Map();
     return changes;
   }
 
@@ -436,8 +447,14 @@ export class UnionFs {
     while (stack.length > 0) {
       const [current, currentPath] = stack.pop()!;
       this.spend(currentPath);
-      status.markRemoved(currentPath, current.children || current.type === 'hardlink' ? 0 : current.size, current.children !== null);
       const inode = this.inodes.get(current);
+      let bytes = current.children || current.type === 'hardlink' ? 0 : current.size;
+      const shared = inode ?? this.promoted.get(current);
+      if (shared && bytes > 0) {
+        if (this.countedInodes.has(shared)) bytes = 0;
+        else this.countedInodes.add(shared);
+      }
+      status.markRemoved(currentPath, bytes, current.children !== null);
       if (inode) {
         linked.push(current);
         this.goneInodes.set(current, inode);
@@ -497,6 +514,7 @@ export class UnionFs {
       const [first, ...others] = inode.names;
       if (!first) continue;
       if (others.length === 0) this.inodes.delete(first);
+      this.promoted.set(first, inode);
       Object.assign(first, { type: inode.type, linkTarget: inode.linkTarget });
       const firstPath = nodePath(first);
       for (const other of others) Object.assign(other, { type: 'hardlink', linkTarget: firstPath });
