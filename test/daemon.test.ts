@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expectSameReport, fixture, ROOT, runCli, runJson, SAMPLES, withoutExportOnly, type CliResult } from './helpers/cli.js';
+import { exploreScreen, htmlData } from './helpers/explorers.js';
+import { tmuxAvailable } from './helpers/tmux.js';
 import { countingProxy } from './helpers/engine-proxy.js';
 import { makeDeadSocket, startPodman, type PodmanEngine } from './helpers/podman.js';
 import { freePort } from './helpers/registry.js';
@@ -171,6 +173,16 @@ describe('an image loaded into podman', () => {
     expect(json.configDigest).toBe(archive.configDigest);
     expect(layerFacts(json.layers)).toEqual(layerFacts(archive.layers));
     expect(json.verify.ok).toBe(true);
+  });
+
+  (tmuxAvailable() ? test : test.skip)('both explorers read podman:NAME as they read its docker save tarball', async () => {
+    const image = `podman:${SAMPLE_NAME}`;
+    const screen = await exploreScreen(image, env({ CONTAINER_HOST: engine.address }));
+    expect(screen).toMatch(/Files as of layer 2 · \d+ rows/);
+    expect(screen).toBe(await exploreScreen(SAMPLE_TAR, env()));
+    const fromEngine = await htmlData(image, path.join(work, 'podman.html'), env({ CONTAINER_HOST: engine.address }));
+    expect(fromEngine.length).toBeGreaterThan(5);
+    expect(fromEngine).toEqual(await htmlData(SAMPLE_TAR, path.join(work, 'archive.html'), env()));
   });
 
   test('podman resolves its own names: the image ID, a short ID and a repo digest name the same image', async () => {

@@ -13,6 +13,8 @@ import path from 'node:path';
 import { expectSameReport, runCli, runJson, SAMPLES, withoutExportOnly } from './helpers/cli.js';
 import { countingProxy, type ProxyLog } from './helpers/engine-proxy.js';
 import { startDocker, type DockerEngine } from './helpers/docker.js';
+import { exploreScreen, htmlData } from './helpers/explorers.js';
+import { tmuxAvailable } from './helpers/tmux.js';
 import { realisticImage, REALISTIC_BUILD_TIMEOUT_MS, type RealisticImage } from './helpers/realistic.js';
 
 const SLOW = 600_000;
@@ -92,6 +94,15 @@ describe('docker-daemon:NAME against dockerd', () => {
     expect(fromEngine.json.source).toMatchObject({ kind: 'daemon', engine: { name: 'docker', version: engine.version.Version } });
     expectSameReport(fromEngine.json, fromFile.json);
   });
+
+  (tmuxAvailable() ? test : test.skip)('both explorers read the engine image as they read its docker save tarball', async () => {
+    const screen = await exploreScreen(`docker-daemon:${SAMPLE_NAME}`, env());
+    expect(screen).toMatch(/Files as of layer 2 · \d+ rows/);
+    expect(screen).toBe(await exploreScreen(SAMPLE_TAR));
+    const fromEngine = await htmlData(`docker-daemon:${SAMPLE_NAME}`, path.join(work, 'engine.html'), env());
+    expect(fromEngine.length).toBeGreaterThan(5);
+    expect(fromEngine).toEqual(await htmlData(SAMPLE_TAR, path.join(work, 'archive.html')));
+  }, SLOW);
 
   test('the realistic image (~400 MB) from the engine: analyze equals the realistic docker archive read as a file', async () => {
     const fromEngine = await runJson<Report>(['analyze', '--json', 'docker-daemon:bench/realistic:1'], { env: env() });

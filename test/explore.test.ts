@@ -85,6 +85,23 @@ describe('what the explorer shows, against the CLI documents', () => {
     expect(layer2).not.toContain('/app/hello.sh');
   });
 
+  test.each([
+    ['the docker save', [SAMPLE]],
+    ['the OCI layout, amd64', [`oci:${path.join(SAMPLES, 'busybox-oci')}`, '--platform', 'linux/amd64']],
+    ['the OCI layout, arm64', [`oci:${path.join(SAMPLES, 'busybox-oci')}`, '--platform', 'linux/arm64']],
+  ])('every layer of %s: the tree is `files --layer N`, the marks its changes', async (_, [image, ...flags]) => {
+    const platform = flags[1] ? { platform: { os: 'linux', architecture: flags[1].split('/')[1]! } } : {};
+    const opened = await openExplore(image!, platform);
+    const analyzed = (await runJson<FilesJson>(['analyze', image!, ...flags])).json.layers;
+    expect(opened.report.layers.length).toBe(analyzed.length);
+    for (let layer = 0; layer < analyzed.length; layer++) {
+      const files = (await runJson<FilesJson>(['files', image!, ...flags, '--layer', String(layer)])).json.files;
+      const rows = treeRows(opened.unionAt(layer), view(layer));
+      expect(rows.map((row) => row.path)).toEqual(files.map((file) => file.path));
+      expect(rows.filter((row) => row.mark === 'A').map((row) => row.path).sort()).toEqual([...analyzed[layer]!.changes.added].sort());
+    }
+  });
+
   test('explore off a terminal is exit 2 saying what to use instead', async () => {
     const result = await runCli(['explore', SAMPLE]);
     expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 2, stdout: '' });

@@ -279,3 +279,29 @@ test('change lists carry each path\'s size and sort by size or path; removals ar
   expect(errors).toEqual([]);
   await page.close();
 });
+
+test.each([
+  ['the docker save', [path.join(SAMPLES, 'busybox-amd64.tar')]],
+  ['both platforms of the OCI layout', [`oci:${path.join(SAMPLES, 'busybox-oci')}`, '--all-platforms']],
+])('every layer of every image of %s can be selected, and shows its tree', async (name, args) => {
+  const file = path.join(ARTIFACTS, `sample-layers-${name.replace(/\W+/g, '-')}.html`);
+  expect((await runCli(['analyze', ...args, '--format', 'html', '-o', file])).code).toBe(0);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.goto(`file://${file}`);
+  await page.waitForSelector('.cell');
+  const sections = await page.locator('section.image').count();
+  expect(sections).toBe(args.includes('--all-platforms') ? 2 : 1);
+  for (let i = 0; i < sections; i++) {
+    const layers = await page.locator(`#layer${i} option`).count();
+    expect(layers).toBe(4); // "every layer", then the sample's three layers
+    for (let layer = 0; layer < layers - 1; layer++) {
+      await page.selectOption(`#layer${i}`, String(layer));
+      await expect(page.locator(`#asof${i}`).textContent()).resolves.toMatch(new RegExp(`^layer ${layer} wrote `));
+      expect(await page.locator(`#listing${i} tbody tr`).count()).toBeGreaterThan(0);
+    }
+  }
+  expect(errors).toEqual([]);
+  await page.close();
+});

@@ -9,7 +9,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { runCli, runJson, SAMPLES } from './helpers/cli.js';
+import { exploreScreen, htmlData } from './helpers/explorers.js';
 import { pushImage, startFaultProxy, startRegistry, type RunningRegistry } from './helpers/registry.js';
+import { tmuxAvailable } from './helpers/tmux.js';
 
 interface LayersJson {
   indexDigest: string | null;
@@ -102,6 +104,18 @@ describe('a plain-HTTP registry on loopback', () => {
     expect(json.diff.layers.onlyB).toEqual([]);
     expect(json.diff.layers.commonBase).toBe(3);
     expect(json.diff.layers.shared).toHaveLength(3);
+  });
+
+  (tmuxAvailable() ? test : test.skip)('both explorers read the registry image as they read the OCI layout it was pushed from', async () => {
+    // The same blobs (skopeo pushed the layout as it is), so the same digests on the screen too.
+    const image = [`${registry.host}/sample/busybox:1`, '--platform', 'linux/amd64'];
+    const layout = [LAYOUT, '--platform', 'linux/amd64'];
+    const screen = await exploreScreen(image, env());
+    expect(screen).toMatch(/Files as of layer 2 · \d+ rows/);
+    expect(screen).toBe(await exploreScreen(layout));
+    const fromRegistry = await htmlData(image, path.join(work, 'registry.html'), env());
+    expect(fromRegistry.length).toBeGreaterThan(5); // trees as of each layer, paths, change lists
+    expect(fromRegistry).toEqual(await htmlData(layout, path.join(work, 'layout.html')));
   });
 
   test('unknown repositories and tags exit 3 with one line', async () => {
