@@ -4,11 +4,11 @@
  * the changes-only view, the filter, folding, help, resize, and a clean exit on q, Ctrl+C and a closed terminal.
  */
 import path from 'node:path';
-import { runCli, runJson, SAMPLES } from './helpers/cli.js';
+import { fixture, runCli, runJson, SAMPLES } from './helpers/cli.js';
 import { startTmux, tmuxAvailable, type TmuxSession } from './helpers/tmux.js';
 import { realisticImage, REALISTIC_BUILD_TIMEOUT_MS } from './helpers/realistic.js';
 import { openExplore, type ExploreData } from '../src/pipeline/explore.js';
-import { treeRows, type TreeOptions } from '../src/report/explore-view.js';
+import { treeRows, wasteListLines, type TreeOptions } from '../src/report/explore-view.js';
 
 const SAMPLE = path.join(SAMPLES, 'busybox-amd64.tar');
 const BIN = path.resolve('bin', 'layerlens.js');
@@ -100,6 +100,24 @@ describe('what the explorer shows, against the CLI documents', () => {
       expect(rows.map((row) => row.path)).toEqual(files.map((file) => file.path));
       expect(rows.filter((row) => row.mark === 'A').map((row) => row.path).sort()).toEqual([...analyzed[layer]!.changes.added].sort());
     }
+  });
+
+  test("dive's list of paths in more than one layer, in the room the layers pane leaves: `waste --json`'s entries, in order", async () => {
+    // dive's own test image: several paths written twice or more.
+    const dive = fixture('dive', '.data', 'test-docker-image.tar');
+    const waste = (await runJson<{ waste: { entries: { path: string; count: number; cumulativeSize: number }[] } }>(['waste', dive])).json.waste.entries;
+    expect(waste.length).toBeGreaterThan(2);
+    const opened = await openExplore(dive);
+    const lines = wasteListLines(opened.report, 60, 10);
+    expect(lines[0]).toMatch(new RegExp(`^Count +Total +Path \\(${waste.length} in 2\\+ layers\\)`));
+    const listed = lines.slice(1).map((line) => line.trim().split(/\s+/));
+    expect(listed.map((cells) => [Number(cells[0]), cells.at(-1)])).toEqual(waste.map((entry) => [entry.count, entry.path]));
+    expect(wasteListLines(opened.report, 42, 3)).toHaveLength(3); // the room, not more: a header and two
+    expect(lines.every((line) => line.length === 60)).toBe(true);
+    // Narrower, a path is cut in its middle: the file name stays.
+    expect(wasteListLines(opened.report, 36, 10)[1]).toMatch(/ \/root…\S+file\d\.txt $/);
+    expect(wasteListLines(data.report, 42, 2)).toEqual([]); // no room: nothing, not a header alone
+    expect(wasteListLines(data.report, 42, 5)).toHaveLength(2); // the sample: one path, written twice
   });
 
   test('explore off a terminal is exit 2 saying what to use instead', async () => {

@@ -10,7 +10,7 @@ import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 import type { UnionFs } from '../analyze/union.js';
 import { openExplore, type ExploreData } from '../pipeline/explore.js';
-import { allDirectories, changeCounts, fit, layerLine, treeLine, treeRows, wasteLine, type TreeRow } from '../report/explore-view.js';
+import { allDirectories, changeCounts, fit, layerLine, treeLine, treeRows, wasteLine, wasteListLines, type TreeRow } from '../report/explore-view.js';
 import { escapeTerminal as esc } from '../report/escape.js';
 import { platformText, wrapText, type Style } from '../report/format.js';
 import { sourceLine } from '../report/table.js';
@@ -81,6 +81,9 @@ function frame(data: ExploreData, state: ExploreState, rows: TreeRow[], cols: nu
     if (left.length >= body) break;
     left.push(fit(line, leftWidth));
   }
+  // What is left of the pane: dive's list of paths written more than once.
+  const waste = wasteListLines(report, leftWidth, body - left.length - 1);
+  if (waste.length > 0) left.push(fit('', leftWidth), color.bold(waste[0]!), ...waste.slice(1));
   const right: string[] = [];
   for (let i = state.top; i < Math.min(rows.length, state.top + body); i++) right.push(treeLine(rows[i]!, rightWidth, style, state.pane === 'tree' && i === state.cursor, state.attributes));
   if (rows.length === 0) right.push(fit(state.filter ? '  no path matches the filter' : '  nothing to show', rightWidth));

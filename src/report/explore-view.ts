@@ -6,7 +6,7 @@
 import { nodePath, parentsFirst, subtreeBytes, type FsNode, type LayerChanges, type UnionFs } from '../analyze/union.js';
 import { escapeTerminal as esc } from './escape.js';
 import { modeString } from './files-table.js';
-import { humanSize, shorten, truncate, type Style } from './format.js';
+import { humanSize, shorten, truncate, truncatePath, type Style } from './format.js';
 import type { LayerReport, SingleReport } from './report.js';
 
 export type ChangeMark = 'A' | 'M' | 'D' | ' ';
@@ -191,4 +191,20 @@ export function wasteLine(report: SingleReport, width: number): string {
   if (!waste) return fit('', width);
   const efficiency = `${(waste.efficiency * 100).toFixed(2)} %`;
   return fit(`Efficiency ${efficiency} · Wasted ${humanSize(waste.wastedBytes)} · Reclaimable ${humanSize(waste.reclaimableBytes)} · Hidden by later layers ${humanSize(waste.hiddenBytes)}`, width);
+}
+
+/**
+ * dive's image details, in the room the layers pane has left: the paths more than one layer wrote, the costliest
+ * first (how many times, the bytes of every copy, the path), as its "potential wasted space" list.
+ */
+export function wasteListLines(report: SingleReport, width: number, room: number): string[] {
+  const entries = report.waste?.entries ?? [];
+  if (room < 3 || entries.length === 0) return [];
+  const lines = [fit(`Count     Total  Path (${entries.length.toLocaleString('en-US')} in 2+ layers)`, width)];
+  // The path cut in its middle: its directory's start and its file name are what tell rows apart.
+  for (const entry of entries.slice(0, room - 1)) {
+    const head = `${String(entry.count).padStart(5)} ${humanSize(entry.cumulativeSize).padStart(9)}  `;
+    lines.push(fit(`${head}${truncatePath(entry.path, Math.max(1, width - 1 - head.length))}`, width));
+  }
+  return lines;
 }
