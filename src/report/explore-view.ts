@@ -86,6 +86,40 @@ function keptPaths(paths: Iterable<string>): Set<string> {
   return kept;
 }
 
+/**
+ * The paths of a hidden kind with nothing shown below them. Each topmost such path's subtree is walked once,
+ * children before parents and without recursion (an image controls the depth): a node shows when its own mark is
+ * not hidden or something below it shows.
+ */
+function droppedPaths(union: UnionFs, marks: Map<string, ChangeMark>, hidden: ReadonlySet<ChangeMark>): Set<string> {
+  const dropped = new Set<string>();
+  const isHidden = (path: string) => hidden.has(marks.get(path) ?? ' ');
+  const hasHiddenAncestor = (path: string) => {
+    for (let end = path.lastIndexOf('/'); end > 0; end = path.lastIndexOf('/', end - 1)) if (isHidden(path.slice(0, end))) return true;
+    return false;
+  };
+  for (const [path, mark] of marks) {
+    if (!hidden.has(mark) || hasHiddenAncestor(path)) continue;
+    const top = union.get(path);
+    if (!top) continue;
+    const order: [FsNode, string][] = [];
+    const pending: [FsNode, string][] = [[top, path]];
+    while (pending.length > 0) {
+      const [node, nodePath] = pending.pop()!;
+      order.push([node, nodePath]);
+      if (node.children) for (const [name, child] of node.children) pending.push([child, `${nodePath}/${name}`]);
+    }
+    const showing = new Set<FsNode>();
+    for (let i = order.length - 1; i >= 0; i--) {
+      const [node, nodePath] = order[i]!;
+      if (!isHidden(nodePath) || showing.has(node)) {
+        if (node !== top && node.parent) showing.add(node.parent);
+      } else dropped.add(nodePath);
+    }
+  }
+  return dropped;
+}
+
 /** The rows of the tree as of `options.layer`, depth first, names sorted, folded directories closed. */
 export function treeRows(union: UnionFs, options: TreeOptions): TreeRow[] {
   const sizes = sizesOf(union);
@@ -98,7 +132,10 @@ export function treeRows(union: UnionFs, options: TreeOptions): TreeRow[] {
   // Which paths to show, decided before the walk: the changed ones (when asked) of the kinds not hidden that match
   // the filter (when given); then every directory leading to one.
   let kept: Set<string> | null = null;
-  if (changedOnly || needle || hidden.size > 0) {
+  // Kinds hidden and nothing else asked: only the hidden paths' subtrees are looked at (dropped when nothing below
+  // them is shown), not every path of the tree (a second per key on 200k paths).
+  const dropped = hidden.size > 0 && !changedOnly && !needle ? droppedPaths(union, marks, hidden) : null;
+  if (changedOnly || needle || (hidden.size > 0 && !dropped)) {
     const candidates: string[] = [];
     if (changedOnly) {
       for (const [path, mark] of marks) if (shown(path, mark)) candidates.push(path);
@@ -115,7 +152,7 @@ export function treeRows(union: UnionFs, options: TreeOptions): TreeRow[] {
   const rows: TreeRow[] = [];
   const stack: { node: FsNode; path: string; prefix: string; last: boolean }[] = [];
   const push = (parent: FsNode, path: string, prefix: string) => {
-    const names = [...parent.children!.keys()].filter((name) => !kept || kept.has(`${path}/${name}`)).sort();
+    const names = [...parent.children!.keys()].filter((name) => (!kept || kept.has(`${path}/${name}`)) && (!dropped || !dropped.has(`${path}/${name}`))).sort();
     for (let i = names.length - 1; i >= 0; i--) stack.push({ node: parent.children!.get(names[i]!)!, path: `${path}/${names[i]}`, prefix, last: i === names.length - 1 });
   };
   push(union.root, '', '');
