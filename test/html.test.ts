@@ -25,6 +25,15 @@ beforeAll(async () => {
 });
 afterAll(async () => browser?.close());
 
+/** A report opened in Chromium (at `hash`), with the script errors it raises collected. */
+async function openPage(file: string, hash = ''): Promise<{ page: import('playwright-core').Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.goto(`file://${file}${hash}`);
+  return { page, errors };
+}
+
 test('the report is one self-contained file that needs no network', async () => {
   const file = path.join(ARTIFACTS, 'sample-report.html');
   const result = await runCli(['analyze', `oci:${path.join(SAMPLES, 'busybox-oci')}`, '--platform', 'linux/amd64', '--format', 'html', '-o', file]);
@@ -95,10 +104,7 @@ const backgroundOf = (el: unknown): string => (globalThis as unknown as { getCom
 test('the layer legend matches the cells; a layer bar opens that layer with every path it changed; one platform is named once', async () => {
   const file = path.join(ARTIFACTS, 'dive-report.html');
   if (!existsSync(file)) expect((await runCli(['analyze', DIVE_TAR, '--format', 'html', '-o', file])).code).toBe(0);
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(String(error)));
-  await page.goto(`file://${file}`);
+  const { page, errors } = await openPage(file);
   await page.waitForSelector('.cell');
   await page.locator('.cell.dir', { hasText: /^root$/ }).click({ position: { x: 8, y: 6 } });
   const cell = await page.locator('.cell', { hasText: /^saved\.txt$/ }).evaluate(backgroundOf);
@@ -131,10 +137,7 @@ test('the search box finds every path of the image (as `files` lists them), and 
   const file = path.join(ARTIFACTS, 'dive-report-search.html');
   expect((await runCli(['analyze', DIVE_TAR, '--format', 'html', '-o', file])).code).toBe(0);
   const files = (JSON.parse((await runCli(['files', DIVE_TAR, '--json'])).stdout) as { files: { path: string }[] }).files.map((entry) => entry.path);
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(String(error)));
-  await page.goto(`file://${file}`);
+  const { page, errors } = await openPage(file);
   await page.waitForSelector('.cell');
   await page.locator('#search0').fill('SAVED');
   await page.waitForSelector('#results0 .count');
@@ -183,10 +186,7 @@ function expectedListing(files: { path: string; type: string; size: number; laye
 test('the layer selector shows the filesystem as of each layer, with what that layer wrote, as `files --layer` lists it', async () => {
   const file = path.join(ARTIFACTS, 'dive-report-layers.html');
   expect((await runCli(['analyze', DIVE_TAR, '--format', 'html', '-o', file])).code).toBe(0);
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(String(error)));
-  await page.goto(`file://${file}`);
+  const { page, errors } = await openPage(file);
   await page.waitForSelector('.cell');
   type Files = { files: { path: string; type: string; size: number; layer: number }[] };
   const asOf = async (layer: number) => (JSON.parse((await runCli(['files', DIVE_TAR, '--layer', String(layer), '--json'])).stdout) as Files).files;
@@ -236,10 +236,7 @@ test('the layer selector shows the filesystem as of each layer, with what that l
 test('change lists carry each path\'s size and sort by size or path; removals are sized as they were before', async () => {
   const file = path.join(ARTIFACTS, 'dive-report-layers.html');
   if (!existsSync(file)) expect((await runCli(['analyze', DIVE_TAR, '--format', 'html', '-o', file])).code).toBe(0);
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(String(error)));
-  await page.goto(`file://${file}#img0-layer0`);
+  const { page, errors } = await openPage(file, '#img0-layer0');
   await page.waitForSelector('details#img0-layer0 table.change-list');
   type Files = { files: { path: string; type: string; size: number }[] };
   const sizesAsOf = async (layer: number) => {
@@ -286,10 +283,7 @@ test.each([
 ])('every layer of every image of %s can be selected, and shows its tree', async (name, args) => {
   const file = path.join(ARTIFACTS, `sample-layers-${name.replace(/\W+/g, '-')}.html`);
   expect((await runCli(['analyze', ...args, '--format', 'html', '-o', file])).code).toBe(0);
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(String(error)));
-  await page.goto(`file://${file}`);
+  const { page, errors } = await openPage(file);
   await page.waitForSelector('.cell');
   const sections = await page.locator('section.image').count();
   expect(sections).toBe(args.includes('--all-platforms') ? 2 : 1);
