@@ -1,5 +1,5 @@
 /**
- * Local engines over the Docker Engine API (which Podman serves too), on undici: find the endpoint the way the
+ * Local engines over the Docker Engine API (which Podman serves too), on node:http (engine-http.ts): find the endpoint the way the
  * docker and podman CLIs do, ask the engine whether it holds the name as typed (`GET /images/{name}/json`), and
  * stream `GET /images/{name}/get` — a docker save tarball — through the one-pass reader (stream-archive.ts): layers
  * are scanned as they arrive and nothing touches the disk.
@@ -11,8 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
-import type { Agent, Dispatcher } from 'undici';
-import { undici } from './http-client.js';
+import { EngineHttp, type EngineResponse } from './engine-http.js';
 import { errorMessage, ImageReadError } from '../errors.js';
 import { resolveDockerArchive } from './docker-archive.js';
 import { DEFAULT_TIMEOUT_SECONDS, DeadlineError, errorCode, guardStall, quoteServerText } from './registry/transport.js';
@@ -79,26 +78,18 @@ export function engineEndpoints(engine: EngineKind): Endpoint[] {
 export class UnsupportedEndpoint extends ImageReadError {}
 
 export class EngineClient {
-  private readonly agent: Agent;
-  private readonly base: string;
+  private readonly http: EngineHttp;
 
   constructor(readonly endpoint: Endpoint) {
     const address = endpoint.address;
     if (address.startsWith('unix://')) {
-      this.agent = new (undici().Agent)({ connect: { socketPath: address.slice('unix://'.length) }, headersTimeout: 60_000, bodyTimeout: 0 });
-      this.base = 'http://engine';
+      this.http = new EngineHttp({ socketPath: address.slice('unix://'.length) });
     } else if (address.startsWith('tcp://') || address.startsWith('http://') || address.startsWith('https://')) {
       const url = new URL(address.replace(/^tcp:/, 'http:'));
       const certPath = process.env.DOCKER_CERT_PATH || dockerConfigDir();
       const tls = (process.env.DOCKER_TLS_VERIFY ?? '') !== '' || address.startsWith('https://');
-      if (tls) {
-        const read = (file: string) => (existsSync(path.join(certPath, file)) ? readFileSync(path.join(certPath, file)) : undefined);
-        this.agent = new (undici().Agent)({ connect: { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem'), rejectUnauthorized: true }, bodyTimeout: 0 });
-        this.base = `https://${url.host}`;
-      } else {
-        this.agent = new (undici().Agent)({ bodyTimeout: 0 });
-        this.base = `http://${url.host}`;
-      }
+      const read = (file: string) => (existsSync(path.join(certPath, file)) ? readFileSync(path.join(certPath, file)) : undefined);
+      this.http = new EngineHttp({ url, tls: tls ? { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') } : null });
     } else if (address.startsWith('ssh://')) {
       // The docker CLI tunnels these through `ssh HOST docker system dial-stdio`; layerlens does not run ssh.
       throw new UnsupportedEndpoint(`${endpoint.origin} is an ssh:// endpoint (${quoteServerText(address)}), which layerlens does not support; forward the socket (ssh -L /tmp/docker.sock:/var/run/docker.sock HOST) and set DOCKER_HOST=unix:///tmp/docker.sock`);
@@ -108,7 +99,7 @@ export class EngineClient {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.http.close();
   }
 
   describeFailure(error: unknown): string {
@@ -118,8 +109,9 @@ export class EngineClient {
     return `${this.endpoint.address}: ${code ?? String(error)}`;
   }
 
-  async get(pathname: string, options: { headersTimeout?: number; signal?: AbortSignal } = {}): Promise<Dispatcher.ResponseData> {
-    return undici().request(`${this.base}${pathname}`, { dispatcher: this.agent, method: 'GET', headers: { 'user-agent': 'layerlens' }, ...options });
+  /** GET on the engine; headers within `headersTimeout` ms (default 60 s; 0: no deadline, for an export). */
+  async get(pathname: string, options: { headersTimeout?: number; signal?: AbortSignal } = {}): Promise<EngineResponse> {
+    return this.http.get(pathname, { headersTimeout: 60_000, ...options });
   }
 
   /**
@@ -351,8 +343,8 @@ function exportShare(received: number, expected: number | null): string {
 
 /**
  * The body of `GET /images/{name}/get`, watched by the stall rule once bytes flow (no headers deadline: Docker
- * 20.10 writes the whole export before its first byte). Consumed with `for await`: piping undici's body through
- * default-sized stream buffers crawls at 1-4 MB/s on a chunked unix-socket response.
+ * 20.10 writes the whole export before its first byte). Consumed with `for await` (piping a body through
+ * default-sized stream buffers, as this once did on undici, crawled at 1-4 MB/s on a chunked unix-socket response).
  */
 async function exportStream(client: EngineClient, engineName: string, name: string, pathname: string, timeoutSeconds: number): Promise<AsyncIterable<Buffer>> {
   const response = await client.get(pathname, { headersTimeout: 0 });
