@@ -132,6 +132,11 @@ describe('deep paths', () => {
     const table = await runCli(['files', `oci:${dir}:x`, '--depth', '5000']);
     expect(table.code).toBe(0);
     expect(table.stdout.split('\n').length).toBeGreaterThan(1000);
+    // A filter walks the whole tree too, and the HTML report takes a size tree as of each layer.
+    const filtered = await runCli(['files', `oci:${dir}:x`, '--glob', '**/d/d', '--depth', '5000']);
+    expect({ code: filtered.code, stderr: filtered.stderr }).toEqual({ code: 0, stderr: '' });
+    const html = await runCli(['analyze', `oci:${dir}:x`, '--format', 'html', '-o', path.join(scratch, 'deepest.html')]);
+    expect({ code: html.code, stderr: html.stderr }).toEqual({ code: 0, stderr: '' });
   });
   test('many deep chains (a 6 kB gzip whose listing would be 800 MB of paths) are refused quickly with exit 3', async () => {
     const dir = path.join(scratch, 'deep-chains');
