@@ -70,6 +70,7 @@ export class DockerArchiveStore extends TreeBlobStore {
   private readonly members = new Map<string, string>();
 
   constructor(tree: FileTree) {
+    // A key `add` did not map is taken as a member name, which is what a member no digest names is keyed by.
     super(tree, (key) => this.members.get(key) ?? key);
   }
 
