@@ -6,7 +6,7 @@ import { readFileSync, existsSync, statSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { evaluateGates, RULE_NAMES, RULES, type GateConfig, type GateFacts, type RuleResult } from '../analyze/gates.js';
-import { listPlatforms } from '../analyze/platforms.js';
+import { listPlatforms } from '../pipeline/platforms.js';
 import { DamagedImageError, EXIT_UNREADABLE, LayerlensError, UsageError, ImageReadError } from '../errors.js';
 import { openHandle, resolveHandle } from '../fetch/open.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';

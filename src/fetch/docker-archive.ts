@@ -7,12 +7,12 @@
 import { IO_CONCURRENCY, mapLimit } from '../concurrency.js';
 import { ImageReadError } from '../errors.js';
 import { sha256Digest } from '../image/digest.js';
-import { dockerLayerMediaType, isIndexMediaType, isManifestMediaType, isNonDistributable, sniffCompression } from '../image/mediatypes.js';
+import { dockerLayerMediaType, isIndexMediaType, isManifestMediaType, sniffCompression } from '../image/mediatypes.js';
 import { parseConfig, parseDockerArchiveManifest, parseManifestOrIndex } from '../image/parse.js';
-import { formatPlatform, platformMatches } from '../image/platform.js';
+import { configPlatform, formatPlatform } from '../image/platform.js';
 import type { DockerArchiveEntry, ImageIndex, ImageManifest, Platform } from '../image/types.js';
-import { LayoutBlobStore, readLayoutIndex } from './oci-layout.js';
-import { optional, readVerified } from './resolve.js';
+import { LayoutBlobStore, readLayoutIndex, TreeBlobStore } from './oci-layout.js';
+import { diffIdsCountCheck, layerRef, readVerified, requireSelectedPlatform } from './resolve.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, type LayerRef, type ResolvedImage, type Selection, type VerifyCheck } from '../model/source.js';
 import type { FileTree } from './tree.js';
 
@@ -58,6 +58,28 @@ function digestFromName(name: string, kind: 'config' | 'layer'): string | null {
     if (match) return `sha256:${match[1]}`;
   }
   return null;
+}
+
+/**
+ * A docker save archive's blobs, by the key manifest.json's members are known by: a layer named by its digest
+ * (`blobs/sha256/<hex>`) under that digest, any other member (a legacy `<id>/layer.tar`, which no digest names)
+ * under its own name. Not the diff_id, as go-containerregistry keys them: two members of a hostile archive may claim
+ * one diff_id, and each layer must open its own member (the scan checks the diff_id of what it reads).
+ */
+export class DockerArchiveStore extends TreeBlobStore {
+  private readonly members = new Map<string, string>();
+
+  constructor(tree: FileTree) {
+    // A key `add` did not map is taken as a member name, which is what a member no digest names is keyed by.
+    super(tree, (key) => this.members.get(key) ?? key);
+  }
+
+  /** Register a member manifest.json names; returns its key. */
+  add(name: string): string {
+    const key = digestFromName(name, 'layer') ?? name;
+    this.members.set(key, name);
+    return key;
+  }
 }
 
 /** Find, in a Docker 25+ archive's OCI index, the manifest of the image whose config has this digest. */
@@ -109,49 +131,27 @@ export async function resolveDockerArchive(tree: FileTree, selection: Selection)
     if (found) checks.push(...found.checks);
   }
   const manifest = found?.manifest ?? null;
-  const configPlatform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
-  if (selection.platform && !platformMatches(selection.platform, configPlatform)) {
-    throw new ImageReadError(`${tree.label} holds a ${formatPlatform(configPlatform)} image, not ${formatPlatform(selection.platform)} as --platform asks`);
-  }
+  requireSelectedPlatform(selection, configPlatform(config), `${tree.label} holds a ${formatPlatform(configPlatform(config))} image`);
   const manifestDigest = found?.digest ?? null;
-  checks.push({
-    kind: 'config',
-    subject: configDigest,
-    manifest: manifestDigest,
-    ok: config.rootfs.diff_ids.length === entry.Layers.length,
-    expected: entry.Layers.length,
-    actual: config.rootfs.diff_ids.length,
-    what: "rootfs.diff_ids count equals manifest.json's layer count",
-  });
+  checks.push(diffIdsCountCheck(configDigest, manifestDigest, config.rootfs.diff_ids.length, entry.Layers.length, "manifest.json's layer count"));
   if (manifest && manifest.layers.length !== entry.Layers.length) {
     checks.push({ kind: 'manifest', subject: manifestDigest!, manifest: manifestDigest, ok: false, expected: manifest.layers.length, actual: entry.Layers.length, what: "manifest.json's layer count equals the OCI manifest's" });
   }
 
+  const store = new DockerArchiveStore(tree);
   const layers: LayerRef[] = await mapLimit(entry.Layers, IO_CONCURRENCY, async (name, index): Promise<LayerRef> => {
-    const storedSize = await tree.size(name);
+    const key = store.add(name);
+    const stored = await store.stat(key);
     const diffId = config.rootfs.diff_ids[index] ?? null;
     // LayerSources (legacy docker save) describes the registry blob of a foreign layer: its digest and size
     // are those of the compressed blob, not of the layer.tar stored here. Trust it only when the stored file
     // is that blob (named by its digest) or when nothing is stored (the layer was not saved).
     const source = diffId ? entry.LayerSources?.[diffId] : undefined;
-    const sourceFits = source !== undefined && (storedSize === null || digestFromName(name, 'layer') === source.digest);
+    const sourceFits = source !== undefined && (stored.size === null || digestFromName(name, 'layer') === source.digest);
     const described = manifest?.layers[index] ?? (sourceFits ? source : undefined);
-    let mediaType = described?.mediaType;
-    if (!mediaType) mediaType = dockerLayerMediaType(storedSize ? sniffCompression(await tree.head(name, 8)) : 'none');
-    return {
-      index,
-      digest: described?.digest ?? digestFromName(name, 'layer'),
-      size: described?.size ?? null,
-      mediaType,
-      storedSize,
-      diffId,
-      urls: described?.urls ?? [],
-      foreign: isNonDistributable(mediaType),
-      available: storedSize !== null,
-      location: `${name} in ${tree.label}`,
-      open: () => tree.open(name),
-      ...optional('scanned', tree.scanned?.(name)),
-    };
+    const mediaType = described?.mediaType || dockerLayerMediaType(stored.size ? sniffCompression(await tree.head(name, 8)) : 'none');
+    const claim = { digest: described?.digest ?? digestFromName(name, 'layer'), size: described?.size ?? null, mediaType, urls: described?.urls ?? [] };
+    return layerRef(store, key, claim, index, diffId, stored);
   });
 
   return [

@@ -10,9 +10,10 @@
  */
 import { ImageReadError } from '../errors.js';
 import { dockerLayerMediaType } from '../image/mediatypes.js';
-import { formatPlatform, platformMatches } from '../image/platform.js';
-import type { HistoryEntry, ImageConfig, Platform, RunConfig } from '../image/types.js';
+import { configPlatform, formatPlatform } from '../image/platform.js';
+import type { HistoryEntry, ImageConfig, RunConfig } from '../image/types.js';
 import { cleanCreatedBy } from '../image/history.js';
+import { requireSelectedPlatform } from './resolve.js';
 import type { LayerRef, ResolvedImage, Selection } from '../model/source.js';
 
 /** The fields of `GET /images/{name}/json` layerlens uses (Docker and Podman's compat API alike). */
@@ -99,10 +100,7 @@ export function imageFromRecord(record: EngineImageRecord, history: HistoryEntry
     rootfs: { type: record.RootFS?.Type ?? 'layers', diff_ids: diffIds },
     history,
   };
-  const platform: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
-  if (selection.platform && !platformMatches(selection.platform, platform)) {
-    throw new ImageReadError(`${label} is a ${formatPlatform(platform)} image, not ${formatPlatform(selection.platform)} as --platform asks`);
-  }
+  requireSelectedPlatform(selection, configPlatform(config), `${label} is a ${formatPlatform(configPlatform(config))} image`);
   const mediaType = dockerLayerMediaType('none');
   const layers: LayerRef[] = diffIds.map((diffId, index) => ({
     index,

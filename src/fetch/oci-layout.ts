@@ -20,35 +20,49 @@ export function blobPath(digest: string): string {
   return `blobs/${digest.slice(0, colon)}/${digest.slice(colon + 1)}`;
 }
 
-export class LayoutBlobStore implements BlobStore {
-  constructor(private readonly tree: FileTree) {}
+/**
+ * Blobs kept as members of a FileTree, the member named by a function of the key: an OCI layout's `blobs/<alg>/<hex>`,
+ * a docker save's manifest.json names (DockerArchiveStore).
+ */
+export class TreeBlobStore implements BlobStore {
+  constructor(
+    protected readonly tree: FileTree,
+    private readonly memberOf: (key: string) => string,
+  ) {}
 
   get label(): string {
     return this.tree.label;
   }
 
-  async stat(digest: string): Promise<{ available: boolean; size: number | null }> {
-    const size = await this.tree.size(blobPath(digest));
+  async stat(key: string): Promise<{ available: boolean; size: number | null }> {
+    const size = await this.tree.size(this.memberOf(key));
     return { available: size !== null, size };
   }
 
-  async read(digest: string, maxBytes: number, what: string): Promise<Buffer> {
-    if ((await this.tree.size(blobPath(digest))) === null) {
-      throw new ImageReadError(`the ${what} blob ${digest} is missing from ${this.tree.label}`);
+  async read(key: string, maxBytes: number, what: string): Promise<Buffer> {
+    if ((await this.tree.size(this.memberOf(key))) === null) {
+      throw new ImageReadError(`the ${what} blob ${key} is missing from ${this.tree.label}`);
     }
-    return this.tree.readFile(blobPath(digest), maxBytes);
+    return this.tree.readFile(this.memberOf(key), maxBytes);
   }
 
-  open(digest: string): Readable {
-    return this.tree.open(blobPath(digest));
+  open(key: string): Readable {
+    return this.tree.open(this.memberOf(key));
   }
 
-  locate(digest: string): string {
-    return `${blobPath(digest)} in ${this.tree.label}`;
+  locate(key: string): string {
+    return `${this.memberOf(key)} in ${this.tree.label}`;
   }
 
-  scanned(digest: string): (() => Promise<LayerScan>) | null {
-    return this.tree.scanned?.(blobPath(digest)) ?? null;
+  scanned(key: string): (() => Promise<LayerScan>) | null {
+    return this.tree.scanned?.(this.memberOf(key)) ?? null;
+  }
+}
+
+/** An OCI layout's blobs: `blobs/<alg>/<hex>`. */
+export class LayoutBlobStore extends TreeBlobStore {
+  constructor(tree: FileTree) {
+    super(tree, blobPath);
   }
 }
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { DamagedImageError, ImageReadError, LayerlensError } from '../errors.js';
 import { isImageConfigMediaType, isIndexMediaType, isManifestMediaType, isNonDistributable, MediaType } from '../image/mediatypes.js';
 import { parseConfig, parseManifestOrIndex } from '../image/parse.js';
-import { formatPlatform, hostPlatform, normalizePlatform, platformMatches } from '../image/platform.js';
+import { configPlatform, formatPlatform, hostPlatform, normalizePlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from '../image/types.js';
 import {
   MAX_CONFIG_BYTES,
@@ -256,50 +256,24 @@ export async function resolveImage(
   }
   const configBytes = await readVerified(ctx.store, manifest.config, 'config', manifestDigest, checks, MAX_CONFIG_BYTES);
   const config = parseConfig(configBytes, `config ${manifest.config.digest} in ${ctx.label}`);
-  const configPlatform: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+  const platform = configPlatform(config);
   if (claimedPlatform) {
     checks.push({
       kind: 'platform',
       subject: manifestDigest ?? manifest.config.digest,
       manifest: manifestDigest,
-      ok: platformMatches(claimedPlatform, configPlatform) && platformMatches(configPlatform, claimedPlatform),
+      ok: platformMatches(claimedPlatform, platform) && platformMatches(platform, claimedPlatform),
       expected: formatPlatform(claimedPlatform),
-      actual: formatPlatform(configPlatform),
+      actual: formatPlatform(platform),
       what: 'platform in the index matches the config',
     });
   }
-  if (ctx.selection.platform && !platformMatches(ctx.selection.platform, configPlatform)) {
-    throw new ImageReadError(`${ctx.label} is ${formatPlatform(configPlatform)}, not ${formatPlatform(ctx.selection.platform)} as --platform asks`);
-  }
+  requireSelectedPlatform(ctx.selection, platform, `${ctx.label} is ${formatPlatform(platform)}`);
   const diffIds = config.rootfs.diff_ids;
-  checks.push({
-    kind: 'config',
-    subject: manifest.config.digest,
-    manifest: manifestDigest,
-    ok: diffIds.length === manifest.layers.length,
-    expected: manifest.layers.length,
-    actual: diffIds.length,
-    what: "rootfs.diff_ids count equals the manifest's layer count",
-  });
-  const layers: LayerRef[] = await mapLimit(manifest.layers, IO_CONCURRENCY, async (layer, index): Promise<LayerRef> => {
-    const stored = await ctx.store.stat(layer.digest, layer.size);
-    return {
-      index,
-      digest: layer.digest,
-      size: layer.size,
-      mediaType: layer.mediaType,
-      storedSize: stored.size,
-      diffId: diffIds[index] ?? null,
-      urls: layer.urls ?? [],
-      foreign: isNonDistributable(layer.mediaType),
-      // A non-distributable layer lives outside the registry (its `urls`); it counts only if held locally.
-      available: stored.available && !(isNonDistributable(layer.mediaType) && stored.size === null),
-      location: ctx.store.locate(layer.digest),
-      open: () => ctx.store.open(layer.digest, layer.size),
-      ...(ctx.store.scans ? { scans: ctx.store.scans } : {}),
-      ...optional('scanned', ctx.store.scanned?.(layer.digest)),
-    };
-  });
+  checks.push(diffIdsCountCheck(manifest.config.digest, manifestDigest, diffIds.length, manifest.layers.length, "the manifest's layer count"));
+  const layers: LayerRef[] = await mapLimit(manifest.layers, IO_CONCURRENCY, async (layer, index) =>
+    layerRef(ctx.store, layer.digest, { digest: layer.digest, size: layer.size, mediaType: layer.mediaType, urls: layer.urls ?? [] }, index, diffIds[index] ?? null, await ctx.store.stat(layer.digest, layer.size)),
+  );
   return {
     indexDigest,
     manifestDigest,
@@ -313,6 +287,50 @@ export async function resolveImage(
     layers,
     checks,
     reference,
+  };
+}
+
+/**
+ * `--platform` against the platform the config says it is; `found` opens the message in the source's own words
+ * (`docker:busybox holds a linux/amd64 image`).
+ */
+export function requireSelectedPlatform(selection: Pick<Selection, 'platform'>, platform: Platform, found: string): void {
+  if (selection.platform && !platformMatches(selection.platform, platform)) throw new ImageReadError(`${found}, not ${formatPlatform(selection.platform)} as --platform asks`);
+}
+
+/** The config lists one diff_id per layer of whatever lists the layers (`counted`: "the manifest's layer count"). */
+export function diffIdsCountCheck(configDigest: string, manifestDigest: string | null, diffIds: number, layers: number, counted: string): VerifyCheck {
+  return { kind: 'config', subject: configDigest, manifest: manifestDigest, ok: diffIds === layers, expected: layers, actual: diffIds, what: `rootfs.diff_ids count equals ${counted}` };
+}
+
+/** What a manifest (or a docker save's manifest.json) claims of a layer blob; null where it claims nothing. */
+export interface LayerClaim {
+  digest: string | null;
+  size: number | null;
+  mediaType: string;
+  urls: string[];
+}
+
+/**
+ * The reference to layer `index`, whose bytes the store holds under `key` (its digest, or for a legacy docker save's
+ * `layer.tar`, which no digest names, its member name) and `stored` says whether and how large.
+ */
+export function layerRef(store: BlobStore, key: string, claim: LayerClaim, index: number, diffId: string | null, stored: { available: boolean; size: number | null }): LayerRef {
+  return {
+    index,
+    digest: claim.digest,
+    size: claim.size,
+    mediaType: claim.mediaType,
+    storedSize: stored.size,
+    diffId,
+    urls: claim.urls,
+    foreign: isNonDistributable(claim.mediaType),
+    // A non-distributable layer lives outside the registry (its `urls`); it counts only if held locally.
+    available: stored.available && !(isNonDistributable(claim.mediaType) && stored.size === null),
+    location: store.locate(key),
+    open: () => store.open(key, claim.size),
+    ...(store.scans ? { scans: store.scans } : {}),
+    ...optional('scanned', store.scanned?.(key)),
   };
 }
 

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { Platform } from './types.js';
+import type { ImageConfig, Platform } from './types.js';
 
 const OS_NAMES = new Set(['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'solaris', 'illumos', 'aix', 'plan9', 'android', 'ios', 'js', 'wasip1']);
 
@@ -86,4 +86,9 @@ export function hostPlatform(): Platform {
     default:
       return { os, architecture: process.arch };
   }
+}
+
+/** The platform an image's config says it is (what `--platform` and an index's claim are compared with). */
+export function configPlatform(config: Pick<ImageConfig, 'os' | 'architecture' | 'variant'>): Platform {
+  return { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
 }

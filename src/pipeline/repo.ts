@@ -12,7 +12,7 @@ import { RegistryTransport } from '../fetch/registry/transport.js';
 import { digestOf, isImageEntry } from '../fetch/resolve.js';
 import { isImageConfigMediaType, isIndexMediaType, isManifestMediaType } from '../image/mediatypes.js';
 import { parseConfig, parseManifestOrIndex } from '../image/parse.js';
-import { formatPlatform } from '../image/platform.js';
+import { configPlatform, formatPlatform } from '../image/platform.js';
 import type { ImageIndex, ImageManifest } from '../image/types.js';
 import type { ProgressSink } from '../model/progress.js';
 import type { ManifestGraph, RepoAttachedFigures, RepoProblem, RepoReport, RepoRuleResult } from '../model/repo.js';
@@ -315,7 +315,7 @@ async function graphOf(client: RegistryClient, tag: string, documents: Map<strin
     // an image config) have none.
     if (!wantPlatforms || manifest.artifactType || !isImageConfigMediaType(manifest.config.mediaType)) return;
     const config = parseConfig(await configByDigest(manifest.config.digest, manifest.config.size), `the config of ${where}`);
-    const found = formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) });
+    const found = formatPlatform(configPlatform(config));
     graph.platforms.push(found);
     graph.images.push({ platform: found, digest: manifestDigest });
   };

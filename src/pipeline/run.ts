@@ -2,7 +2,8 @@
  * From an image argument to a Report: open the source, resolve the images asked for, analyse each (analyze.ts),
  * and build the Report once. The CLI renders what this returns; a program calls it (or api.ts) directly.
  */
-import { listPlatforms, type PlatformsResult } from '../analyze/platforms.js';
+import type { PlatformsResult } from '../model/platforms.js';
+import { listPlatforms } from './platforms.js';
 import type { SizeTree } from '../analyze/size-tree.js';
 import type { UnionFs } from '../analyze/union.js';
 import { UsageError } from '../errors.js';

@@ -9,7 +9,7 @@ import type { EntryType } from '../model/layer.js';
 import { nodePath, WHITEOUT_PREFIX, type FsNode, type UnionFs } from '../analyze/union.js';
 import type { WasteReport } from '../analyze/waste.js';
 import type { WritableSummary } from '../analyze/writable.js';
-import type { AttestationEntry, PlatformEntry, PlatformsResult } from '../analyze/platforms.js';
+import type { AttestationEntry, PlatformEntry, PlatformsResult } from '../model/platforms.js';
 import type { ResolvedImage, SkippedBlob, SourceInfo, UnresolvedImage, VerifyCheck, ContainerInfo } from '../model/source.js';
 import { formatPlatform } from '../image/platform.js';
 
