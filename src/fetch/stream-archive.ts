@@ -32,7 +32,12 @@ const KEEP_BUDGET = 256 * 2 ** 20;
 const HEAD_BYTES = 512;
 /** Layer scans that may still be finishing (inflating, hashing) while the next member streams. */
 const SCANS_IN_FLIGHT = 3;
-const LAYER_BUFFER = 4 << 20;
+/**
+ * What each layer's scan may lag behind the stream (three scans may be in flight). 1 MiB: at 4 MiB a Docker
+ * export, which arrives as fast as the socket goes, peaked 12 MiB above reading the same `docker save` from a file;
+ * the realistic image reads as fast either way (bench/results/2026-12-03-engines-realistic.json).
+ */
+const LAYER_BUFFER = 1 << 20;
 
 /** A member's bytes are needed whole, but the pass did not keep them: read the archive again from a file. */
 export class SecondPassNeeded extends ImageReadError {}
