@@ -23,6 +23,7 @@ import { BLOCK, TYPE_LINK, TYPE_REG, TYPE_SYMLINK, TarFormatError, isTarHeader, 
 import { createDecompressor, sniffOuterCompression } from '../scan/compression.js';
 import { MAX_CONFIG_BYTES } from '../model/source.js';
 import { normalizeMemberName, type FileTree } from './tree.js';
+import { isReadable, readableChunks } from './readable-chunks.js';
 
 /** Members up to this size are kept whole without looking at them (JSON, VERSION, oci-layout, tiny layers). */
 const KEEP_SMALL = 1 << 20;
@@ -326,7 +327,8 @@ export async function readArchiveStream(source: AsyncIterable<Buffer | Uint8Arra
 
 /** The stream itself, or its decompression when it is gzip/zstd/xz/bzip2-wrapped (sniffed from its first bytes). */
 async function* unwrap(source: AsyncIterable<Buffer | Uint8Array>): AsyncGenerator<Buffer | Uint8Array> {
-  const iterator = source[Symbol.asyncIterator]();
+  // Standard input and ctr's pipe are Readables: their chunks as they came, not joined into copies (readable-chunks.ts).
+  const iterator = isReadable(source) ? readableChunks(source) : source[Symbol.asyncIterator]();
   const start: Buffer[] = [];
   let length = 0;
   let done = false;

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Agent, Dispatcher, ProxyAgent } from 'undici';
 import { undici } from '../http-client.js';
+import { isReadable, readableChunks } from '../readable-chunks.js';
 import { ImageReadError, TransferError, UsageError, errorMessage } from '../../errors.js';
 
 export const DEFAULT_TIMEOUT_SECONDS = 30;
@@ -166,7 +167,8 @@ export async function readLimited(body: AsyncIterable<unknown> & { destroy(error
  */
 export async function* guardStall(body: AsyncIterable<unknown>, seconds: number, onStall: (received: number) => Error, options: { fromFirstByte?: boolean } = {}): AsyncGenerator<Buffer> {
   const limit = seconds * 1000;
-  const iterator = body[Symbol.asyncIterator]();
+  // A stream's chunks as they came (readable-chunks.ts): its own iterator copies whatever is buffered into one.
+  const iterator = isReadable(body) ? readableChunks(body) : body[Symbol.asyncIterator]();
   let waited = 0;
   let sinceMark = 0;
   let received = 0;
