@@ -23,7 +23,7 @@ import { renderPlatformsTable, renderVerifyTable } from '../report/verify-table.
 import { renderWasteTable } from '../report/waste-table.js';
 import { renderContainerSection } from '../report/container-render.js';
 import { setSlowDecoderNote } from '../scan/compression.js';
-import type { UnionFs } from '../analyze/union.js';
+import type { FsNode, UnionFs } from '../analyze/union.js';
 import { stderrLine } from './output.js';
 import { planOutputs, writeOutputs } from './outputs.js';
 import { STDIN_TOKEN } from './stdin.js';
@@ -178,14 +178,14 @@ function containerSection(report: Report, style: Style, options: CommonOptions):
   return lines.length ? `\n${lines.join('\n')}\n` : '';
 }
 
-function render(command: CommandName, report: Report, unions: (UnionFs | null)[], style: Style, options: CommonOptions): string {
+function render(command: CommandName, report: Report, unions: (UnionFs | null)[], selections: (FsNode[] | null)[], style: Style, options: CommonOptions): string {
   switch (command) {
     case 'inspect':
       return renderImageTable(report, style, { scanned: false });
     case 'layers':
       return renderImageTable(report, style, { scanned: true }) + containerSection(report, style, options);
     case 'files':
-      return renderFilesTable(report, unions, style, { path: options.path, depth: options.depth, glob: options.glob, changed: options.changed ?? false, layer: options.layer });
+      return renderFilesTable(report, unions, selections, style, { path: options.path, depth: options.depth, glob: options.glob, changed: options.changed ?? false, layer: options.layer });
     case 'waste':
       return renderWasteTable(report, style, { top: options.top ?? 10 });
     case 'analyze':
@@ -290,14 +290,14 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   const read = await readOptions(options);
   const run = await runAnalysis(command, options.image, { ...read, ...analysis, ...(options.useAttached ? { useAttached: true } : {}), onImageError: stderrLine });
   imageErrorLines(run.problems.errors);
-  const { report, unions, layerTrees, coverage } = run;
+  const { report, unions, selections, layerTrees, coverage } = run;
   await writeOutputs(outputs, async (chosen, toFile) => {
     if (chosen === 'json') return jsonDocument(report);
     if (chosen === 'html') {
       const { platformsHtml, renderHtml } = await import('../report/html.js');
       return renderHtml(report, unions.map((union, i) => ({ union, layerTrees: layerTrees[i] ?? null })), coverage ? platformsHtml(coverage.platforms) : null);
     }
-    return render(command, report, unions, tableStyle(options, toFile), options);
+    return render(command, report, unions, selections, tableStyle(options, toFile), options);
   });
   // After the outputs: a push that fails (a read-only token) still leaves the user the report, and exit 3.
   if (options.attach) await attachRun(report, read, voicesOf(options));

@@ -5,7 +5,7 @@
  */
 import { selectFiles } from '../analyze/files.js';
 import { unionWithLayerTrees, type SizeTree } from '../analyze/size-tree.js';
-import { buildUnion, type UnionFs } from '../analyze/union.js';
+import { buildUnion, type FsNode, type UnionFs } from '../analyze/union.js';
 import { analyzeWaste } from '../analyze/waste.js';
 import { summariseWritable } from '../analyze/writable.js';
 import { UsageError } from '../errors.js';
@@ -41,6 +41,8 @@ export interface AnalyzedImage {
   report: ImageReport;
   /** The union filesystem, for renderers that draw it (files' tree, the HTML report); null when not built. */
   union: UnionFs | null;
+  /** The paths `files` selected (path, glob, changed): the nodes its table draws, as its JSON lists them. */
+  selection?: FsNode[];
   /** With `layerViews`: the size tree as of each layer (the union then holds its change lists' sizes too). */
   layerTrees?: SizeTree[];
 }
@@ -86,5 +88,5 @@ export async function analyzeImage(analysis: Analysis, image: ResolvedImage, opt
   // container:NAME: what the container wrote, over the union of every layer (not a --layer view below it).
   if (image.layers.at(-1)?.writable && asOf === undefined) extras.writable = summariseWritable(union, image.layers.length - 1);
   if (analysis === 'waste' || analysis === 'analyze') extras.waste = analyzeWaste(entries, union, layerHistory(image.config, image.layers.length));
-  return { report: imageReport(image, scan, extras), union, ...(views ? { layerTrees: views.trees } : {}) };
+  return { report: imageReport(image, scan, extras), union, ...(analysis === 'files' && extras.files ? { selection: extras.files } : {}), ...(views ? { layerTrees: views.trees } : {}) };
 }

@@ -5,7 +5,7 @@
 import type { PlatformsResult } from '../model/platforms.js';
 import { listPlatforms } from './platforms.js';
 import type { SizeTree } from '../analyze/size-tree.js';
-import type { UnionFs } from '../analyze/union.js';
+import type { FsNode, UnionFs } from '../analyze/union.js';
 import { UsageError } from '../errors.js';
 import { parseImageArgument, parseRegistryReference } from '../reference.js';
 import type { RegistryClientOptions } from '../fetch/registry/client.js';
@@ -58,6 +58,8 @@ export interface AnalysisRun {
   coverage: PlatformsResult | null;
   /** One per image of `report`, in order: the union filesystems, for renderers that draw them. */
   unions: (UnionFs | null)[];
+  /** One per image of `report`, for `files`: the nodes it selected (what `files --json` lists), for its table. */
+  selections: (FsNode[] | null)[];
   /** One per image of `report`, with `layerViews`: the size tree as of each layer (null where not built). */
   layerTrees: (SizeTree[] | null)[];
   /** Images the run could not report, beside those it did. */
@@ -96,7 +98,7 @@ export async function runAnalysis(analysis: Analysis, argument: string, options:
     const reports: ImageReport[] = results.map((result) => result.report);
     const report = buildReport(analysis, source.info, reports, several, problems);
     const document = coverage ? { ...report, platforms: coverage.platforms, platformsTotal: coverage.platformsTotal, attestations: coverage.attestations } : report;
-    return { report: document, coverage, unions: results.map((result) => result.union), layerTrees: results.map((result) => result.layerTrees ?? null), problems, exitCode: runExitCode(report.verify.ok, problems.errors) };
+    return { report: document, coverage, unions: results.map((result) => result.union), selections: results.map((result) => result.selection ?? null), layerTrees: results.map((result) => result.layerTrees ?? null), problems, exitCode: runExitCode(report.verify.ok, problems.errors) };
   } finally {
     await source.close();
   }
@@ -141,5 +143,5 @@ async function attachedRun(source: OpenedSource, options: ReadOptions): Promise<
   options.note?.(`using the report attached to ${image.manifestDigest.slice(0, 19)}… (${found.digest.slice(0, 19)}…): layers not read; written by whoever can push to ${reference.registry}/${reference.repository}, not verified here (verify reads the blobs)`);
   const report = { ...single, source: { ...single.source, input: source.info.input, reference: source.info.reference, mirror: null, attached: { digest: found.digest } } } as Report;
   const problems: RunProblems = { errors: [], checks: [], absent: [] };
-  return { report, coverage: null, unions: [null], layerTrees: [null], problems, exitCode: single.verify.ok ? 0 : 1 };
+  return { report, coverage: null, unions: [null], selections: [null], layerTrees: [null], problems, exitCode: single.verify.ok ? 0 : 1 };
 }

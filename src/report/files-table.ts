@@ -1,5 +1,5 @@
 /** The filesystem as a tree: mode, owner, size (rolled up for directories), the layer that wrote it, the name. */
-import { focusNode, globMatcher } from '../analyze/files.js';
+import { focusNode } from '../analyze/files.js';
 import { nodePath, subtreeBytes, type FsNode, type UnionFs } from '../analyze/union.js';
 import { escapeTerminal as esc } from './escape.js';
 import { humanSize, platformText, truncate, type Style } from './format.js';
@@ -23,15 +23,18 @@ export function modeString(node: FsNode): string {
   return `${TYPE_CHAR[node.type] ?? '?'}${rwx(6, 0o4000, 's')}${rwx(3, 0o2000, 's')}${rwx(0, 0o1000, 't')}`;
 }
 
-function renderTree(image: ImageReport, union: UnionFs, style: Style, options: FilesTableOptions): { lines: string[]; rows: number; depthLimited: boolean } {
+/**
+ * `selection`: the nodes `files` selected (analyze/files.ts selectFiles: --path, --glob, --changed), which its JSON
+ * lists; the table draws them and the directories leading to them, and decides nothing of its own.
+ */
+function renderTree(image: ImageReport, union: UnionFs, selection: FsNode[], style: Style, options: FilesTableOptions): { lines: string[]; rows: number; depthLimited: boolean } {
   const focus = focusNode(union, options.path);
-  const match = globMatcher(options.glob);
   const layerIndex = options.layer ?? image.layers.length - 1;
   const changes = options.changed ? union.changes[layerIndex] : undefined;
   const changedKind = new Map<string, string>();
   for (const path of changes?.added ?? []) changedKind.set(path, 'A');
   for (const path of changes?.modified ?? []) changedKind.set(path, 'M');
-  const filtering = Boolean(match || changes);
+  const filtering = Boolean(options.glob || changes);
   const maxDepth = options.depth ?? (filtering ? Number.POSITIVE_INFINITY : 3);
   const lines: string[] = [];
   const sizes = new Map<FsNode, number>();
@@ -40,21 +43,14 @@ function renderTree(image: ImageReport, union: UnionFs, style: Style, options: F
     if (value === undefined) sizes.set(node, (value = subtreeBytes(node)));
     return value;
   };
-  // With a filter, show only matching paths and the directories leading to them.
+  // The paths the filter selects (not the directories shown only to lead to them): what the footer counts.
+  const selected = new Set(filtering ? selection : []);
+  // With a filter, only the selected paths and the directories leading to them (up to the focus) are drawn.
   const keep = new Set<FsNode>();
-  // The paths the filter itself selects (not the directories shown only to lead to them): what the footer counts.
-  const selected = new Set<FsNode>();
-  if (filtering) {
-    const visit = (node: FsNode): boolean => {
-      const path = nodePath(node);
-      let kept = node.parent !== null && (!match || match(path)) && (!changes || changedKind.has(path));
-      if (kept) selected.add(node);
-      for (const child of node.children?.values() ?? []) kept = visit(child) || kept;
-      if (kept) keep.add(node);
-      return kept;
-    };
-    visit(focus);
+  for (const node of selected) {
+    for (let at: FsNode | null = node; at && !keep.has(at); at = at === focus ? null : at.parent) keep.add(at);
   }
+  keep.add(focus);
   const nameWidth = Math.max(20, style.width - 44);
   const line = (node: FsNode, prefix: string) => {
     const path = nodePath(node);
@@ -96,7 +92,7 @@ function renderTree(image: ImageReport, union: UnionFs, style: Style, options: F
   return { lines, rows, depthLimited };
 }
 
-export function renderFilesTable(report: Report, unions: (UnionFs | null)[], style: Style, options: FilesTableOptions): string {
+export function renderFilesTable(report: Report, unions: (UnionFs | null)[], selections: (FsNode[] | null)[], style: Style, options: FilesTableOptions): string {
   const out: string[] = [style.color.bold(sourceLine(report))];
   const images = isMultiReport(report) ? report.images : [report];
   images.forEach((image, i) => {
@@ -107,7 +103,7 @@ export function renderFilesTable(report: Report, unions: (UnionFs | null)[], sty
     const asOf = options.changed ? `what layer ${layerIndex} changed (A added, M modified)` : options.layer !== undefined ? `as of layer ${options.layer}` : `all ${image.layers.length} layers`;
     out.push(style.color.dim(`${platform}, ${asOf}; sizes of directories include everything below them`));
     out.push(style.color.bold(`${options.changed ? '  ' : ''}${'Mode'.padEnd(10)} ${'UID:GID'.padStart(9)} ${'Size'.padStart(9)} ${'By'.padStart(4)}  Path`));
-    const tree = renderTree(image, union, style, options);
+    const tree = renderTree(image, union, selections[i] ?? [], style, options);
     for (const line of tree.lines) out.push(line); // not a spread: 200k lines overflow the argument stack
     // The rows printed, of the paths the selection holds (what `files --json` lists).
     const total = (image.files ?? []).length;
