@@ -155,7 +155,11 @@ export class GzipEstimator {
   private readonly pending = new Set<Promise<void>>();
   private failure: Error | null = null;
 
-  constructor(expectedLength: number | null, budget: SampleBudget = DEFAULT_BUDGET) {
+  /**
+   * `phase` (0 ≤ phase < 1) moves the grid within its stride: the benchmark's simulator (bench/estimate-sim.mjs)
+   * replays a stream at many phases to see the spread of the estimate; null is the fixed grid every run uses.
+   */
+  constructor(expectedLength: number | null, budget: SampleBudget = DEFAULT_BUDGET, phase: number | null = null) {
     this.measureEvery = MEASURE_EVERY;
     this.pooled = false;
     if (expectedLength !== null && expectedLength >= 0) {
@@ -169,14 +173,15 @@ export class GzipEstimator {
         // Where in its stride a short layer is sampled comes from its length: fixed for a blob (its estimate does
         // not change from run to run), different from layer to layer (the pool is not always the same position of
         // every layer), and within the layer, so that every short layer has a sample.
-        this.offset = (Math.imul(Math.floor(expectedLength / 512) + 1, 0x9e3779b1) >>> 0) % Math.min(this.stride, blocks);
+        const shift = phase === null ? 0 : Math.floor(phase * this.stride);
+        this.offset = ((Math.imul(Math.floor(expectedLength / 512) + 1, 0x9e3779b1) >>> 0) + shift) % Math.min(this.stride, blocks);
         this.measureEvery = 1; // a few blocks: measure them all
         this.pooled = true;
       } else {
         const samples = sampleCount(blocks, budget);
         this.stride = Math.max(1, Math.floor(blocks / Math.max(1, samples)));
         // The middle of each stride, not its start: a stride-aligned file would otherwise always show its header.
-        this.offset = Math.floor((this.stride - 1) / 2);
+        this.offset = phase === null ? Math.floor((this.stride - 1) / 2) : Math.floor(phase * this.stride);
       }
     } else {
       this.stride = 1;
@@ -283,6 +288,11 @@ export class GzipEstimator {
     const kept = this.done.filter((kept) => this.isSample(kept.block));
     this.done.length = 0;
     this.done.push(...kept);
+  }
+
+  /** The samples kept and the bytes they deflated (without their histories): what the budget cost. */
+  get cost(): { samples: number; bytes: number } {
+    return { samples: this.done.length, bytes: this.done.reduce((total, sample) => total + sample.input, 0) };
   }
 
   /**
