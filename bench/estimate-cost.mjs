@@ -7,33 +7,16 @@
 //
 // --before DIR also times DIR/bin/layerlens.js (another build, with its estimate) in the same rounds.
 // Real gzip sizes are cached in bench/images/NAME.gzip6.json (biglayer's gigabyte takes GNU gzip half a minute).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { benchDir as here, dockerSave, option, realGzip, repo } from './lib/estimate-images.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.dirname(here);
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : fallback;
-};
 const images = option('--images', 'realistic,smallfiles,biglayer,manylayers').split(',');
 const runs = Number(option('--runs', '5'));
 const before = option('--before', null);
 const command = option('--command', 'layers');
-const imagesDir = path.resolve(process.env.LAYERLENS_TEST_IMAGES ?? path.join(here, 'images'));
-
-function realGzip(name, archive) {
-  const cache = path.join(imagesDir, `${name}.gzip6.json`);
-  if (existsSync(cache)) return JSON.parse(readFileSync(cache, 'utf8'));
-  const manifest = JSON.parse(execFileSync('tar', ['-xOf', archive, 'manifest.json'], { encoding: 'utf8' }));
-  const sizes = manifest[0].Layers.map((member) => Number(execFileSync('bash', ['-c', 'tar -xOf "$0" "$1" | gzip -6 | wc -c', archive, member], { encoding: 'utf8' }).trim()));
-  writeFileSync(cache, JSON.stringify(sizes));
-  return sizes;
-}
 
 function timed(cli, archive, env) {
   const result = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', process.execPath, cli, command, archive, '--json'], { env: { ...process.env, ...env }, maxBuffer: 1 << 30, encoding: 'utf8' });
@@ -49,9 +32,8 @@ if (before) variants.before = { cli: path.join(path.resolve(before), 'bin', 'lay
 
 const results = {};
 for (const name of images) {
-  const archive = path.join(imagesDir, `${name}.docker.tar`);
-  if (!existsSync(archive)) throw new Error(`${archive} is missing: run bench/generate.sh`);
-  const gzip = realGzip(name, archive);
+  const { archive } = dockerSave(name);
+  const gzip = realGzip(name);
   const samples = Object.fromEntries(Object.keys(variants).map((key) => [key, []]));
   let report = null;
   for (let run = 0; run < runs; run++) {

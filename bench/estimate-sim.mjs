@@ -8,39 +8,18 @@
 //
 // Budget keys are SampleBudget's (src/scan/gzip-estimate.ts): fraction, minSamples, maxShortFraction, shortBlocks,
 // shortStride, wholeBlocks. Cost is shown as samples and the bytes deflated (each sample also loads a 32 KiB history).
-// Real gzip sizes are cached in bench/images/NAME.gzip6.json, as bench/estimate-cost.mjs caches them.
+// Real gzip sizes come from bench/lib/estimate-images.mjs (cached beside the images).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dockerSave, option, realGzip, repo } from './lib/estimate-images.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.dirname(here);
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : fallback;
-};
 const images = option('--images', 'realistic,manylayers,smallfiles').split(',');
 const phases = Number(option('--phases', '24'));
 const budgets = JSON.parse(option('--budgets', '{"now":{}}'));
-const imagesDir = path.resolve(process.env.LAYERLENS_TEST_IMAGES ?? path.join(here, 'images'));
 const estimator = path.join(repo, 'dist', 'scan', 'gzip-estimate.js');
 if (!existsSync(estimator)) throw new Error(`${estimator} is missing: run npm run build`);
 const { DEFAULT_BUDGET, GzipEstimator, pooledEstimates } = await import(estimator);
-
-function layersOf(archive) {
-  const manifest = JSON.parse(execFileSync('tar', ['-xOf', archive, 'manifest.json'], { encoding: 'utf8' }));
-  return manifest[0].Layers;
-}
-
-function realGzip(name, archive, members) {
-  const cache = path.join(imagesDir, `${name}.gzip6.json`);
-  if (existsSync(cache)) return JSON.parse(readFileSync(cache, 'utf8'));
-  const sizes = members.map((member) => Number(execFileSync('bash', ['-c', 'tar -xOf "$0" "$1" | gzip -6 | wc -c', archive, member], { encoding: 'utf8' }).trim()));
-  writeFileSync(cache, JSON.stringify(sizes));
-  return sizes;
-}
 
 /** The image's layers estimated as a scan would: each stream alone, then the short ones pooled. */
 async function estimateImage(layers, budget, phase) {
@@ -64,10 +43,8 @@ async function estimateImage(layers, budget, phase) {
 
 const percent = (value) => `${value >= 0 ? '+' : ''}${(value * 100).toFixed(1)} %`;
 for (const name of images) {
-  const archive = path.join(imagesDir, `${name}.docker.tar`);
-  if (!existsSync(archive)) throw new Error(`${archive} is missing: run bench/generate.sh`);
-  const members = layersOf(archive);
-  const gzip = realGzip(name, archive, members);
+  const { archive, layers: members } = dockerSave(name);
+  const gzip = realGzip(name);
   const layers = members.map((member) => execFileSync('tar', ['-xOf', archive, member], { maxBuffer: 2 ** 31 }));
   const total = gzip.reduce((sum, size) => sum + size, 0);
   for (const [label, overrides] of Object.entries(budgets)) {
