@@ -2,7 +2,7 @@
  * A Readable's chunks as they arrived, with backpressure. Node's own async iterator of a Readable calls `read()`,
  * which joins everything buffered into one new Buffer whenever the consumer is behind: a copy of every byte, and
  * garbage for the collector, on the streams that matter most (an engine's export arrives faster than it is scanned).
- * Measured on the realistic image's export: Podman's 7.2 → 6.4 s and 3.5 → 2.8 s of CPU, Docker's 4.9 → 4.8 s.
+ * Measured on the realistic image's export (`analyze`): Podman's 7.2 → 6.0 s and 3.5 → 2.8 s of CPU, Docker's 4.9 → 4.8 s.
  *
  * The stream is paused once QUEUE_BYTES wait here (its own buffer then fills, and the socket or pipe behind it
  * stops), and resumed when the consumer has taken them. Chunks already received are handed over before an error;
