@@ -16,13 +16,8 @@ export async function exploreScreen(image: string | string[], env: NodeJS.Proces
   const clean = Object.fromEntries(Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, ...env, NO_COLOR: '1' }).filter(([, value]) => value !== undefined));
   const tmux = await startTmux({ command: [process.execPath, BIN, 'explore', ...args], env: clean });
   try {
-    // The frame reaches tmux in several writes: wait for its last line (the image's efficiency), then for two
-    // captures in a row to agree, so a screen half drawn is never taken for the whole.
-    let screen = await tmux.waitFor((text) => /Files as of layer \d+/.test(text) && /^Efficiency /m.test(text), timeoutMs);
-    for (let again = await tmux.capture(); again !== screen; again = await tmux.capture()) {
-      screen = again;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    // The frame's title and its last line (the image's efficiency); waitFor takes it once two captures agree.
+    const screen = await tmux.waitFor((text) => /Files as of layer \d+/.test(text) && /^Efficiency /m.test(text), timeoutMs);
     await tmux.send('q');
     if ((await tmux.exited()) !== 0) throw new Error(`explore ${args.join(' ')} did not exit 0`);
     return screen.split('\n').slice(1).join('\n');

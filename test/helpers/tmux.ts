@@ -292,13 +292,17 @@ export async function startTmux(options: { command: string[]; cols?: number; row
     async waitFor(match, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<string> {
       const deadline = Date.now() + timeoutMs;
       let screen = '';
+      let previous: string | null = null;
       for (;;) {
         try {
           screen = await capture();
         } catch (error) {
           throw new Error(`waitFor(${describeMatch(match)}): tmux failed (${(error as Error).message.trim()}); last screen:\n${screen}`, { cause: error });
         }
-        if (matches(match, screen)) return screen;
+        // A frame reaches tmux in several writes: a match is taken once two captures in a row agree, so a screen
+        // half drawn (its first lines new, its last still blank or old) is never returned for the whole.
+        if (matches(match, screen) && screen === previous) return screen;
+        previous = screen;
         if (Date.now() >= deadline) break;
         await sleep(POLL_MS);
       }
