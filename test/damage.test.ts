@@ -166,6 +166,51 @@ describe('one platform damaged, another unreadable: exit 3, the damage still in 
   });
 });
 
+describe('platforms of an index with a damaged platform: the damage is a finding, every platform is listed', () => {
+  interface PlatformsJson {
+    platforms: { architecture: string; digest: string; available: boolean; layers: number | null; compressedSize: number | null }[];
+    verify: { ok: boolean; checks: Check[] };
+  }
+
+  test.each([
+    ['manifest', (layout: ReturnType<typeof sampleLayout>) => blob(layout.dir, layout.manifests.arm64!.digest)],
+    ['config', (layout: ReturnType<typeof sampleLayout>) => blob(layout.dir, layout.configs.arm64!.digest)],
+  ])('a damaged %s (not JSON, not its digest): both platforms listed, arm64 without figures and marked damaged, its failed checks, exit 1', async (kind, victimOf) => {
+    const layout = sampleLayout(`platforms-damaged-${kind}`);
+    const victim = victimOf(layout);
+    writeFileSync(victim, 'garbage');
+    const actual = sha256(victim);
+    const { code, json, stderr } = await runJson<PlatformsJson>(['platforms', `oci:${layout.dir}`]);
+    expectNoTrace(stderr);
+    expect(code).toBe(1);
+    expect(json.platforms.map((entry) => [entry.architecture, entry.digest, entry.available])).toEqual([
+      ['amd64', layout.manifests.amd64!.digest, true],
+      ['arm64', layout.manifests.arm64!.digest, true],
+    ]);
+    expect(json.platforms[0]!.layers).toBe(layout.layers.amd64!.length);
+    expect(json.platforms[1]).toEqual(expect.objectContaining({ layers: null, compressedSize: null }));
+    const expected = kind === 'manifest' ? layout.manifests.arm64!.digest : layout.configs.arm64!.digest;
+    expect(json.verify.checks.filter((check) => !check.ok)).toEqual([
+      expect.objectContaining({ kind, what: `${kind} digest`, subject: expected, manifest: layout.manifests.arm64!.digest, expected, actual }),
+      expect.objectContaining({ kind, what: `${kind} size`, actual: 7 }),
+    ]);
+    const table = await runCli(['platforms', `oci:${layout.dir}`], { env: { NO_COLOR: '1' } });
+    expect(table.code).toBe(1);
+    expect(table.stdout).toMatch(new RegExp(`^linux/arm64/v8 +${layout.manifests.arm64!.digest.slice(7, 19)} \\(damaged\\) +- +-`, 'm'));
+    expect(table.stdout).toMatch(new RegExp(`^linux/amd64 +${layout.manifests.amd64!.digest.slice(7, 19)} `, 'm'));
+    expect(table.stdout).toContain(`✗ ${kind} digest: expected ${expected}, got ${actual}`);
+  });
+
+  test('a platform that cannot be read (its config missing, bytes intact elsewhere) is exit 3 naming it, one line', async () => {
+    const layout = sampleLayout('platforms-unreadable');
+    rmSync(blob(layout.dir, layout.configs.amd64!.digest));
+    const result = await runCli(['platforms', `oci:${layout.dir}`]);
+    expect(result.code).toBe(3);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^layerlens: .*${layout.configs.amd64!.digest}`))]);
+  });
+});
+
 describe('archives holding some of the platforms their index names', () => {
   const HELLO = fixture('oras-go', 'content', 'oci', 'testdata', 'hello-world.tar');
 

@@ -4,13 +4,12 @@
  * listed apart, each config checked against the platform the index claims. `pipeline/platforms.ts` adds sizes and
  * coverage.
  */
-import { ImageReadError } from '../errors.js';
+import { DamagedImageError } from '../errors.js';
 import { isIndexMediaType, isManifestMediaType } from '../image/mediatypes.js';
-import { parseManifestOrIndex } from '../image/parse.js';
-import type { Descriptor, ImageIndex, Platform } from '../image/types.js';
-import { MAX_DOCUMENTS, MAX_INDEX_DEPTH, isAttestation, readVerified, resolveImage, resolveManifestDescriptor, type ResolveContext } from './resolve.js';
+import type { Descriptor, Platform } from '../image/types.js';
+import { isAttestation, resolveRoot, type ResolveContext, type ResolveOutcome } from './resolve.js';
 import type { AttestationEntry, PlatformEntry } from '../model/platforms.js';
-import { MAX_MANIFEST_BYTES, type ResolvedImage, type SourceHandle, type VerifyCheck } from '../model/source.js';
+import type { ResolvedImage, SourceHandle, VerifyCheck } from '../model/source.js';
 
 /** The walk's findings; `images[i]` is `platforms[i]`'s image, null where the source does not hold its manifest. */
 export interface PlatformWalk {
@@ -49,93 +48,72 @@ function attestationOf(descriptor: Descriptor): AttestationEntry | null {
   return null;
 }
 
+/** A platform as the index claims it, for a manifest the source does not hold or that is damaged (its checks say so). */
+function entryFromClaim(descriptor: Descriptor, available: boolean): PlatformEntry {
+  const claimed = descriptor.platform;
+  return {
+    os: claimed?.os ?? 'unknown',
+    architecture: claimed?.architecture ?? 'unknown',
+    variant: claimed?.variant ?? null,
+    osVersion: claimed?.['os.version'] ?? null,
+    digest: descriptor.digest,
+    compressedSize: null,
+    uncompressedSize: null,
+    sharedLayers: 0,
+    layers: null,
+    available,
+  };
+}
+
+/**
+ * Every platform the source's root names, through the one resolver (resolve.ts, every platform selected, the walk
+ * recorded). A damaged manifest or config is listed with its failed checks (CONTRACT.md: damage is a finding); a
+ * platform that cannot be read for another reason ends the walk with its error, as any read does.
+ */
 export async function walkPlatforms(handle: SourceHandle): Promise<PlatformWalk> {
-  const checks: VerifyCheck[] = [];
-  const platforms: PlatformEntry[] = [];
-  const attestations: AttestationEntry[] = [];
-  const images: (ResolvedImage | null)[] = [];
-  let indexDigest: string | null = null;
   const root = handle.platformRoot?.root ?? handle.root;
   const store = handle.platformRoot?.store ?? handle.store;
-
   if (root.kind === 'images') {
-    for (const image of root.images) {
-      platforms.push(entryFromImage(image, null));
-      images.push(image);
-      checks.push(...image.checks);
-      indexDigest ??= image.indexDigest;
-    }
-  } else {
-    const ctx: ResolveContext = { store: store!, selection: { ref: null, platform: null, allPlatforms: true }, label: handle.label };
-    checks.push(...root.checks);
-    if (root.kind === 'manifest') {
-      const image = await resolveImage(ctx, root.manifest, root.mediaType, root.digest, null, null, [], root.reference);
-      checks.push(...image.checks);
-      platforms.push(entryFromImage(image, null));
-      images.push(image);
+    return {
+      indexDigest: root.images.find((image) => image.indexDigest)?.indexDigest ?? null,
+      platforms: root.images.map((image) => entryFromImage(image, null)),
+      images: root.images,
+      attestations: [],
+      checks: root.images.flatMap((image) => image.checks),
+    };
+  }
+  const outcome: ResolveOutcome = { unresolved: [], absent: [], candidates: 0, walk: [] };
+  const ctx: ResolveContext = { store: store!, selection: { ref: null, platform: null, allPlatforms: true }, label: handle.label, outcome };
+  const resolved = await resolveRoot(root, ctx);
+  if (root.kind === 'manifest') return { indexDigest: null, platforms: resolved.map((image) => entryFromImage(image, null)), images: resolved, attestations: [], checks: resolved[0]!.checks };
+
+  const unreadable = outcome.unresolved.find((image) => !(image.error instanceof DamagedImageError));
+  if (unreadable) throw unreadable.error;
+  const walk = outcome.walk!;
+  const platforms: PlatformEntry[] = [];
+  const images: (ResolvedImage | null)[] = [];
+  const attestations: AttestationEntry[] = [];
+  for (const { descriptor, kind, image } of walk) {
+    if (kind === 'other') {
+      const attestation = attestationOf(descriptor);
+      if (attestation) attestations.push(attestation);
+    } else if (isIndexMediaType(descriptor.mediaType)) {
+      continue; // a nested index: its platforms are entries of their own (a damaged one's checks say so)
     } else {
-      // Walk down single-entry indexes (a layout's index.json naming one multi-arch index) to the platform list.
-      let index: ImageIndex = root.index;
-      indexDigest = root.digest;
-      // Each distinct document once (a loop or a fan-out of one index listed many times costs nothing more), and
-      // a depth limit on every walk.
-      const visited = new Set<string>(indexDigest ? [indexDigest] : []);
-      const visit = async (current: ImageIndex, digest: string | null, depth: number): Promise<void> => {
-        if (depth > MAX_INDEX_DEPTH) throw new ImageReadError(`${handle.label}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
-        for (const descriptor of current.manifests) {
-          if (visited.has(descriptor.digest)) continue;
-          visited.add(descriptor.digest);
-          if (visited.size > MAX_DOCUMENTS) throw new ImageReadError(`${handle.label}: indexes name more than ${MAX_DOCUMENTS} distinct manifests`);
-          const attestation = attestationOf(descriptor);
-          if (attestation) {
-            attestations.push(attestation);
-            continue;
-          }
-          const stat = await ctx.store.stat(descriptor.digest);
-          if (isIndexMediaType(descriptor.mediaType)) {
-            if (!stat.available) continue;
-            const bytes = await readVerified(ctx.store, descriptor, 'index', null, checks, MAX_MANIFEST_BYTES);
-            const parsed = parseManifestOrIndex(bytes, `index ${descriptor.digest} in ${handle.label}`, descriptor.mediaType);
-            if (parsed.kind === 'index') await visit(parsed.index, descriptor.digest, depth + 1);
-            continue;
-          }
-          if (!stat.available) {
-            const claimed = descriptor.platform;
-            platforms.push({
-              os: claimed?.os ?? 'unknown',
-              architecture: claimed?.architecture ?? 'unknown',
-              variant: claimed?.variant ?? null,
-              osVersion: claimed?.['os.version'] ?? null,
-              digest: descriptor.digest,
-              compressedSize: null,
-              uncompressedSize: null,
-              sharedLayers: 0,
-              layers: null,
-              available: false,
-            });
-            images.push(null);
-            continue;
-          }
-          const image = await resolveManifestDescriptor(ctx, descriptor, digest, [], null);
-          checks.push(...image.checks);
-          platforms.push(entryFromImage(image, descriptor.platform ?? null));
-          images.push(image);
-        }
-      };
-      while (index.manifests.length === 1 && isIndexMediaType(index.manifests[0]!.mediaType) && (await ctx.store.stat(index.manifests[0]!.digest)).available) {
-        const descriptor = index.manifests[0]!;
-        if (visited.has(descriptor.digest)) throw new ImageReadError(`${handle.label}: index ${descriptor.digest} refers to itself (a loop)`);
-        visited.add(descriptor.digest);
-        if (visited.size > MAX_INDEX_DEPTH) throw new ImageReadError(`${handle.label}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
-        const bytes = await readVerified(ctx.store, descriptor, 'index', null, checks, MAX_MANIFEST_BYTES);
-        const parsed = parseManifestOrIndex(bytes, `index ${descriptor.digest} in ${handle.label}`, descriptor.mediaType);
-        if (parsed.kind !== 'index') break;
-        index = parsed.index;
-        indexDigest = descriptor.digest;
-      }
-      await visit(index, indexDigest, 0);
+      platforms.push(image ? entryFromImage(image, descriptor.platform ?? null) : entryFromClaim(descriptor, kind !== 'absent'));
+      images.push(image);
     }
   }
-
+  // The index the platforms hang from: down single-entry indexes (a layout's index.json naming one multi-arch index).
+  let indexDigest = root.digest;
+  let index = root.index;
+  for (;;) {
+    const only = index.manifests.length === 1 ? walk.find((entry) => entry.kind === 'index' && entry.descriptor === index.manifests[0]) : undefined;
+    if (!only) break;
+    index = only.index!;
+    indexDigest = only.descriptor.digest;
+  }
+  // Each check once, in the order the walk made them (an image's list begins with its parents').
+  const checks = [...new Set([...root.checks, ...walk.flatMap((entry) => entry.checks)])];
   return { indexDigest, platforms, images, attestations, checks };
 }

@@ -96,6 +96,27 @@ export interface ResolveOutcome {
   absent: SkippedBlob[];
   /** Image manifests the indexes name (present or not). */
   candidates: number;
+  /**
+   * Given (with every platform selected), every entry of every index the walk met, each distinct digest once, in
+   * document order: `platforms` lists them all, the ones the source does not hold and the attestations too.
+   */
+  walk?: WalkEntry[];
+}
+
+/** One entry of an index, as the walk met it. */
+export interface WalkEntry {
+  descriptor: Descriptor;
+  /**
+   * `image`: a manifest resolved; `absent`: one the source does not hold; `unresolved`: one that could not be
+   * resolved (its error is in `unresolved`); `index`: a nested index read; `other`: an attestation or an artifact,
+   * not read.
+   */
+  kind: 'image' | 'absent' | 'unresolved' | 'index' | 'other';
+  image: ResolvedImage | null;
+  /** For `index`: the index read. */
+  index: ImageIndex | null;
+  /** The checks on the road to it: its parents' and its own. */
+  checks: VerifyCheck[];
 }
 
 /**
@@ -126,8 +147,12 @@ export async function resolveIndex(
   visited: Set<string> = new Set(),
 ): Promise<ResolvedImage[]> {
   if (depth > MAX_INDEX_DEPTH) throw new ImageReadError(`${ctx.label}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
+  const walk = ctx.selection.allPlatforms ? ctx.outcome?.walk : undefined;
+  const record = (descriptor: Descriptor, kind: WalkEntry['kind'], image: ResolvedImage | null, checks: VerifyCheck[], nested: ImageIndex | null = null) =>
+    walk?.push({ descriptor, kind, image, index: nested, checks });
   const entries = index.manifests.filter(isImageEntry);
-  if (entries.length === 0) {
+  // A walk lists an index of attestations or artifacts alone as such; a read of images has none to read.
+  if (entries.length === 0 && !walk) {
     const found = [...new Set(index.manifests.map((entry) => entry.artifactType ?? entry.annotations?.['vnd.docker.reference.type'] ?? entry.mediaType))];
     const what = index.manifests.length === 0 ? 'lists no manifests' : `lists no container image (only ${found.join(', ')})`;
     throw new ImageReadError(`${indexDigest ? `index ${indexDigest} in ` : ''}${ctx.label} ${what}`);
@@ -137,10 +162,25 @@ export async function resolveIndex(
   const present = entries.filter((_, i) => held[i]);
   const chosen = choosePlatforms(ctx, entries, present, indexDigest);
   const images: ResolvedImage[] = [];
-  for (const descriptor of chosen) {
+  // A walk goes through every entry in document order (`chosen` is then every image entry, in that order).
+  for (const descriptor of walk ? index.manifests : chosen) {
+    if (walk && !isImageEntry(descriptor)) {
+      // Listed once, not read; counted with the documents, as a fan-out of attestations is work too.
+      if (visited.has(descriptor.digest)) continue;
+      visited.add(descriptor.digest);
+      if (visited.size > MAX_DOCUMENTS) throw new ImageReadError(`${ctx.label}: indexes name more than ${MAX_DOCUMENTS} distinct manifests`);
+      record(descriptor, 'other', null, checks);
+      continue;
+    }
     if (!isIndexMediaType(descriptor.mediaType) && ctx.outcome) ctx.outcome.candidates++;
     const nested = isIndexMediaType(descriptor.mediaType);
     if (!present.includes(descriptor)) {
+      if (walk) {
+        if (visited.has(descriptor.digest)) continue;
+        visited.add(descriptor.digest);
+        if (visited.size > MAX_DOCUMENTS) throw new ImageReadError(`${ctx.label}: indexes name more than ${MAX_DOCUMENTS} distinct manifests`);
+        record(descriptor, 'absent', null, checks);
+      }
       if (ctx.outcome) {
         ctx.outcome.absent.push({ subject: descriptor.digest, reason: nested ? 'not in this archive (an index: the platforms it names are unknown)' : 'not in this archive', ...(descriptor.platform ? { platform: formatPlatform(descriptor.platform) } : {}) });
         continue;
@@ -165,19 +205,24 @@ export async function resolveIndex(
         // As for a manifest below: a damaged nested index is recorded, and the rest of the outer index goes on.
         if (!ctx.outcome || !(error instanceof LayerlensError) || error.exitCode === 2) throw error;
         ctx.outcome.unresolved.push({ manifestDigest: descriptor.digest, platform: descriptor.platform ?? null, checks: nestedChecks, error });
+        record(descriptor, 'unresolved', null, nestedChecks);
         continue;
       }
       if (parsed.kind !== 'index') throw new ImageReadError(`${descriptor.digest} in ${ctx.label} is referenced as an index but is a manifest`);
+      record(descriptor, 'index', null, nestedChecks, parsed.index);
       const nextSeen = new Set(seen).add(descriptor.digest);
       images.push(...(await resolveIndex(ctx, parsed.index, descriptor.digest, nestedChecks, reference, depth + 1, nextSeen, visited)));
     } else {
       const own = [...checks];
       try {
-        images.push(await resolveDamageAware(own, () => resolveManifestDescriptor(ctx, descriptor, indexDigest, own, reference)));
+        const image = await resolveDamageAware(own, () => resolveManifestDescriptor(ctx, descriptor, indexDigest, own, reference));
+        images.push(image);
+        record(descriptor, 'image', image, own);
       } catch (error) {
         // A usage error is the run's; a damaged or unreadable image is this image's, and the others go on.
         if (!ctx.outcome || !(error instanceof LayerlensError) || error.exitCode === 2) throw error;
         ctx.outcome.unresolved.push({ manifestDigest: descriptor.digest, platform: descriptor.platform ?? null, checks: own, error });
+        record(descriptor, 'unresolved', null, own);
       }
     }
   }

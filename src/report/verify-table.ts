@@ -58,9 +58,15 @@ export function renderPlatformsTable(report: PlatformsReport, style: Style): str
   const several = report.platforms.filter((entry) => entry.available).length > 1;
   const head = ['Platform', 'OS version', 'Manifest', 'Compressed', 'Uncompressed', ...(several ? ['Shared'] : [])];
   const t = table(head, style, ['left', 'left', 'left', 'right', 'right', 'right']);
+  // A platform whose manifest or config does not hash to its digest: listed, its figures unknown (checks below).
+  const damaged = new Set(report.verify.checks.filter((check) => !check.ok && (check.what === 'manifest digest' || check.what === 'config digest')).map((check) => check.manifest));
   for (const entry of report.platforms) {
     const name = platformText(entry);
-    const manifest = entry.available ? shortDigest(entry.digest) : style.color.yellow(`${shortDigest(entry.digest)} (not here)`);
+    const manifest = !entry.available
+      ? style.color.yellow(`${shortDigest(entry.digest)} (not here)`)
+      : damaged.has(entry.digest)
+        ? style.color.red(`${shortDigest(entry.digest)} (damaged)`)
+        : shortDigest(entry.digest);
     const row = [name, truncate(entry.osVersion ?? '', 16), manifest, humanSize(entry.compressedSize), humanSize(entry.uncompressedSize)];
     if (several) row.push(entry.layers === null ? '-' : `${entry.sharedLayers}/${entry.layers}`);
     t.push(row);
