@@ -4,7 +4,7 @@
  * merged into one entry per directory, so a 200k-file image stays a few tens of thousands of nodes.
  */
 import type { LayerEntry } from '../model/layer.js';
-import { contentBytes, parentsFirst, UnionFs, type FsNode } from './union.js';
+import { contentBytes, parentsFirst, UnionFs, type ChangeSizes, type FsNode } from './union.js';
 
 /**
  * [name, bytes, layer, children, own]: `layer` is the layer that wrote most of the bytes (for a group of small
@@ -145,4 +145,50 @@ export function unionWithLayerTrees(layers: LayerEntry[][]): { union: UnionFs; t
     trees.push(sizeTree(union, { chosen: i, maxNodes: i === layers.length - 1 ? SIZE_TREE_NODES : earlier }));
   }
   return { union, trees };
+}
+
+/** Every path of the final filesystem, with each one's bytes and the layer that wrote it. */
+export interface PathIndex {
+  /** One path per line, in path order (a list of 200k strings costs the page more to parse than one string). */
+  paths: string;
+  sizes: number[];
+  layers: number[];
+}
+
+/** The paths of `union` for the HTML report's search box; a name holding a newline stays one line, escaped. */
+export function pathIndex(union: UnionFs): PathIndex {
+  const paths: string[] = [];
+  const sizes: number[] = [];
+  const layers: number[] = [];
+  const pending: [FsNode, string][] = [[union.root, '']];
+  while (pending.length > 0) {
+    const [node, path] = pending.pop()!;
+    if (node.parent) {
+      paths.push(path.replace(/\n/g, '\\n'));
+      sizes.push(contentBytes(node));
+      layers.push(node.layer);
+    }
+    if (node.children) for (const [name, child] of [...node.children].sort((a, b) => (a[0] < b[0] ? 1 : -1))) pending.push([child, `${path}/${name}`]);
+  }
+  return { paths: paths.join('\n'), sizes, layers };
+}
+
+/** What the HTML report draws of one image beside its Report: the renderer reads this and the Report, nothing else. */
+export interface PageData {
+  /** The size tree as of each layer, the whole image's last; or only the whole image's (no layer selector). */
+  trees: SizeTree[];
+  perLayer: boolean;
+  paths: PathIndex | null;
+  /** Per layer, the size of each path of its change lists, where the union kept them. */
+  changeSizes: (ChangeSizes | undefined)[];
+}
+
+/** The page's data from an image's union (null: an image whose content could not be read) and its layer trees. */
+export function pageData(union: UnionFs | null, layerTrees: SizeTree[] | null): PageData {
+  return {
+    trees: layerTrees ?? (union ? [sizeTree(union)] : []),
+    perLayer: layerTrees !== null,
+    paths: union ? pathIndex(union) : null,
+    changeSizes: union?.changeSizes ?? [],
+  };
 }

@@ -294,8 +294,8 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   await writeOutputs(outputs, async (chosen, toFile) => {
     if (chosen === 'json') return jsonDocument(report);
     if (chosen === 'html') {
-      const { platformsHtml, renderHtml } = await import('../report/html.js');
-      return renderHtml(report, unions.map((union, i) => ({ union, layerTrees: layerTrees[i] ?? null })), coverage ? platformsHtml(coverage.platforms) : null);
+      const [{ platformsHtml, renderHtml }, { pageData }] = await Promise.all([import('../report/html.js'), import('../analyze/size-tree.js')]);
+      return renderHtml(report, unions.map((union, i) => pageData(union, layerTrees[i] ?? null)), coverage ? platformsHtml(coverage.platforms) : null);
     }
     return render(command, report, unions, selections, tableStyle(options, toFile), options);
   });

@@ -11,32 +11,10 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { formatPlatform } from '../image/platform.js';
-import { sizeTree, type SizeTree } from '../analyze/size-tree.js';
-import { contentBytes, type ChangeSizes, type FsNode, type UnionFs } from '../analyze/union.js';
+import type { PageData } from '../analyze/size-tree.js';
+import type { ChangeSizes } from '../analyze/union.js';
 import { humanSize, percentText } from './format.js';
 import { isMultiReport, type ImageReport, type Report } from './report.js';
-
-/**
- * Every path of the final filesystem for the search box: the paths as one string (one per line: a list of 200k
- * strings costs the page more to parse), with each one's bytes and the layer that wrote it.
- */
-function pathIndex(union: UnionFs): { paths: string; sizes: number[]; layers: number[] } {
-  const paths: string[] = [];
-  const sizes: number[] = [];
-  const layers: number[] = [];
-  const pending: [FsNode, string][] = [[union.root, '']];
-  while (pending.length > 0) {
-    const [node, path] = pending.pop()!;
-    if (node.parent) {
-      // A name holding a newline is one line still: the search shows it escaped, as the tables do.
-      paths.push(path.replace(/\n/g, '\\n'));
-      sizes.push(contentBytes(node));
-      layers.push(node.layer);
-    }
-    if (node.children) for (const [name, child] of [...node.children].sort((a, b) => (a[0] < b[0] ? 1 : -1))) pending.push([child, `${path}/${name}`]);
-  }
-  return { paths: paths.join('\n'), sizes, layers };
-}
 
 /** A layer's colour in the treemap and its legend (one definition: the page's script reads the palette). */
 export function layerColour(layer: number): string {
@@ -60,19 +38,12 @@ function d3HierarchySource(): string {
   return readFileSync(path.join(root, 'dist', 'd3-hierarchy.min.js'), 'utf8');
 }
 
-/** What the page draws of one image beside its report: its filesystem, and the size trees as of each layer. */
-export interface HtmlImage {
-  union: UnionFs | null;
-  /** One per layer (analyze/size-tree.ts unionWithLayerTrees); null: only the whole image's tree, from `union`. */
-  layerTrees: SizeTree[] | null;
-}
-
 /** A change list's sizes as the page reads them (-1: a directory); null when the union did not keep them. */
 function sizesOf(sizes: ChangeSizes | undefined): { added: number[]; modified: number[]; removed: number[] } | null {
   return sizes ? { added: Array.from(sizes.added), modified: Array.from(sizes.modified), removed: Array.from(sizes.removed) } : null;
 }
 
-function imageSection(image: ImageReport, { union, layerTrees }: HtmlImage, index: number, title: string): string {
+function imageSection(image: ImageReport, { trees, perLayer, paths, changeSizes }: PageData, index: number, title: string): string {
   const layers = image.layers;
   const maxBytes = Math.max(1, ...layers.map((layer) => Math.max(layer.compressedSize ?? 0, layer.uncompressedSize ?? 0)));
   // A CSS width, not text anyone reads: CSS wants `12.5%`.
@@ -92,7 +63,7 @@ function imageSection(image: ImageReport, { union, layerTrees }: HtmlImage, inde
     .map((layer) => {
       const c = layer.changes;
       const counts = c ? ` <small><b class="add">+${c.added.length}</b> <b class="mod">~${c.modified.length}</b> <b class="del">-${c.removed.length}</b></small>` : '';
-      const sizes = sizesOf(union?.changeSizes[layer.index]);
+      const sizes = sizesOf(changeSizes[layer.index]);
       const data = c ? `<script type="application/json" class="change-data">${json({ added: c.added, modified: c.modified, removed: c.removed, sizes })}</script>` : '';
       return `<details id="img${index}-layer${layer.index}"><summary>Layer ${layer.index}: ${escapeHtml(layer.createdBy ?? '(no history)')}${counts}</summary>
 <p class="mono">${escapeHtml(layer.digest ?? '')} · ${escapeHtml(layer.mediaType)}</p>${data}<div class="change-lists"></div></details>`;
@@ -122,15 +93,13 @@ function imageSection(image: ImageReport, { union, layerTrees }: HtmlImage, inde
   // A layer that could not be read: what it left unknown, in the report's own words.
   const blocked = image.blocked.map((entry) => `<p class="alert">✗ ${escapeHtml(entry.reason)}<br><small>unknown because of it: ${escapeHtml(entry.blocks.join(', '))}</small></p>`).join('\n');
   // The whole image's tree, then (with a layer selector) one per earlier layer, each parsed only when chosen.
-  const trees = layerTrees ?? (union ? [sizeTree(union)] : []);
   const lastTree = trees.at(-1)?.tree ?? null;
-  const earlierTrees = layerTrees ? layerTrees.slice(0, -1).map((entry, k) => `<script type="application/json" id="tree${index}-${k}">${json(entry.tree)}</script>`).join('\n') : '';
-  const selector = layerTrees && layers.length > 0
+  const earlierTrees = perLayer ? trees.slice(0, -1).map((entry, k) => `<script type="application/json" id="tree${index}-${k}">${json(entry.tree)}</script>`).join('\n') : '';
+  const selector = perLayer && layers.length > 0
     ? `<label class="as-of">Show the filesystem <select id="layer${index}"><option value="all">of the image (every layer)</option>${layers
         .map((layer) => `<option value="${layer.index}">as of layer ${layer.index}, its changes highlighted: ${escapeHtml((layer.createdBy ?? '').slice(0, 70))}</option>`)
         .join('')}</select></label> <span class="as-of-note" id="asof${index}"></span>`
     : '';
-  const paths = union ? pathIndex(union) : null;
   const platform = formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined });
   return `<section class="image" data-index="${index}">
 <h2>${escapeHtml(title)}${title === platform ? '' : ` <small>${escapeHtml(platform)}</small>`}</h2>
@@ -329,11 +298,11 @@ const SCRIPT = `
 })();
 `;
 
-export function renderHtml(report: Report, drawn: HtmlImage[], platformsTable: string | null): string {
+export function renderHtml(report: Report, drawn: PageData[], platformsTable: string | null): string {
   const images = isMultiReport(report) ? report.images : [report];
   const title = report.source.kind === 'registry' || report.source.kind === 'daemon' ? (report.source.reference ?? report.source.input) : report.source.input;
   const sections = images
-    .map((image, i) => imageSection(image, drawn[i] ?? { union: null, layerTrees: null }, i, images.length > 1 ? formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined }) : title))
+    .map((image, i) => imageSection(image, drawn[i] ?? { trees: [], perLayer: false, paths: null, changeSizes: [] }, i, images.length > 1 ? formatPlatform({ ...image.platform, variant: image.platform.variant ?? undefined }) : title))
     .join('\n');
   // Images the run could not report (--all-platforms): named, with why, so the page is not silently partial.
   const errors = isMultiReport(report) ? report.errors.map((error) => `<p class="alert">✗ ${escapeHtml(error.platform ?? 'image')} ${escapeHtml(error.manifestDigest ?? '')}: ${escapeHtml(error.message)}</p>`).join('\n') : '';
