@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Key } from 'ink';
-import { defaultKeysFile, loadKeyBindings } from '../src/cli/explore-keys.js';
+import { DEFAULT_VIEW, defaultKeysFile, loadExploreConfig, loadKeyBindings } from '../src/cli/explore-keys.js';
 import { UsageError } from '../src/errors.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-keys-'));
@@ -70,6 +70,37 @@ test('a missing default file is the defaults; a missing --keys file, an unknown 
   wrong('keybinding: [q]\n', /expected a "keybinding:" map/);
   wrong('keybinding:\n  quit: 3\n', /quit: give its keys as text/);
   wrong('keybinding: {\n', /not a YAML key bindings file/);
+});
+
+test("dive's view sections set the first view (diff.hide, filetree.collapse-dir, show-attributes, pane-width); a wrong value is exit 2 naming it", () => {
+  expect(loadExploreConfig(null, false).view).toEqual(DEFAULT_VIEW);
+  // dive's README layout, without a keybinding section: the keys stay dive's defaults.
+  const at = file('view.yaml', ['diff:', '  hide:', '    - added', '    - changed', 'filetree:', '  collapse-dir: true', '  pane-width: 0.7', '  show-attributes: false', 'layer:', '  show-aggregated-changes: true', ''].join('\n'));
+  const { keys, view } = loadExploreConfig(at, true);
+  expect(view).toEqual({ hideAdded: true, hideModified: true, hideRemoved: false, hideUnchanged: false, collapseDirs: true, attributes: false, treeShare: 0.7 });
+  expect(keys.file).toBe(at);
+  expect(keys.is('quit', 'q', press(), 'tree')).toBe(true);
+  // The explorer's own names for the kinds are accepted too; an empty hide list hides nothing.
+  expect(loadExploreConfig(file('kinds.yaml', 'diff:\n  hide: [removed, unmodified]\n'), true).view).toEqual({ ...DEFAULT_VIEW, hideRemoved: true, hideUnchanged: true });
+  expect(loadExploreConfig(file('none.yaml', 'diff:\n  hide: []\nkeybinding:\n  quit: x\n'), true).view).toEqual(DEFAULT_VIEW);
+  const wrong = (text: string, message: RegExp) => {
+    let caught: unknown;
+    try {
+      loadExploreConfig(file(`bad-view-${Math.random()}.yml`, text), true);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(UsageError);
+    expect((caught as UsageError).exitCode).toBe(2);
+    expect((caught as Error).message).toMatch(message);
+  };
+  wrong('diff:\n  hide: added\n', /diff\.hide must be a list of kinds \(added, removed, changed/);
+  wrong('diff:\n  hide: [renamed]\n', /diff\.hide: "renamed" is not a kind of change/);
+  wrong('filetree:\n  pane-width: 1.5\n', /filetree\.pane-width must be a number between 0 and 1.*not 1\.5/);
+  wrong('filetree:\n  pane-width: half\n', /filetree\.pane-width must be a number/);
+  wrong('filetree:\n  collapse-dir: maybe\n', /filetree\.collapse-dir must be true or false, not "maybe"/);
+  wrong('filetree: [1]\n', /"filetree:" must be a map/);
+  wrong('log:\n  enabled: true\n', /expected a "keybinding:" map .*or dive's diff: or filetree: section/);
 });
 
 test('the default file follows XDG_CONFIG_HOME (an absolute one), else ~/.config', () => {

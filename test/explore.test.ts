@@ -209,6 +209,29 @@ describeTmux('layerlens explore in a terminal (tmux)', () => {
     expect(await tmux.exited()).toBe(0);
   });
 
+  test("a dive config's view sections set the first view: kinds hidden, every directory folded, no attributes, dive's pane width", async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const configFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'layerlens-keys-')), '.dive.yaml');
+    writeFileSync(configFile, ['diff:', '  hide:', '    - changed', 'filetree:', '  collapse-dir: true', '  pane-width: 0.7', '  show-attributes: false', ''].join('\n'));
+    session = await startTmux({ command: [process.execPath, BIN, 'explore', SAMPLE, '--keys', configFile], cols: 100, rows: 30, env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' } });
+    const tmux = session;
+    let screen = await tmux.waitFor('(modified hidden)');
+    // The file tree takes 70 of the 100 columns: the divider sits after 30.
+    const lines = screen.split('\n');
+    const header = lines.find((line) => line.includes('Layers (3)'))!;
+    expect(header.indexOf('│')).toBe(30);
+    expect(screen).not.toMatch(/-rwxr-xr-x|drwxr-xr-x/); // show-attributes: false
+    expect(screen).toMatch(/── app\/ …/); // collapse-dir: true
+    expect(screen).not.toMatch(/── hello\.sh/);
+    // Each is still the key's to change: Ctrl+B shows the attributes, Z unfolds, Enter shows the modified again.
+    await tmux.send('C-b', 'Z', 'Enter');
+    screen = await tmux.waitFor((text) => /M -rwxr-xr-x .*└── hello\.sh$/m.test(text));
+    expect(screen).not.toContain('(modified hidden)');
+    await tmux.send('q');
+    expect(await tmux.exited()).toBe(0);
+  });
+
   test('a bad keys file is exit 2 before the image is read', async () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const os = await import('node:os');

@@ -1,7 +1,9 @@
 /**
  * The explorer's key bindings: dive's defaults and dive's names for them (`keybinding:` in a dive config), so a
  * dive user's fingers and config both carry over. A file (`--keys FILE`, else `$XDG_CONFIG_HOME/layerlens/keys.yml`)
- * may rebind any of them; the movement keys (arrows, j k h l, g G, Home End) stay as they are.
+ * may rebind any of them; the movement keys (arrows, j k h l, g G, Home End) stay as they are. The same file may
+ * set the first view as dive's config does (`diff.hide`, `filetree.collapse-dir`, `filetree.show-attributes`,
+ * `filetree.pane-width`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -119,8 +121,72 @@ export function defaultKeysFile(env: NodeJS.ProcessEnv = process.env): string {
  * pane is exit 2 naming it.
  */
 export function loadKeyBindings(file: string | null, required: boolean): KeyBindings {
+  return loadExploreConfig(file, required).keys;
+}
+
+/** What a file sets of the explorer's first view, as dive's config does; each can still be toggled by its key. */
+export interface ViewDefaults {
+  /** dive's `diff.hide`: the kinds of path hidden at first. */
+  hideAdded: boolean;
+  hideRemoved: boolean;
+  hideModified: boolean;
+  hideUnchanged: boolean;
+  /** dive's `filetree.collapse-dir`: every directory folded at first. */
+  collapseDirs: boolean;
+  /** dive's `filetree.show-attributes`: the mode and owner columns. */
+  attributes: boolean;
+  /** dive's `filetree.pane-width`: the file tree's share of the width (0 < x < 1); null: layerlens's own split. */
+  treeShare: number | null;
+}
+
+export const DEFAULT_VIEW: ViewDefaults = { hideAdded: false, hideRemoved: false, hideModified: false, hideUnchanged: false, collapseDirs: false, attributes: true, treeShare: null };
+
+/** dive's names for the kinds of change (`diff.hide`), and the names the explorer's own keys use. */
+const HIDE_KINDS: Record<string, keyof ViewDefaults> = { added: 'hideAdded', removed: 'hideRemoved', changed: 'hideModified', modified: 'hideModified', unchanged: 'hideUnchanged', unmodified: 'hideUnchanged' };
+
+const isMap = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+function viewDefaults(data: Record<string, unknown>, file: string): ViewDefaults {
+  const view: ViewDefaults = { ...DEFAULT_VIEW };
+  const section = (name: string): Record<string, unknown> => {
+    const value = data[name];
+    if (value === undefined || value === null) return {};
+    if (!isMap(value)) throw new UsageError(`${file}: "${name}:" must be a map (as in dive's config)`);
+    return value;
+  };
+  const flag = (value: unknown, name: string): boolean | undefined => {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'boolean') throw new UsageError(`${file}: ${name} must be true or false, not ${JSON.stringify(value)}`);
+    return value;
+  };
+  const hide = section('diff').hide;
+  if (hide !== undefined && hide !== null) {
+    if (!Array.isArray(hide)) throw new UsageError(`${file}: diff.hide must be a list of kinds (${Object.keys(HIDE_KINDS).join(', ')})`);
+    for (const kind of hide) {
+      const field = typeof kind === 'string' ? HIDE_KINDS[kind] : undefined;
+      if (!field) throw new UsageError(`${file}: diff.hide: ${JSON.stringify(kind)} is not a kind of change (use ${Object.keys(HIDE_KINDS).join(', ')})`);
+      (view[field] as boolean) = true;
+    }
+  }
+  const tree = section('filetree');
+  view.collapseDirs = flag(tree['collapse-dir'], 'filetree.collapse-dir') ?? view.collapseDirs;
+  view.attributes = flag(tree['show-attributes'], 'filetree.show-attributes') ?? view.attributes;
+  const share = tree['pane-width'];
+  if (share !== undefined && share !== null) {
+    if (typeof share !== 'number' || !(share > 0 && share < 1)) throw new UsageError(`${file}: filetree.pane-width must be a number between 0 and 1 (the file tree's share of the width), not ${JSON.stringify(share)}`);
+    view.treeShare = share;
+  }
+  return view;
+}
+
+/**
+ * The bindings and the first view from `file` (dive's defaults without one). A file needs a `keybinding:` map or
+ * one of dive's view sections (`diff:`, `filetree:`); dive's other sections (`log:`, `layer:`, …) are ignored.
+ */
+export function loadExploreConfig(file: string | null, required: boolean): { keys: KeyBindings; view: ViewDefaults } {
   const chosen: Record<string, string> = Object.fromEntries(Object.entries(ACTIONS).map(([action, spec]) => [action, spec.keys]));
   let used: string | null = null;
+  let view = DEFAULT_VIEW;
   if (file && (required || existsSync(file))) {
     let data: unknown;
     try {
@@ -129,11 +195,14 @@ export function loadKeyBindings(file: string | null, required: boolean): KeyBind
       const code = (error as NodeJS.ErrnoException).code;
       throw new UsageError(code === 'ENOENT' ? `--keys ${file}: no such file` : `${file}: not a YAML key bindings file (${(error as Error).message.split('\n')[0]})`);
     }
-    const section = data && typeof data === 'object' ? (data as Record<string, unknown>).keybinding : undefined;
-    if (section === undefined || section === null || typeof section !== 'object' || Array.isArray(section)) {
-      throw new UsageError(`${file}: expected a "keybinding:" map of actions to keys (e.g. "toggle-added-files: ctrl+a"); actions: ${Object.keys(ACTIONS).join(', ')}`);
+    const document = isMap(data) ? data : {};
+    const section = document.keybinding;
+    const viewOnly = section === undefined && (document.diff !== undefined || document.filetree !== undefined);
+    if (!viewOnly && !isMap(section)) {
+      throw new UsageError(`${file}: expected a "keybinding:" map of actions to keys (e.g. "toggle-added-files: ctrl+a"), or dive's diff: or filetree: section; actions: ${Object.keys(ACTIONS).join(', ')}`);
     }
-    for (const [action, keys] of Object.entries(section)) {
+    view = viewDefaults(document, file);
+    for (const [action, keys] of Object.entries(isMap(section) ? section : {})) {
       if (!(action in ACTIONS)) throw new UsageError(`${file}: "${action}" is not an action of the explorer (use one of ${Object.keys(ACTIONS).join(', ')})`);
       if (typeof keys !== 'string' || keys.trim() === '') throw new UsageError(`${file}: ${action}: give its keys as text, e.g. "ctrl+a" or "q, ctrl+q"`);
       chosen[action] = keys;
@@ -155,7 +224,7 @@ export function loadKeyBindings(file: string | null, required: boolean): KeyBind
       }
     }
   }
-  return {
+  const keys: KeyBindings = {
     file: used,
     is(action, input, key, pane) {
       const scope = ACTIONS[action].scope;
@@ -167,4 +236,5 @@ export function loadKeyBindings(file: string | null, required: boolean): KeyBind
       return (first ? specs.slice(0, 1) : specs).map(labelOf).join(' ');
     },
   };
+  return { keys, view };
 }

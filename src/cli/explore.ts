@@ -14,7 +14,7 @@ import { allDirectories, changeCounts, fit, layerLine, treeLine, treeRows, waste
 import { escapeTerminal as esc } from '../report/escape.js';
 import { platformText, wrapText, type Style } from '../report/format.js';
 import { sourceLine } from '../report/table.js';
-import { ACTIONS, defaultKeysFile, loadKeyBindings, type Action, type KeyBindings } from './explore-keys.js';
+import { ACTIONS, defaultKeysFile, loadExploreConfig, type Action, type KeyBindings, type ViewDefaults } from './explore-keys.js';
 import { readFlags, readOptions, registryFlags, tableStyle, voiceFlags, withExamples, type CommonOptions } from './commands.js';
 
 type Pane = 'layers' | 'tree';
@@ -57,10 +57,11 @@ interface ExploreState {
 }
 
 /** Everything below is drawn from this: the lines of one frame for a terminal of `cols` × `rows`. */
-function frame(data: ExploreData, state: ExploreState, rows: TreeRow[], cols: number, height: number, style: Style, keys: KeyBindings): string[] {
+function frame(data: ExploreData, state: ExploreState, rows: TreeRow[], cols: number, height: number, style: Style, keys: KeyBindings, treeShare: number | null): string[] {
   const { report } = data;
   const { color } = style;
-  const leftWidth = Math.max(30, Math.min(56, Math.floor(cols * 0.42)));
+  // dive's pane-width when the file gives one, within what keeps both panes readable.
+  const leftWidth = treeShare === null ? Math.max(30, Math.min(56, Math.floor(cols * 0.42))) : Math.max(20, Math.min(cols - 21, Math.round(cols * (1 - treeShare))));
   const rightWidth = Math.max(20, cols - leftWidth - 1);
   const body = Math.max(3, height - 4);
   const title = fit(`${sourceLine(report)}  ${platformText(report.platform)}`, cols);
@@ -128,7 +129,7 @@ function parentRow(rows: TreeRow[], index: number): number {
   return index;
 }
 
-async function runExplorer(data: ExploreData, style: Style, keys: KeyBindings): Promise<void> {
+async function runExplorer(data: ExploreData, style: Style, keys: KeyBindings, view: ViewDefaults): Promise<void> {
   // Ink renders nothing until exit when it believes it runs in CI (is-in-ci reads CI at import): explore is
   // interactive on a terminal, checked before, so it draws whatever the environment says.
   const ci = process.env.CI;
@@ -221,10 +222,12 @@ async function runExplorer(data: ExploreData, style: Style, keys: KeyBindings): 
     const { exit } = useApp();
     const { stdout } = useStdout();
     const [size, setSize] = useState({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
-    const [state, setState] = useState<ExploreState>({
-      ...{ layer: last, pane: 'tree', cursor: 0, top: 0, folded: new Set(), layerOnly: false, filter: '', editing: false, help: false },
-      ...{ hideUnchanged: false, hideAdded: false, hideModified: false, hideRemoved: false, attributes: true },
-    });
+    // The first view as the file sets it (dive's diff.hide, filetree.*), computed once, not on every frame.
+    const [state, setState] = useState<ExploreState>(() => ({
+      ...{ layer: last, pane: 'tree', cursor: 0, top: 0, layerOnly: false, filter: '', editing: false, help: false },
+      folded: view.collapseDirs ? allDirectories(data.unionAt(last)) : new Set<string>(),
+      ...{ hideUnchanged: view.hideUnchanged, hideAdded: view.hideAdded, hideModified: view.hideModified, hideRemoved: view.hideRemoved, attributes: view.attributes },
+    }));
     const latest = useRef(state);
     latest.current = state;
     useEffect(() => {
@@ -246,7 +249,7 @@ async function runExplorer(data: ExploreData, style: Style, keys: KeyBindings): 
       latest.current = next;
       setState(next);
     });
-    const lines = state.help ? helpFrame(size.cols, height, style, keys) : frame(data, placed(state, body), rowsOf(state).rows, size.cols, height, style, keys);
+    const lines = state.help ? helpFrame(size.cols, height, style, keys) : frame(data, placed(state, body), rowsOf(state).rows, size.cols, height, style, keys, view.treeShare);
     return h(Box, { flexDirection: 'column', width: size.cols }, ...lines.map((line, i) => h(Text, { key: i, wrap: 'truncate' }, line)));
   }
 
@@ -289,9 +292,9 @@ export async function runExplore(options: ExploreOptions): Promise<number> {
     throw new UsageError('explore is interactive: it needs a terminal on stdin and stdout (for a script: layerlens files IMAGE --layer N --changed, or analyze IMAGE --format html -o report.html)');
   }
   // The bindings before the image: a bad keys file is exit 2 before anything is read.
-  const keys = loadKeyBindings(options.keys ?? defaultKeysFile(), options.keys !== undefined);
+  const { keys, view } = loadExploreConfig(options.keys ?? defaultKeysFile(), options.keys !== undefined);
   const data = await openExplore(options.image, await readOptions(options));
-  await runExplorer(data, tableStyle(options, false), keys);
+  await runExplorer(data, tableStyle(options, false), keys, view);
   return 0;
 }
 
@@ -307,7 +310,7 @@ export function registerExploreCommand(parser: Argv, setExit: (code: number) => 
               command
                 .positional('image', { type: 'string', describe: 'the image to read (see "Images" below)', demandOption: true })
                 .option('platform', { type: 'string', describe: 'platform to pick from a multi-arch image: os/arch[/variant]' })
-                .option('keys', { type: 'string', describe: `key bindings (a "keybinding:" map, dive's action names; default ${defaultKeysFile()} when it exists)` }),
+                .option('keys', { type: 'string', describe: `key bindings and first view (a "keybinding:" map in dive's action names; dive's diff: and filetree: sections; default ${defaultKeysFile()} when it exists)` }),
             ),
           ),
         ),
@@ -315,7 +318,7 @@ export function registerExploreCommand(parser: Argv, setExit: (code: number) => 
           ['$0 explore samples/busybox-amd64.tar', 'step through the layers of a docker save'],
           ['$0 explore docker-daemon:app:dev', 'an image of the local engine, as dive does'],
           ['$0 explore alpine --platform linux/arm64', 'one platform of a registry image'],
-          ['$0 explore app.tar --keys ~/.dive.yaml', "dive's own key bindings (its keybinding: section)"],
+          ['$0 explore app.tar --keys ~/.dive.yaml', "dive's own config: its key bindings, the kinds it hides, folded directories, pane width"],
         ],
       ),
     async (argv) => setExit(await runExplore(argv as unknown as ExploreOptions)),
