@@ -150,6 +150,13 @@ export async function resolveIndex(
   const walk = ctx.selection.allPlatforms ? ctx.outcome?.walk : undefined;
   const record = (descriptor: Descriptor, kind: WalkEntry['kind'], image: ResolvedImage | null, checks: VerifyCheck[], nested: ImageIndex | null = null) =>
     walk?.push({ descriptor, kind, image, index: nested, checks });
+  // Each distinct document once, however many paths lead to it, and a limit on how many there are.
+  const firstVisit = (descriptor: Descriptor): boolean => {
+    if (visited.has(descriptor.digest)) return false;
+    visited.add(descriptor.digest);
+    if (visited.size > MAX_DOCUMENTS) throw new ImageReadError(`${ctx.label}: indexes name more than ${MAX_DOCUMENTS} distinct manifests`);
+    return true;
+  };
   const entries = index.manifests.filter(isImageEntry);
   // A walk lists an index of attestations or artifacts alone as such; a read of images has none to read.
   if (entries.length === 0 && !walk) {
@@ -166,9 +173,7 @@ export async function resolveIndex(
   for (const descriptor of walk ? index.manifests : chosen) {
     if (walk && !isImageEntry(descriptor)) {
       // Listed once, not read; counted with the documents, as a fan-out of attestations is work too.
-      if (visited.has(descriptor.digest)) continue;
-      visited.add(descriptor.digest);
-      if (visited.size > MAX_DOCUMENTS) throw new ImageReadError(`${ctx.label}: indexes name more than ${MAX_DOCUMENTS} distinct manifests`);
+      if (!firstVisit(descriptor)) continue;
       record(descriptor, 'other', null, checks);
       continue;
     }
@@ -176,9 +181,7 @@ export async function resolveIndex(
     const nested = isIndexMediaType(descriptor.mediaType);
     if (!present.includes(descriptor)) {
       if (walk) {
-        if (visited.has(descriptor.digest)) continue;
-        visited.add(descriptor.digest);
-        if (visited.size > MAX_DOCUMENTS) throw new ImageReadError(`${ctx.label}: indexes name more than ${MAX_DOCUMENTS} distinct manifests`);
+        if (!firstVisit(descriptor)) continue;
         record(descriptor, 'absent', null, checks);
       }
       if (ctx.outcome) {
@@ -190,9 +193,7 @@ export async function resolveIndex(
     if (seen.has(descriptor.digest)) throw new ImageReadError(`${ctx.label}: index ${descriptor.digest} refers to itself (a loop)`);
     // Each distinct index or manifest is read once, however many paths lead to it: an index listing the next one
     // four times, eight levels deep, is 8 documents, not 4^8.
-    if (visited.has(descriptor.digest)) continue;
-    visited.add(descriptor.digest);
-    if (visited.size > MAX_DOCUMENTS) throw new ImageReadError(`${ctx.label}: indexes name more than ${MAX_DOCUMENTS} distinct manifests`);
+    if (!firstVisit(descriptor)) continue;
     if (isIndexMediaType(descriptor.mediaType)) {
       const nestedChecks: VerifyCheck[] = [...checks];
       let parsed;
