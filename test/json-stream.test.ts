@@ -54,6 +54,25 @@ test('every JSON corner is written as JSON.stringify writes it', () => {
   }
 });
 
+test('long runs of scalars and flat objects, broken by nested members, are written as JSON.stringify writes them', () => {
+  // The writer stringifies runs of an array's flat members together; runs cross its batch size and end at a member
+  // it must walk. Each kind of member at every depth the walk reaches.
+  const rand = prng(29);
+  for (let i = 0; i < 60; i++) {
+    const length = Math.floor(rand() * 700);
+    const list = Array.from({ length }, (_, n) => {
+      const pick = rand();
+      if (pick < 0.5) return { path: `/p/${n}`, size: n, link: pick < 0.1 ? null : STRINGS[n % STRINGS.length], gone: undefined, fn: () => n };
+      if (pick < 0.8) return randomValue(rand, 8); // a scalar (or a function, undefined: null in an array)
+      if (pick < 0.9) return {};
+      return randomValue(rand, 2);
+    });
+    let value: unknown = list;
+    for (let depth = i % 6; depth > 0; depth--) value = depth % 2 ? { key: value, other: [1] } : [value, 'x'];
+    expect(joined(value)).toBe(JSON.stringify(value, null, 2));
+  }
+});
+
 test('a large document comes in many chunks of bounded size, with the text unchanged', () => {
   const files = Array.from({ length: 60_000 }, (_, i) => ({ path: `/srv/d${Math.floor(i / 1000)}/f${i % 1000}`, type: 'file', size: i, mode: '0644', uid: 0, gid: 0, linkTarget: null, layer: i % 3 }));
   const value = { schemaVersion: 2, image: { layers: [{ changes: { added: files.map((file) => file.path) } }], files } };

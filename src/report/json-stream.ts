@@ -23,11 +23,48 @@ function isPlainContainer(value: Json): value is Record<string, unknown> | unkno
   return typeof (value as { toJSON?: unknown }).toJSON !== 'function';
 }
 
+/**
+ * An object whose members are all scalars (a file entry, a layer's figures) is written by one JSON.stringify call:
+ * walking it key by key costs about five times as much, and its text is bounded by its number of keys. Arrays are
+ * always walked (a list of a million paths must not become one string).
+ */
+function isFlatObject(value: Record<string, unknown> | unknown[]): boolean {
+  if (Array.isArray(value)) return false;
+  for (const key in value) {
+    const member = value[key];
+    if (member !== null && typeof member === 'object') return false;
+  }
+  return true;
+}
+
+/** Members of an array written together (arrays.slice of them stringified at once); bounds a chunk's text. */
+const BATCH = 256;
+
+/** A member an array's run may hold: anything but a container that is walked (one with containers inside). */
+function isBatchable(value: Json): boolean {
+  return !isPlainContainer(value) || isFlatObject(value);
+}
+
 /** What JSON.stringify writes for a value inside a container at `indent` (undefined: an omitted member). */
 function stringifyAt(value: Json, indent: string): string | undefined {
-  const text = JSON.stringify(value, null, 2) as string | undefined;
-  if (text === undefined || indent === '' || !text.includes('\n')) return text;
-  return text.replaceAll('\n', `\n${indent}`);
+  if (indent === '') return JSON.stringify(value, null, 2) as string | undefined;
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return undefined;
+  return nestedText(value, indent.length / INDENT.length);
+}
+
+/**
+ * JSON.stringify(value, null, 2) as it reads `depth` levels down, by stringifying it inside `depth` one-member
+ * arrays and cutting their brackets off: V8 then indents it, about twice as fast as re-indenting its text after.
+ * `value` must not be undefined (it would be null inside an array).
+ */
+function nestedText(value: Json, depth: number): string {
+  let wrapped: unknown = value;
+  for (let level = 0; level < depth; level++) wrapped = [wrapped];
+  const text = JSON.stringify(wrapped, null, 2);
+  // Level i (1-based) opens with "[\n" and i indents, and closes with "\n", i - 1 indents and "]".
+  const opening = depth * 2 + depth * (depth + 1);
+  const closing = depth * 2 + depth * (depth - 1);
+  return text.slice(opening, text.length - closing);
 }
 
 /** JSON.stringify(value, null, 2), in chunks. */
@@ -80,6 +117,23 @@ export function* jsonChunks(value: Json): Generator<string> {
       if (push(frame.wrote ? `\n${frame.indent}${close}` : close)) yield flush();
       continue;
     }
+    if (frame.array) {
+      // A run of scalars and flat objects (a file list) is written by one JSON.stringify of the run, re-indented:
+      // the same text as member by member, at a fraction of the calls.
+      const items = frame.items as unknown[];
+      let end = frame.next;
+      while (end < length && end - frame.next < BATCH && isBatchable(items[end])) end++;
+      if (end - frame.next > 1) {
+        // "[\n<members>\n<indent>]" at this array's depth: the members' lines are what lies between the brackets.
+        const text = nestedText(items.slice(frame.next, end), frame.indent.length / INDENT.length);
+        const body = text.slice(1, text.length - 2 - frame.indent.length);
+        frame.next = end;
+        const head = frame.wrote ? ',' : '';
+        frame.wrote = true;
+        if (push(head + body)) yield flush();
+        continue;
+      }
+    }
     const index = frame.next++;
     const key = frame.keys ? frame.keys[index]! : null;
     let member = key !== null ? (frame.items as Record<string, unknown>)[key] : (frame.items as unknown[])[index];
@@ -89,7 +143,7 @@ export function* jsonChunks(value: Json): Generator<string> {
     const inner = frame.indent + INDENT;
     const head = `${frame.wrote ? ',' : ''}\n${inner}${key !== null ? `${JSON.stringify(key)}: ` : ''}`;
     frame.wrote = true;
-    if (isPlainContainer(member) && stack.length < STREAM_DEPTH) {
+    if (isPlainContainer(member) && stack.length < STREAM_DEPTH && !isFlatObject(member)) {
       const empty = Array.isArray(member) ? member.length === 0 : Object.keys(member).length === 0;
       if (!empty) {
         push(head + (Array.isArray(member) ? '[' : '{'));
