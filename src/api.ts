@@ -86,7 +86,7 @@ function readOptions(images: string[], options: ImageOptions): ReadOptions {
 
 async function report(analysis: 'inspect' | 'layers' | 'files' | 'waste' | 'analyze' | 'verify', image: string, options: ImageOptions & AnalysisOptions): Promise<Report> {
   const { fast, requireAllBlobs, path, glob, layer, changed } = options;
-  const run = await runAnalysis(analysis, image, { ...readOptions([image], options), fast, requireAllBlobs, path, glob, layer, changed });
+  const run = await runAnalysis(analysis, image, { ...readOptions([image], options), fast, requireAllBlobs, path, glob, layer, changed, reuseReport: true });
   return run.report;
 }
 

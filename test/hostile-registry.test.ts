@@ -632,7 +632,9 @@ describe('the blob cache', () => {
     const bytes = readFileSync(file);
     bytes[bytes.length >> 1] ^= 0xff; // bit rot
     writeFileSync(file, bytes);
-    rmSync(path.join(cache, 'scans'), { recursive: true, force: true }); // so that the blob itself is read again
+    // So that the blob itself is read again: neither its scan nor the image's report may stand in for it.
+    rmSync(path.join(cache, 'scans'), { recursive: true, force: true });
+    rmSync(path.join(cache, 'reports'), { recursive: true, force: true });
     registry.requests.length = 0;
     const second = await runCli(['layers', `docker://${registry.host}/test/app:1`, '--cache-dir', cache, '--json'], { env: env() });
     expectOneLine({ ...second, stdout: '' }, 0, new RegExp(`the cached copy of ${image.layerDigest} .* no longer matched its digest .*; removed it and fetching the blob again`));

@@ -288,7 +288,9 @@ export async function runImageCommand(command: CommandName, rawOptions: CommonOp
   }
   if (options.attach && options.allPlatforms) throw new UsageError('--attach stores the report of one image: give --platform, not --all-platforms (run once per platform)');
   const read = await readOptions(options);
-  const run = await runAnalysis(command, options.image, { ...read, ...analysis, ...(options.useAttached ? { useAttached: true } : {}), onImageError: stderrLine });
+  // Only `files`' tree and the HTML report draw the union; every other output is the Report alone.
+  const reuseReport = !layerViews && !(command === 'files' && outputs.some((destination) => destination.format === 'table'));
+  const run = await runAnalysis(command, options.image, { ...read, ...analysis, reuseReport, ...(options.useAttached ? { useAttached: true } : {}), onImageError: stderrLine });
   imageErrorLines(run.problems.errors);
   const { report, unions, selections, layerTrees, coverage } = run;
   await writeOutputs(outputs, async (chosen, toFile) => {

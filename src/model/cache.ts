@@ -17,6 +17,10 @@ export interface CacheInventory {
   scans: CacheTally;
   /** Layer scans in a format this version no longer reads (an older layerlens wrote them). */
   outdatedScans: CacheTally;
+  /** Whole image reports this build wrote (a warm registry run prints one without reading a layer). */
+  reports: CacheTally;
+  /** Reports another build of layerlens wrote: nothing reads them. */
+  outdatedReports: CacheTally;
   /** Temp files a killed run left (no live process writes them). */
   leftovers: CacheTally;
   /** Temp files a live run is writing now: never removed. */
@@ -32,7 +36,7 @@ export interface PruneResult {
   dryRun: boolean;
   /** The size the cache was brought under (null: no cap, only outdated scans and leftovers went). */
   max: number | null;
-  removed: CacheTally & { blobs: CacheTally; scans: CacheTally; outdatedScans: CacheTally; leftovers: CacheTally };
+  removed: CacheTally & { blobs: CacheTally; scans: CacheTally; outdatedScans: CacheTally; reports: CacheTally; outdatedReports: CacheTally; leftovers: CacheTally };
   /** What the cache holds afterwards (what it would hold, with dryRun). */
   remaining: CacheTally;
 }

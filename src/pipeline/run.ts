@@ -16,6 +16,7 @@ import type { OpenedSource } from '../model/source.js';
 import { buildReport, platformsReport, type ImageReport, type PlatformsReport, type Report, type RunProblems } from '../report/report.js';
 import type { ScanMemo } from '../scan/image-scan.js';
 import { analyzeImage, type Analysis, type AnalysisOptions } from './analyze.js';
+import { cachedAnalysis, type ReportStore } from './report-cache.js';
 import { forEachImage, runExitCode, worstError } from './images.js';
 
 export interface ReadOptions extends Omit<OpenOptions, 'platform' | 'allPlatforms' | 'metadataOnly'> {
@@ -25,6 +26,11 @@ export interface ReadOptions extends Omit<OpenOptions, 'platform' | 'allPlatform
   platform?: Platform | null;
   /** Every image platform. `verify` of an index checks every platform unless one is asked for. */
   allPlatforms?: boolean;
+  /**
+   * The caller uses only the Report (no union, selection or layer trees): a registry image's report may then come
+   * from the cache a run with the same image and options kept (pipeline/report-cache.ts).
+   */
+  reuseReport?: boolean;
 }
 
 /**
@@ -86,7 +92,8 @@ export async function runAnalysis(analysis: Analysis, argument: string, options:
       if (attached) return attached;
     }
     const memo: ScanMemo = new Map();
-    const { results, problems } = await forEachImage(source, several, (image) => analyzeImage(analysis, image, options, memo));
+    const store: ReportStore | null = options.reuseReport && source.info.kind === 'registry' ? (options.registry?.cache ?? null) : null;
+    const { results, problems } = await forEachImage(source, several, (image) => cachedAnalysis(store, analysis, image, options, () => analyzeImage(analysis, image, options, memo), options.debug));
     // Nothing to show but failures: the worst is the answer. verify still shows a damaged manifest's failed
     // check, a finding of its own.
     const damageFound = problems.errors.some((error) => error.exitCode === 1) || problems.checks.some((check) => !check.ok);

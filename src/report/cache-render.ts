@@ -18,6 +18,8 @@ export function renderCacheInfo(info: CacheInventory): string {
   lines.push(row('blobs', info.blobs));
   lines.push(row('layer scans', info.scans));
   if (info.outdatedScans.files) lines.push(row('outdated scans', info.outdatedScans, 'an older layerlens wrote them; nothing reads them'));
+  lines.push(row('reports', info.reports));
+  if (info.outdatedReports.files) lines.push(row('outdated reports', info.outdatedReports, 'another build of layerlens wrote them; nothing reads them'));
   if (info.leftovers.files) lines.push(row('leftovers', info.leftovers, 'temp files of killed runs'));
   if (info.inProgress.files) lines.push(row('in progress', info.inProgress, 'being written by a run now'));
   lines.push(row('total', info.total));
@@ -37,6 +39,8 @@ export function renderPrune(result: PruneResult): string {
     removed.blobs.files ? `${removed.blobs.files} blob(s)` : '',
     removed.scans.files ? `${removed.scans.files} layer scan(s)` : '',
     removed.outdatedScans.files ? `${removed.outdatedScans.files} outdated scan(s)` : '',
+    removed.reports.files ? `${removed.reports.files} report(s)` : '',
+    removed.outdatedReports.files ? `${removed.outdatedReports.files} outdated report(s)` : '',
     removed.leftovers.files ? `${removed.leftovers.files} leftover(s)` : '',
   ].filter(Boolean);
   const what = removed.files ? `${verb} ${parts.join(', ')}: ${humanSize(removed.bytes)}` : `nothing to remove`;

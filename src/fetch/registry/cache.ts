@@ -19,6 +19,7 @@ import path from 'node:path';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { isDigest } from '../../image/digest.js';
 import { parseSize } from '../../model/units.js';
+import { buildId } from '../../model/version.js';
 import { errorCode } from './transport.js';
 
 export function defaultCacheDir(): string {
@@ -29,6 +30,19 @@ export function defaultCacheDir(): string {
 // 2: layers read with Go archive/tar rules (header-only entries, PAX size, sparse, raw names); 3: estimatedCompressedSize;
 // 4: the estimate's new sampling, and a short layer's gzip samples (pooled with the image's other short layers)
 const SCAN_FORMAT = 4;
+/**
+ * Whole image reports (`reports/<build>/<key>.json.gz`) are kept per build of layerlens: a report is this code's
+ * output, and another build's is stale by definition (cache info counts it as outdated; a prune removes it first).
+ */
+const REPORTS_DIR = 'reports';
+/** A report larger than this as JSON text is not kept: parsing it back would cost about what computing it does. */
+const MAX_REPORT_CHARS = 64 * 2 ** 20;
+
+/** The reports directory of this build (its build id's hex, shortened), or null with no build id: then none is kept. */
+function reportBuildDir(): string | null {
+  const id = buildId();
+  return id ? `b-${id.slice('sha256:'.length, 'sha256:'.length + 32)}` : null;
+}
 /**
  * The cache's size cap when LAYERLENS_CACHE_MAX does not set one: room for a few realistic images and their scans,
  * small beside a CI runner's disk.
@@ -264,6 +278,76 @@ export class BlobCache {
     return { load: (digest) => this.loadScan(digest), save: (digest, scan) => this.saveScan(digest, scan) };
   }
 
+  /** Where the report of `key` lives, or null when this build keeps none (no build id). */
+  private reportPath(key: string): string | null {
+    const build = reportBuildDir();
+    if (!build) return null;
+    return path.join(this.dir, REPORTS_DIR, build, `${createHash('sha256').update(key).digest('hex')}.json.gz`);
+  }
+
+  /**
+   * The report saved under `key` (a canonical text naming what the report is of: the caller's), or null. The entry
+   * holds its key and a checksum of its text: one whose key or checksum does not match (a damaged or planted
+   * file) is removed, and the caller computes the report again. `uses`: the digests of the blobs it was made from.
+   */
+  async loadReport(key: string, uses: string[] = []): Promise<unknown> {
+    const file = this.reportPath(key);
+    if (!file || !(await this.usable())) return null;
+    try {
+      // One header line (the key and the text's checksum), then the report's JSON text: parsed once, not as a
+      // string inside another document.
+      const text = gunzipSync(await readFile(file)).toString('utf8');
+      const newline = text.indexOf('\n');
+      const header = JSON.parse(newline < 0 ? text : text.slice(0, newline)) as { key?: unknown; checksum?: unknown };
+      const payload = text.slice(newline + 1);
+      if (newline < 0 || header.key !== key || createHash('sha256').update(payload).digest('hex') !== header.checksum) throw new Error('mismatch');
+      const report: unknown = JSON.parse(payload);
+      // The report stands for the image's blobs and scans: they were used by this run as much as it was, and go
+      // (least recently used first) no sooner than it does.
+      this.touch(file);
+      for (const digest of uses) {
+        if (!isDigest(digest)) continue;
+        this.touch(this.path(digest));
+        this.touch(this.scanPath(digest));
+      }
+      return report;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      await unlink(file).catch(() => {});
+      this.options.debug?.(`cached report ${path.basename(file)} did not verify; removed it, computing the report again`);
+      return null;
+    }
+  }
+
+  /** Keep `report` under `key` (best effort: a cache that cannot be written is only slower). Too large: not kept. */
+  async saveReport(key: string, report: unknown): Promise<void> {
+    const file = this.reportPath(key);
+    if (!file || !(await this.usable())) return;
+    let payload: string;
+    try {
+      payload = JSON.stringify(report);
+    } catch {
+      return; // beyond V8's string limit: far beyond MAX_REPORT_CHARS
+    }
+    if (payload.length > MAX_REPORT_CHARS) {
+      this.options.debug?.(`report of ${payload.length} characters not cached (more than ${MAX_REPORT_CHARS})`);
+      return;
+    }
+    const body = gzipSync(`${JSON.stringify({ key, checksum: createHash('sha256').update(payload).digest('hex') })}\n${payload}`, { level: 1 });
+    const temp = tempName(file);
+    trackTemp(temp);
+    try {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(temp, body);
+      await rename(temp, file);
+      this.wrote = true;
+    } catch {
+      await unlink(temp).catch(() => {});
+    } finally {
+      untrackTemp(temp);
+    }
+  }
+
   path(digest: string): string {
     if (!isDigest(digest)) throw new Error(`not a digest: ${digest}`);
     const [algorithm, hex] = digest.split(':') as [string, string];
@@ -421,7 +505,7 @@ export class BlobCache {
   }
 }
 
-export type CacheEntryKind = 'blob' | 'scan' | 'outdatedScan' | 'leftover' | 'temp';
+export type CacheEntryKind = 'blob' | 'scan' | 'outdatedScan' | 'report' | 'outdatedReport' | 'leftover' | 'temp';
 
 interface CacheFile {
   file: string;
@@ -470,6 +554,15 @@ async function cacheFiles(dir: string): Promise<{ exists: boolean; files: CacheF
       }
     }
   }
+  const build = reportBuildDir();
+  for (const version of await list(path.join(dir, REPORTS_DIR))) {
+    if (!/^b-[0-9a-f]{32}$/.test(version)) continue;
+    const sub = path.join(dir, REPORTS_DIR, version);
+    for (const name of await list(sub)) {
+      if (/^[0-9a-f]{64}\.json\.gz$/.test(name)) await add(path.join(sub, name), name, version === build ? 'report' : 'outdatedReport');
+      else if (tempOwner(name)) await add(path.join(sub, name), name, 'temp');
+    }
+  }
   return { exists: true, files };
 }
 
@@ -492,6 +585,8 @@ export async function inventoryCache(dir: string, limit: number | null = cacheLi
     blobs: of('blob'),
     scans: of('scan'),
     outdatedScans: of('outdatedScan'),
+    reports: of('report'),
+    outdatedReports: of('outdatedReport'),
     leftovers: of('leftover'),
     inProgress: of('temp'),
     prunable: tally(chooseVictims(files, limit !== null && Number.isFinite(limit) ? limit : null)),
@@ -505,10 +600,10 @@ export async function inventoryCache(dir: string, limit: number | null = cacheLi
  * scans from the least recently used until the rest fits. Temp files a live run is writing are never chosen.
  */
 function chooseVictims(files: CacheFile[], max: number | null): CacheFile[] {
-  const victims: CacheFile[] = files.filter((file) => file.kind === 'outdatedScan' || file.kind === 'leftover');
+  const victims: CacheFile[] = files.filter((file) => file.kind === 'outdatedScan' || file.kind === 'outdatedReport' || file.kind === 'leftover');
   // Temp files of live runs are not counted: they cannot be evicted, and one large download elsewhere must not push
   // out everything else.
-  const kept = files.filter((file) => file.kind === 'blob' || file.kind === 'scan');
+  const kept = files.filter((file) => file.kind === 'blob' || file.kind === 'scan' || file.kind === 'report');
   let size = tally(kept).bytes;
   if (max !== null && size > max) {
     // Oldest use first; among equals, the larger first (it frees more for the same loss of recency).
@@ -551,6 +646,9 @@ export async function pruneCache(dir: string, options: { max: number | null; dry
       for (const algorithm of await readdir(path.join(dir, 'scans', version)).catch(() => [] as string[])) await rmdir(path.join(dir, 'scans', version, algorithm)).catch(() => {});
       await rmdir(path.join(dir, 'scans', version)).catch(() => {});
     }
+    for (const version of await readdir(path.join(dir, REPORTS_DIR)).catch(() => [] as string[])) {
+      if (/^b-[0-9a-f]{32}$/.test(version) && version !== reportBuildDir()) await rmdir(path.join(dir, REPORTS_DIR, version)).catch(() => {});
+    }
   }
   const gone = new Set(removed.map((file) => file.file));
   const of = (kind: CacheEntryKind) => tally(removed.filter((file) => file.kind === kind));
@@ -558,7 +656,7 @@ export async function pruneCache(dir: string, options: { max: number | null; dry
     dir,
     dryRun: options.dryRun ?? false,
     max,
-    removed: { ...tally(removed), blobs: of('blob'), scans: of('scan'), outdatedScans: of('outdatedScan'), leftovers: of('leftover') },
+    removed: { ...tally(removed), blobs: of('blob'), scans: of('scan'), outdatedScans: of('outdatedScan'), reports: of('report'), outdatedReports: of('outdatedReport'), leftovers: of('leftover') },
     remaining: tally(files.filter((file) => !gone.has(file.file))),
   };
 }
