@@ -79,20 +79,22 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const COMMANDS: string[][] = [['analyze', '--json'], ['layers', '--json'], ['waste', '--json'], ['files', '--json', '--path', '/srv'], ['layers'], ['waste']];
+const COMMANDS: string[][] = [['analyze', '--json'], ['layers', '--json'], ['waste', '--json'], ['files', '--json', '--path', '/srv'], ['layers'], ['waste'], ['check', '--json', '--max-files', '3'], ['check', '--max-size', '1GB']];
+/** check's verdicts: more than 3 paths fails (exit 1); under 1 GB passes. */
+const EXIT: Record<string, number> = { 'check --json --max-files 3': 1 };
 
 test('a warm run prints what the cold run printed, byte for byte, with no layer left to read in the registry or the cache', async () => {
   const cache = path.join(work, 'warm');
   const cold = new Map<string, string>();
   for (const args of COMMANDS) {
     const result = await run(args, cache);
-    expect([args, result.code, result.stderr]).toEqual([args, 0, '']);
+    expect([args, result.code, result.stderr]).toEqual([args, EXIT[args.join(' ')] ?? 0, '']);
     // The cache adds nothing to what a run without it says.
     const plain = await run(args, null);
     expect(plain.stdout).toBe(result.stdout);
     cold.set(args.join(' '), result.stdout);
   }
-  // One report per analysis and option set: analyze, layers, waste (twice each: table and JSON share it), files /srv.
+  // One report per analysis and option set: analyze (check's too), layers, waste (table and JSON share each), files /srv.
   expect(reportFiles(cache)).toHaveLength(4);
   dropScansAndLayers(cache);
   await withoutLayersInRegistry(async () => {
@@ -100,7 +102,7 @@ test('a warm run prints what the cold run printed, byte for byte, with no layer 
     expect(blind.code).toBe(3); // the layers are really gone: reading them fails
     for (const args of COMMANDS) {
       const warm = await run([...args, '--debug'], cache);
-      expect([args, warm.code]).toEqual([args, 0]);
+      expect([args, warm.code]).toEqual([args, EXIT[args.join(' ')] ?? 0]);
       expect(warm.stdout).toBe(cold.get(args.join(' ')));
       expect(warm.stderr).toContain('from the cache: no layer read');
     }
@@ -110,6 +112,9 @@ test('a warm run prints what the cold run printed, byte for byte, with no layer 
     // Other options are another report: not in the cache, so the layers are needed.
     const other = await run(['files', '--json', '--path', '/etc'], cache);
     expect(other.code).toBe(3);
+    // check against a baseline compares the two filesystems: it reads the layers.
+    const baseline = await run(['check', '--baseline', image], cache);
+    expect(baseline.code).toBe(3);
   });
 }, 180_000);
 

@@ -18,6 +18,7 @@ import { buildReport, pullSize, type ImageReport, type SingleReport } from '../r
 import type { ScanMemo } from '../scan/image-scan.js';
 import { analyzeForDiff, compareImages, sizedLayers, type LoadedImage } from '../pipeline/diff.js';
 import { analyzeImage } from '../pipeline/analyze.js';
+import { cachedAnalysis, type ReportStore } from '../pipeline/report-cache.js';
 import { forEachImage, runExitCode, worstError } from '../pipeline/images.js';
 import type { SizedLayer } from '../analyze/diff.js';
 import { openImage } from '../fetch/open.js';
@@ -264,10 +265,13 @@ async function attachedImageReport(image: ResolvedImage, source: OpenedSource, r
   return { report: imageReport as ImageReport, digest: found.digest };
 }
 
-async function checkOne(image: ResolvedImage, options: CheckOptions, memo: ScanMemo, gates: Gates, platformList: { present: string[]; missing: string[] } | null, platformLabel: string | null, attachedFrom: { source: OpenedSource; read: ReadOptions } | null, containerSource = false): Promise<ImageVerdict> {
+async function checkOne(image: ResolvedImage, options: CheckOptions, memo: ScanMemo, gates: Gates, platformList: { present: string[]; missing: string[] } | null, platformLabel: string | null, attachedFrom: { source: OpenedSource; read: ReadOptions } | null, containerSource = false, reports: { store: ReportStore; debug?: (line: string) => void } | null = null): Promise<ImageVerdict> {
   const { config, file, defaults } = gates;
   const attached = attachedFrom ? await attachedImageReport(image, attachedFrom.source, attachedFrom.read, config) : null;
-  const { report, union } = attached ? { report: attached.report, union: null } : await analyzeImage('analyze', image, {}, memo);
+  // A report this build computed from the same verified blobs (the registry's report cache) serves as well as a
+  // new one, except against a baseline: the diff engine needs the union, which no kept report holds.
+  const analyze = () => cachedAnalysis(options.baseline ? null : (reports?.store ?? null), 'analyze', image, {}, () => analyzeImage('analyze', image, {}, memo), reports?.debug);
+  const { report, union } = attached ? { report: attached.report, union: null } : await analyze();
   // After the image: which of the baseline's layers it shares decides whether the baseline needs a scan. With
   // --all-platforms each platform is measured against the baseline's image of that platform.
   const baselineOptions = platformLabel ? { ...options, platform: platformLabel } : options;
@@ -302,9 +306,11 @@ async function checkImage(options: CheckOptions, outputs: Destination[], gates: 
   }
   const source = await resolveHandle(handle, { platform, allPlatforms, ...(read.note ? { note: read.note } : {}) });
   const verdicts: ImageVerdict[] = [];
+  const cache = source.info.kind === 'registry' ? (read.registry?.cache ?? null) : null;
+  const reportStore = cache ? { store: cache, ...(read.debug ? { debug: read.debug } : {}) } : null;
   try {
     const { results, problems } = await forEachImage(source, allPlatforms, async (image) => {
-      const verdict = await checkOne(image, options, memo, gates, platformList, allPlatforms ? formatPlatform(image.config) : null, options.useAttached ? { source, read } : null, source.info.kind === 'container');
+      const verdict = await checkOne(image, options, memo, gates, platformList, allPlatforms ? formatPlatform(image.config) : null, options.useAttached ? { source, read } : null, source.info.kind === 'container', reportStore);
       verdicts.push(verdict); // pushed as made, so the finally below closes each baseline
       return verdict;
     });
