@@ -258,7 +258,11 @@ export class BlobCache {
   async saveScan(digest: string, scan: LayerScan): Promise<void> {
     const file = this.scanPath(digest);
     const payload = JSON.stringify(scan);
-    const body = gzipSync(JSON.stringify({ checksum: createHash('sha256').update(payload).digest('hex'), payload }), { level: 1 });
+    await this.writeEntry(file, gzipSync(JSON.stringify({ checksum: createHash('sha256').update(payload).digest('hex'), payload }), { level: 1 }));
+  }
+
+  /** A scan or report written whole under a temp name and renamed into place (best effort, like every write here). */
+  private async writeEntry(file: string, body: Buffer): Promise<void> {
     const temp = tempName(file);
     trackTemp(temp);
     try {
@@ -333,19 +337,7 @@ export class BlobCache {
       this.options.debug?.(`report of ${payload.length} characters not cached (more than ${MAX_REPORT_CHARS})`);
       return;
     }
-    const body = gzipSync(`${JSON.stringify({ key, checksum: createHash('sha256').update(payload).digest('hex') })}\n${payload}`, { level: 1 });
-    const temp = tempName(file);
-    trackTemp(temp);
-    try {
-      await mkdir(path.dirname(file), { recursive: true });
-      await writeFile(temp, body);
-      await rename(temp, file);
-      this.wrote = true;
-    } catch {
-      await unlink(temp).catch(() => {});
-    } finally {
-      untrackTemp(temp);
-    }
+    await this.writeEntry(file, gzipSync(`${JSON.stringify({ key, checksum: createHash('sha256').update(payload).digest('hex') })}\n${payload}`, { level: 1 }));
   }
 
   path(digest: string): string {
