@@ -4,7 +4,7 @@
  * skopeo). "Without reading a layer" is shown, not claimed: the layer blobs are taken out of the registry and the
  * scans and layer blobs out of the cache, and the warm run still answers (while a --no-cache run cannot).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -188,6 +188,13 @@ test('cache info counts reports as find does; another build\'s reports are outda
   expect(existsSync(path.dirname(otherBuild))).toBe(false);
   expect(reportFiles(cache)).toEqual([current]);
   expect(readdirSync(path.join(cache, 'reports'))).toHaveLength(1);
+  // A temp file a killed run left beside this build's reports is swept when the next run opens the cache, even a run
+  // that writes nothing (analyze, from its kept report: no prune follows it).
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid!; // a pid that has exited
+  const leftover = `${current!}.tmp-${gone}-0123abcd`;
+  writeFileSync(leftover, Buffer.alloc(100));
+  expect((await run(['analyze', '--json'], cache)).code).toBe(0);
+  expect(existsSync(leftover)).toBe(false);
 }, 120_000);
 
 describe('what is kept (pipeline/report-cache.ts)', () => {

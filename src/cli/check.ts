@@ -18,7 +18,7 @@ import { buildReport, pullSize, type ImageReport, type SingleReport } from '../r
 import type { ScanMemo } from '../scan/image-scan.js';
 import { analyzeForDiff, compareImages, sizedLayers, type LoadedImage } from '../pipeline/diff.js';
 import { analyzeImage } from '../pipeline/analyze.js';
-import { cachedAnalysis, type ReportStore } from '../pipeline/report-cache.js';
+import { cachedAnalysis, reportStoreFor, type ReportStore } from '../pipeline/report-cache.js';
 import { forEachImage, runExitCode, worstError } from '../pipeline/images.js';
 import type { SizedLayer } from '../analyze/diff.js';
 import { openImage } from '../fetch/open.js';
@@ -306,8 +306,8 @@ async function checkImage(options: CheckOptions, outputs: Destination[], gates: 
   }
   const source = await resolveHandle(handle, { platform, allPlatforms, ...(read.note ? { note: read.note } : {}) });
   const verdicts: ImageVerdict[] = [];
-  const cache = source.info.kind === 'registry' ? (read.registry?.cache ?? null) : null;
-  const reportStore = cache ? { store: cache, ...(read.debug ? { debug: read.debug } : {}) } : null;
+  const store = reportStoreFor(source, read.registry?.cache);
+  const reportStore = store ? { store, ...(read.debug ? { debug: read.debug } : {}) } : null;
   try {
     const { results, problems } = await forEachImage(source, allPlatforms, async (image) => {
       const verdict = await checkOne(image, options, memo, gates, platformList, allPlatforms ? formatPlatform(image.config) : null, options.useAttached ? { source, read } : null, source.info.kind === 'container', reportStore);

@@ -11,7 +11,7 @@
  * something about this fetch (a missing blob, a registry's damage) that the next run must find out for itself.
  * `verify` and `inspect` are never cached: verify's answer is that it read the bytes, and inspect reads none.
  */
-import type { ResolvedImage } from '../model/source.js';
+import type { OpenedSource, ResolvedImage } from '../model/source.js';
 import type { ImageReport } from '../report/report.js';
 import type { Analysis, AnalysisOptions, AnalyzedImage } from './analyze.js';
 
@@ -23,6 +23,14 @@ export interface ReportStore {
   /** `uses`: the blobs the report was made from, marked used with it (for least-recently-used eviction). */
   loadReport(key: string, uses: string[]): Promise<unknown>;
   saveReport(key: string, report: unknown): Promise<void>;
+}
+
+/**
+ * The store a source's reports may be kept in: the registry's blob cache, for a registry image only (local archives
+ * are read and verified again on every run, and an engine's image is not content addressed by the registry).
+ */
+export function reportStoreFor(source: OpenedSource, cache: ReportStore | null | undefined): ReportStore | null {
+  return source.info.kind === 'registry' ? (cache ?? null) : null;
 }
 
 const CACHED_ANALYSES: ReadonlySet<Analysis> = new Set(['layers', 'files', 'waste', 'analyze']);

@@ -16,7 +16,7 @@ import type { OpenedSource } from '../model/source.js';
 import { buildReport, platformsReport, type ImageReport, type PlatformsReport, type Report, type RunProblems } from '../report/report.js';
 import type { ScanMemo } from '../scan/image-scan.js';
 import { analyzeImage, type Analysis, type AnalysisOptions } from './analyze.js';
-import { cachedAnalysis, type ReportStore } from './report-cache.js';
+import { cachedAnalysis, reportStoreFor } from './report-cache.js';
 import { forEachImage, runExitCode, worstError } from './images.js';
 
 export interface ReadOptions extends Omit<OpenOptions, 'platform' | 'allPlatforms' | 'metadataOnly'> {
@@ -92,7 +92,7 @@ export async function runAnalysis(analysis: Analysis, argument: string, options:
       if (attached) return attached;
     }
     const memo: ScanMemo = new Map();
-    const store: ReportStore | null = options.reuseReport && source.info.kind === 'registry' ? (options.registry?.cache ?? null) : null;
+    const store = options.reuseReport ? reportStoreFor(source, options.registry?.cache) : null;
     const { results, problems } = await forEachImage(source, several, (image) => cachedAnalysis(store, analysis, image, options, () => analyzeImage(analysis, image, options, memo), options.debug));
     // Nothing to show but failures: the worst is the answer. verify still shows a damaged manifest's failed
     // check, a finding of its own.

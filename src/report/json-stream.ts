@@ -37,7 +37,7 @@ function isFlatObject(value: Record<string, unknown> | unknown[]): boolean {
   return true;
 }
 
-/** Members of an array written together (arrays.slice of them stringified at once); bounds a chunk's text. */
+/** At most this many members of an array are stringified in one call: it bounds the text one call makes. */
 const BATCH = 256;
 
 /** A member an array's run may hold: anything but a container that is walked (one with containers inside). */
@@ -118,8 +118,8 @@ export function* jsonChunks(value: Json): Generator<string> {
       continue;
     }
     if (frame.array) {
-      // A run of scalars and flat objects (a file list) is written by one JSON.stringify of the run, re-indented:
-      // the same text as member by member, at a fraction of the calls.
+      // A run of scalars and flat objects (a file list) is written by one JSON.stringify of the run, at this
+      // array's depth (nestedText): the same text as member by member, at a fraction of the calls.
       const items = frame.items as unknown[];
       let end = frame.next;
       while (end < length && end - frame.next < BATCH && isBatchable(items[end])) end++;

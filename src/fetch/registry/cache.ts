@@ -38,6 +38,9 @@ const REPORTS_DIR = 'reports';
 /** A report larger than this as JSON text is not kept: parsing it back would cost about what computing it does. */
 const MAX_REPORT_CHARS = 64 * 2 ** 20;
 
+/** A reports directory of some build: `b-` and the first 32 hex digits of its build id. */
+const REPORT_BUILD_DIR = /^b-[0-9a-f]{32}$/;
+
 /** The reports directory of this build (its build id's hex, shortened), or null with no build id: then none is kept. */
 function reportBuildDir(): string | null {
   const id = buildId();
@@ -174,7 +177,8 @@ export class BlobCache {
       return false;
     }
     untrackTemp(probe);
-    await this.sweep([blobs, path.join(this.dir, 'scans', `v${SCAN_FORMAT}`, 'sha256')]);
+    const reports = reportBuildDir();
+    await this.sweep([blobs, path.join(this.dir, 'scans', `v${SCAN_FORMAT}`, 'sha256'), ...(reports ? [path.join(this.dir, REPORTS_DIR, reports)] : [])]);
     return true;
   }
 
@@ -302,9 +306,10 @@ export class BlobCache {
       // string inside another document.
       const text = gunzipSync(await readFile(file)).toString('utf8');
       const newline = text.indexOf('\n');
-      const header = JSON.parse(newline < 0 ? text : text.slice(0, newline)) as { key?: unknown; checksum?: unknown };
+      if (newline < 0) throw new Error('no header line');
+      const header = JSON.parse(text.slice(0, newline)) as { key?: unknown; checksum?: unknown };
       const payload = text.slice(newline + 1);
-      if (newline < 0 || header.key !== key || createHash('sha256').update(payload).digest('hex') !== header.checksum) throw new Error('mismatch');
+      if (header.key !== key || createHash('sha256').update(payload).digest('hex') !== header.checksum) throw new Error('mismatch');
       const report: unknown = JSON.parse(payload);
       // The report stands for the image's blobs and scans: they were used by this run as much as it was, and go
       // (least recently used first) no sooner than it does.
@@ -548,7 +553,7 @@ async function cacheFiles(dir: string): Promise<{ exists: boolean; files: CacheF
   }
   const build = reportBuildDir();
   for (const version of await list(path.join(dir, REPORTS_DIR))) {
-    if (!/^b-[0-9a-f]{32}$/.test(version)) continue;
+    if (!REPORT_BUILD_DIR.test(version)) continue;
     const sub = path.join(dir, REPORTS_DIR, version);
     for (const name of await list(sub)) {
       if (/^[0-9a-f]{64}\.json\.gz$/.test(name)) await add(path.join(sub, name), name, version === build ? 'report' : 'outdatedReport');
@@ -639,7 +644,7 @@ export async function pruneCache(dir: string, options: { max: number | null; dry
       await rmdir(path.join(dir, 'scans', version)).catch(() => {});
     }
     for (const version of await readdir(path.join(dir, REPORTS_DIR)).catch(() => [] as string[])) {
-      if (/^b-[0-9a-f]{32}$/.test(version) && version !== reportBuildDir()) await rmdir(path.join(dir, REPORTS_DIR, version)).catch(() => {});
+      if (REPORT_BUILD_DIR.test(version) && version !== reportBuildDir()) await rmdir(path.join(dir, REPORTS_DIR, version)).catch(() => {});
     }
   }
   const gone = new Set(removed.map((file) => file.file));
