@@ -198,6 +198,33 @@ function runFedStdin(args: string[], input: Buffer, env: NodeJS.ProcessEnv): Pro
   });
 }
 
+describe("a Docker 25+ docker save whose OCI index claims the image's platform", () => {
+  /** A Docker 25+ save of the plain layout's image: its OCI layout, the index entry claiming `platform`, and manifest.json. */
+  function docker25Save(name: string, platform: { os: string; architecture: string }): string {
+    const layout = copyLayout(name);
+    const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: Record<string, unknown>[] };
+    index.manifests[0]!.platform = platform;
+    writeFileSync(path.join(layout, 'index.json'), JSON.stringify(index));
+    const manifest = manifestOf(layout);
+    const member = (digest: string) => `blobs/sha256/${digest.slice('sha256:'.length)}`;
+    writeFileSync(path.join(layout, 'manifest.json'), JSON.stringify([{ Config: member(manifest.config.digest), RepoTags: ['plain:1'], Layers: manifest.layers.map((layer) => member(layer.digest)) }]));
+    const archive = path.join(work, `${name}.tar`);
+    execFileSync('tar', ['-C', layout, '-cf', archive, 'oci-layout', 'index.json', 'manifest.json', 'blobs']);
+    return `docker-archive:${archive}`;
+  }
+
+  test('the claim is checked against the config, as an index entry of any source is: true passes, false fails (exit 1)', async () => {
+    const honest = await runJson<{ verify: { ok: boolean; checks: { what: string; ok: boolean; expected: unknown; actual: unknown }[] } }>(['verify', docker25Save('docker25-honest', { os: 'linux', architecture: 'amd64' })]);
+    expect(honest.code).toBe(0);
+    expect(honest.json.verify.checks.filter((check) => check.what === 'platform in the index matches the config')).toEqual([expect.objectContaining({ ok: true, expected: 'linux/amd64', actual: 'linux/amd64' })]);
+
+    const lying = await runJson<{ verify: { ok: boolean; checks: { what: string; ok: boolean; expected: unknown; actual: unknown }[] } }>(['verify', docker25Save('docker25-lying', { os: 'linux', architecture: 'arm64' })]);
+    expect(lying.code).toBe(1);
+    expect(lying.json.verify.ok).toBe(false);
+    expect(lying.json.verify.checks.filter((check) => !check.ok)).toEqual([expect.objectContaining({ what: 'platform in the index matches the config', expected: 'linux/arm64', actual: 'linux/amd64' })]);
+  });
+});
+
 describe('a compressed archive that inflates past the free space of $TMPDIR', () => {
   let small: string;
   let mounted = false;

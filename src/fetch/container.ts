@@ -12,7 +12,7 @@ import tar from 'tar-stream';
 import { ImageReadError } from '../errors.js';
 import { DeadlineError, guardStall } from './registry/transport.js';
 import { MediaType } from '../image/mediatypes.js';
-import type { ContainerInfo, LayerRef, Selection, SourceHandle } from '../model/source.js';
+import type { ContainerInfo, LayerRef, ResolvedImage, Selection, SourceHandle } from '../model/source.js';
 import { connectEngine, type EngineClient, type EngineReadOptions, openFromEngine } from './daemon.js';
 
 /** One line of `/containers/{id}/changes`. */
@@ -323,16 +323,15 @@ export async function openFromContainer(input: string, name: string, selection: 
     throw new ImageReadError(`${client.endpoint.address}: container ${name} names no image ID (${JSON.stringify(imageId).slice(0, 80)})`);
   }
   const image = await openFromEngine(input, client, imageId, { ...selection, platform: null }, options);
-  if (image.root.kind !== 'images' || image.root.images.length !== 1) {
+  if (image.root.kind !== 'claims') {
     await image.close();
-    throw new ImageReadError(`container ${name}: its image ${imageId.slice(0, 19)}… did not resolve to one image`);
+    throw new ImageReadError(`container ${name}: its image ${imageId.slice(0, 19)}… is not one image`);
   }
-  const resolved = image.root.images[0]!;
   const plan = archivePlan(changes);
   const read = chooseContainerRead(plan, typeof record.SizeRootFs === 'number' ? record.SizeRootFs : null, process.env.LAYERLENS_CONTAINER_READ);
   options.debug?.(`container ${name}: ${changes.length} change(s); the writable layer is read ${read === 'archive' ? `with ${plan.length} /archive request(s)` : `from the export cut to them (${plan.length} /archive requests would be more than one per 4 MB of its ${record.SizeRootFs ?? '?'}-byte filesystem)`}`);
   const writable: LayerRef = {
-    index: resolved.layers.length,
+    index: 0, // set on top of the image's layers
     digest: null,
     size: null,
     mediaType: MediaType.ociLayer,
@@ -345,12 +344,13 @@ export async function openFromContainer(input: string, name: string, selection: 
     writable: true,
     open: () => (read === 'archive' ? archivedLayer(client, id, plan, changes, timeoutSeconds) : exportedLayer(client, id, changes, timeoutSeconds)),
   };
-  // Its step in the history, as `docker commit` would record one (only where the history lines up with the layers).
-  const steps = (resolved.config.history ?? []).filter((entry) => !entry.empty_layer).length;
-  if (steps === resolved.layers.length) {
-    resolved.config = { ...resolved.config, history: [...(resolved.config.history ?? []), { created_by: `container ${(record.Name ?? name).replace(/^\//, '')} (writable layer)` }] };
-  }
-  resolved.layers = [...resolved.layers, writable];
+  // The image resolved as any other (its claims checked), then the writable layer on top of it.
+  const withWritable = (resolved: ResolvedImage): ResolvedImage => {
+    // Its step in the history, as `docker commit` would record one (only where the history lines up with the layers).
+    const steps = (resolved.config.history ?? []).filter((entry) => !entry.empty_layer).length;
+    const config = steps === resolved.layers.length ? { ...resolved.config, history: [...(resolved.config.history ?? []), { created_by: `container ${(record.Name ?? name).replace(/^\//, '')} (writable layer)` }] } : resolved.config;
+    return { ...resolved, config, layers: [...resolved.layers, { ...writable, index: resolved.layers.length }] };
+  };
   const container: ContainerInfo = {
     id,
     name: (record.Name ?? name).replace(/^\//, ''),
@@ -362,5 +362,5 @@ export async function openFromContainer(input: string, name: string, selection: 
       sizeRw: typeof record.SizeRw === 'number' ? record.SizeRw : null,
     },
   };
-  return { ...image, info: { ...image.info, kind: 'container', reference: container.image ?? image.info.reference, container }, label: `container:${name}` };
+  return { ...image, info: { ...image.info, kind: 'container', reference: container.image ?? image.info.reference, container }, label: `container:${name}`, finish: withWritable };
 }

@@ -13,14 +13,14 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { EngineHttp, type EngineResponse } from './engine-http.js';
 import { errorMessage, ImageReadError } from '../errors.js';
-import { resolveDockerArchive } from './docker-archive.js';
+import { describeDockerArchive, type DescribedArchive } from './docker-archive.js';
 import { DEFAULT_TIMEOUT_SECONDS, DeadlineError, errorCode, guardStall, quoteServerText } from './registry/transport.js';
 import type { ProgressSink } from '../model/progress.js';
-import type { ResolvedImage, Selection, SourceHandle } from '../model/source.js';
+import type { ImageClaims, Selection, SourceHandle } from '../model/source.js';
 import { makeTempDir, removeTempDir, sweepStale } from './tempfiles.js';
 import { readArchiveStream, SecondPassNeeded } from './stream-archive.js';
 import { TarTree } from './tree.js';
-import { historyFromDocker, imageFromRecord, type EngineHistoryItem, type EngineImageRecord } from './engine-record.js';
+import { claimsFromRecord, EngineRecordStore, historyFromDocker, type EngineHistoryItem, type EngineImageRecord } from './engine-record.js';
 import type { HistoryEntry, Platform } from '../image/types.js';
 
 export type EngineKind = 'docker' | 'podman';
@@ -232,8 +232,8 @@ export async function openFromEngine(input: string, client: EngineClient, name: 
     const reference = matchingTag(record.RepoTags ?? [], name) ?? record.RepoTags?.[0] ?? name;
     const info = { input, kind: 'daemon' as const, reference, engine: { name: engine.name, version: engine.version }, repoDigests: record.RepoDigests ?? [], imageId: record.Id };
     if (metadataOnly) {
-      const image = await imageFromEngineRecord(client, engine, record, selection, label, timeoutSeconds, debug);
-      return { info, store: null, label, root: { kind: 'images', images: [image] }, close: () => client.close() };
+      const claims = await claimsFromEngineRecord(client, engine, record, label, timeoutSeconds, debug);
+      return { info, store: new EngineRecordStore(label), label, root: { kind: 'claims', claims, reference: null, index: null }, close: () => client.close() };
     }
     const exportUrl = exportPath(name, selection.platform, engine.apiVersion);
     debug?.(`streaming ${name} from ${engine.name} ${engine.version} (API ${engine.apiVersion ?? 'unknown'}; GET ${exportUrl}; ${record.Size} bytes by the engine's count), scanning layers as they pass`);
@@ -241,7 +241,7 @@ export async function openFromEngine(input: string, client: EngineClient, name: 
       debug?.(`${label}: API ${engine.apiVersion ?? 'unknown'} < ${EXPORT_PLATFORM_API} takes no platform= for an export; the platform the export holds is checked against --platform`);
     }
     let cleanup = () => {};
-    let images: ResolvedImage[];
+    let described: DescribedArchive;
     try {
       const report = exportReporter(label, record.Size ?? null, progress, debug);
       let tree;
@@ -250,7 +250,7 @@ export async function openFromEngine(input: string, client: EngineClient, name: 
       } finally {
         report?.done();
       }
-      images = await resolveDockerArchive(tree, { ...selection, ref: null });
+      described = await describeDockerArchive(tree, null);
     } catch (error) {
       if (!(error instanceof SecondPassNeeded)) throw error;
       // The one pass did not keep a member that turned out to be needed whole: export again, into a file.
@@ -258,7 +258,7 @@ export async function openFromEngine(input: string, client: EngineClient, name: 
       const spilled = await exportToFile(client, engine.name, name, exportUrl, timeoutSeconds);
       cleanup = spilled.cleanup;
       try {
-        images = await resolveDockerArchive(await TarTree.open(spilled.file, label), { ...selection, ref: null });
+        described = await describeDockerArchive(await TarTree.open(spilled.file, label), null);
       } catch (inner) {
         cleanup();
         throw inner;
@@ -266,9 +266,9 @@ export async function openFromEngine(input: string, client: EngineClient, name: 
     }
     return {
       info,
-      store: null,
+      store: described.store,
       label,
-      root: { kind: 'images', images },
+      root: { kind: 'claims', claims: described.claims, reference: null, index: null },
       close: async () => {
         cleanup();
         await client.close();
@@ -285,15 +285,14 @@ export async function openFromEngine(input: string, client: EngineClient, name: 
  * (Podman's libpod API has it as the config holds it, empty_layer included; Docker's compat history has step
  * sizes, from which inferEmptyLayers tells the steps that made layers).
  */
-async function imageFromEngineRecord(
+async function claimsFromEngineRecord(
   client: EngineClient,
   engine: EngineVersion,
   record: EngineImageRecord,
-  selection: Selection,
   label: string,
   timeoutSeconds: number,
   debug?: (line: string) => void,
-): Promise<ResolvedImage> {
+): Promise<ImageClaims> {
   const id = encodeURIComponent(record.Id.replace(/^sha256:/, ''));
   let history: HistoryEntry[] | null = null;
   if (engine.name === 'podman') {
@@ -309,7 +308,7 @@ async function imageFromEngineRecord(
     history = inferred.history;
   }
   debug?.(`${label}: answered from the engine's image record (GET /images/{name}/json and the history): no export, no layer read`);
-  return imageFromRecord(record, history, selection, label, null);
+  return claimsFromRecord(record, history, label);
 }
 
 /**

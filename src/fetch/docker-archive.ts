@@ -6,14 +6,13 @@
  */
 import { IO_CONCURRENCY, mapLimit } from '../concurrency.js';
 import { ImageReadError } from '../errors.js';
-import { sha256Digest } from '../image/digest.js';
+import { isDigest, sha256Digest } from '../image/digest.js';
 import { dockerLayerMediaType, isIndexMediaType, isManifestMediaType, sniffCompression } from '../image/mediatypes.js';
 import { parseConfig, parseDockerArchiveManifest, parseManifestOrIndex } from '../image/parse.js';
-import { configPlatform, formatPlatform } from '../image/platform.js';
 import type { DockerArchiveEntry, ImageIndex, ImageManifest, Platform } from '../image/types.js';
-import { LayoutBlobStore, readLayoutIndex, TreeBlobStore } from './oci-layout.js';
-import { diffIdsCountCheck, layerRef, readVerified, requireSelectedPlatform } from './resolve.js';
-import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, type LayerRef, type ResolvedImage, type Selection, type VerifyCheck } from '../model/source.js';
+import { blobPath, LayoutBlobStore, readLayoutIndex, TreeBlobStore } from './oci-layout.js';
+import { readVerified } from './resolve.js';
+import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, type ImageClaims, type LayerClaim, type VerifyCheck } from '../model/source.js';
 import type { FileTree } from './tree.js';
 
 /** `busybox` → `busybox:latest`; `docker.io/library/busybox:1` → `busybox:1`, so RepoTags compare as docker does. */
@@ -70,8 +69,9 @@ export class DockerArchiveStore extends TreeBlobStore {
   private readonly members = new Map<string, string>();
 
   constructor(tree: FileTree) {
-    // A key `add` did not map is taken as a member name, which is what a member no digest names is keyed by.
-    super(tree, (key) => this.members.get(key) ?? key);
+    // A key `add` did not map: a digest is a Docker 25+ archive's OCI blob (its index and manifests, which
+    // `platforms` walks); anything else is a member name, which is what a member no digest names is keyed by.
+    super(tree, (key) => this.members.get(key) ?? (isDigest(key) ? blobPath(key) : key));
   }
 
   /** Register a member manifest.json names; returns its key. */
@@ -110,9 +110,22 @@ async function findManifest(
   return null;
 }
 
-export async function resolveDockerArchive(tree: FileTree, selection: Selection): Promise<ResolvedImage[]> {
+/** A docker save archive's image (the manifest.json entry `ref` names) as claims, and the store of its members. */
+export interface DescribedArchive {
+  claims: ImageClaims;
+  store: DockerArchiveStore;
+  reference: string | null;
+}
+
+/**
+ * The manifest.json entry `ref` chooses, synthesised into the claims a manifest would make (go-containerregistry's
+ * tarball package does the same); the resolver checks them as it checks any manifest's. manifest.json is the
+ * authority on the layers, as it is for `docker load`: in a Docker 25+ archive the OCI manifest of the same config
+ * supplies the manifest digest, the media types and the claimed digests, and a count that differs is a failed check.
+ */
+export async function describeDockerArchive(tree: FileTree, ref: string | null): Promise<DescribedArchive> {
   const entries = parseDockerArchiveManifest(await tree.readFile('manifest.json', MAX_MANIFEST_BYTES), `manifest.json in ${tree.label}`);
-  const { entry, reference } = chooseEntry(entries, selection.ref, tree.label);
+  const { entry, reference } = chooseEntry(entries, ref, tree.label);
   const checks: VerifyCheck[] = [];
 
   if ((await tree.size(entry.Config)) === null) throw new ImageReadError(`the config ${entry.Config} named by manifest.json is missing from ${tree.label}`);
@@ -131,15 +144,13 @@ export async function resolveDockerArchive(tree: FileTree, selection: Selection)
     if (found) checks.push(...found.checks);
   }
   const manifest = found?.manifest ?? null;
-  requireSelectedPlatform(selection, configPlatform(config), `${tree.label} holds a ${formatPlatform(configPlatform(config))} image`);
   const manifestDigest = found?.digest ?? null;
-  checks.push(diffIdsCountCheck(configDigest, manifestDigest, config.rootfs.diff_ids.length, entry.Layers.length, "manifest.json's layer count"));
   if (manifest && manifest.layers.length !== entry.Layers.length) {
     checks.push({ kind: 'manifest', subject: manifestDigest!, manifest: manifestDigest, ok: false, expected: manifest.layers.length, actual: entry.Layers.length, what: "manifest.json's layer count equals the OCI manifest's" });
   }
 
   const store = new DockerArchiveStore(tree);
-  const layers: LayerRef[] = await mapLimit(entry.Layers, IO_CONCURRENCY, async (name, index): Promise<LayerRef> => {
+  const layers = await mapLimit(entry.Layers, IO_CONCURRENCY, async (name, index): Promise<{ key: string; claim: LayerClaim }> => {
     const key = store.add(name);
     const stored = await store.stat(key);
     const diffId = config.rootfs.diff_ids[index] ?? null;
@@ -150,24 +161,23 @@ export async function resolveDockerArchive(tree: FileTree, selection: Selection)
     const sourceFits = source !== undefined && (stored.size === null || digestFromName(name, 'layer') === source.digest);
     const described = manifest?.layers[index] ?? (sourceFits ? source : undefined);
     const mediaType = described?.mediaType || dockerLayerMediaType(stored.size ? sniffCompression(await tree.head(name, 8)) : 'none');
-    const claim = { digest: described?.digest ?? digestFromName(name, 'layer'), size: described?.size ?? null, mediaType, urls: described?.urls ?? [] };
-    return layerRef(store, key, claim, index, diffId, stored);
+    return { key, claim: { digest: described?.digest ?? digestFromName(name, 'layer'), size: described?.size ?? null, mediaType, urls: described?.urls ?? [] } };
   });
 
-  return [
-    {
-      indexDigest: found?.indexDigest ?? null,
-      manifestDigest,
-      manifestMediaType: found?.mediaType ?? null,
-      manifest,
-      claimedPlatform: found?.descriptorPlatform ?? null,
-      config,
-      configDigest,
-      configSize: configBytes.length,
-      configMediaType: manifest?.config.mediaType ?? 'application/vnd.docker.container.image.v1+json',
-      layers,
-      checks,
-      reference,
-    },
-  ];
+  const claims: ImageClaims = {
+    indexDigest: found?.indexDigest ?? null,
+    manifestDigest,
+    manifestMediaType: found?.mediaType ?? null,
+    manifest,
+    claimedPlatform: found?.descriptorPlatform ?? null,
+    config,
+    configDigest,
+    configSize: configBytes.length,
+    configMediaType: manifest?.config.mediaType ?? 'application/vnd.docker.container.image.v1+json',
+    layers,
+    layersListedBy: "manifest.json's layer count",
+    platformIs: (platform) => `${tree.label} holds a ${platform} image`,
+    checks,
+  };
+  return { claims, store, reference };
 }

@@ -10,11 +10,10 @@
  */
 import { ImageReadError } from '../errors.js';
 import { dockerLayerMediaType } from '../image/mediatypes.js';
-import { configPlatform, formatPlatform } from '../image/platform.js';
 import type { HistoryEntry, ImageConfig, RunConfig } from '../image/types.js';
 import { cleanCreatedBy } from '../image/history.js';
-import { requireSelectedPlatform } from './resolve.js';
-import type { LayerRef, ResolvedImage, Selection } from '../model/source.js';
+import type { Readable } from 'node:stream';
+import type { BlobStore, ImageClaims } from '../model/source.js';
 
 /** The fields of `GET /images/{name}/json` layerlens uses (Docker and Podman's compat API alike). */
 export interface EngineImageRecord {
@@ -84,10 +83,34 @@ function normalizeId(id: string): string {
 }
 
 /**
- * The ResolvedImage of an engine's image record: the config rebuilt from the record, its layers known by
- * diff_id only (stored uncompressed, as the export would store them), no stored sizes, no blob to open.
+ * An engine's image record holds no layer bytes: a store whose layers are keyed by their index, none of them held,
+ * each saying why when asked for.
  */
-export function imageFromRecord(record: EngineImageRecord, history: HistoryEntry[], selection: Selection, label: string, reference: string | null): ResolvedImage {
+export class EngineRecordStore implements BlobStore {
+  constructor(readonly label: string) {}
+
+  stat(): Promise<{ available: boolean; size: number | null }> {
+    return Promise.resolve({ available: false, size: null });
+  }
+
+  read(key: string): Promise<Buffer> {
+    return Promise.reject(new ImageReadError(`${this.label}: ${key} was not exported (the command asked only for the engine's image record)`));
+  }
+
+  open(key: string): Readable {
+    throw new ImageReadError(`${this.label}: layer ${key} was not exported (the command asked only for the engine's image record)`);
+  }
+
+  locate(key: string): string {
+    return `layer ${key} of ${this.label} (not exported: answered from the engine's image record)`;
+  }
+}
+
+/**
+ * The claims of an engine's image record, as a manifest would make them: the config rebuilt from the record, its
+ * layers known by diff_id only (stored uncompressed, as the export would store them), no stored sizes.
+ */
+export function claimsFromRecord(record: EngineImageRecord, history: HistoryEntry[], label: string): ImageClaims {
   const diffIds = record.RootFS?.Layers ?? [];
   const config: ImageConfig = {
     architecture: record.Architecture ?? '',
@@ -100,23 +123,7 @@ export function imageFromRecord(record: EngineImageRecord, history: HistoryEntry
     rootfs: { type: record.RootFS?.Type ?? 'layers', diff_ids: diffIds },
     history,
   };
-  requireSelectedPlatform(selection, configPlatform(config), `${label} is a ${formatPlatform(configPlatform(config))} image`);
   const mediaType = dockerLayerMediaType('none');
-  const layers: LayerRef[] = diffIds.map((diffId, index) => ({
-    index,
-    digest: null,
-    size: null,
-    mediaType,
-    storedSize: null,
-    diffId,
-    urls: [],
-    foreign: false,
-    available: false,
-    location: `layer ${index} of ${label} (not exported: answered from the engine's image record)`,
-    open: () => {
-      throw new ImageReadError(`${label}: layer ${index} was not exported (the command asked only for the engine's image record)`);
-    },
-  }));
   return {
     indexDigest: null,
     manifestDigest: null,
@@ -127,8 +134,9 @@ export function imageFromRecord(record: EngineImageRecord, history: HistoryEntry
     configDigest: normalizeId(record.Id),
     configSize: 0,
     configMediaType: 'application/vnd.docker.container.image.v1+json',
-    layers,
+    layers: diffIds.map((_, index) => ({ key: String(index), claim: { digest: null, size: null, mediaType, urls: [] } })),
+    layersListedBy: null,
+    platformIs: (platform) => `${label} is a ${platform} image`,
     checks: [],
-    reference,
   };
 }

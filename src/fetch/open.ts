@@ -11,11 +11,12 @@ import { pipeline } from 'node:stream/promises';
 import { ImageReadError, errorMessage } from '../errors.js';
 import { parseImageArgument } from '../reference.js';
 import { createDecompressor, sniffOuterCompression, type OuterCompression } from '../scan/compression.js';
-import { resolveDockerArchive } from './docker-archive.js';
+import { describeDockerArchive } from './docker-archive.js';
 import { layoutRoot, LayoutBlobStore } from './oci-layout.js';
-import { resolveRoot, type ResolveContext, type ResolveOutcome } from './resolve.js';
+import { platformIndex, resolveRoot, type ResolveContext, type ResolveOutcome } from './resolve.js';
 import type { RegistryOptions } from './registry/source.js';
-import type { OpenedSource, Selection, SourceHandle, SourceInfo, SourceKind } from '../model/source.js';
+import type { ImageIndex } from '../image/types.js';
+import type { OpenedSource, Selection, SourceHandle, SourceInfo, SourceKind, VerifyCheck } from '../model/source.js';
 import { checkSpaceFor, isDiskFull, makeTempDir, removeTempDir, spaceGuard, spaceIn, spillMargin } from './tempfiles.js';
 import { readArchiveStream, SecondPassNeeded, type StreamedTree } from './stream-archive.js';
 import { DirTree, TarTree } from './tree.js';
@@ -245,22 +246,19 @@ export async function openImage(argument: string, options: OpenOptions): Promise
 /** Resolve the images an opened source's root holds for these options (closing the handle on failure). */
 export async function resolveHandle(handle: SourceHandle, options: Pick<OpenOptions, 'platform' | 'allPlatforms' | 'note'>): Promise<OpenedSource> {
   try {
-    const ref = handle.root.kind === 'images' ? null : handle.root.reference;
-    const selection: Selection = { ref, platform: options.platform, allPlatforms: options.allPlatforms };
+    const selection: Selection = { ref: handle.root.reference, platform: options.platform, allPlatforms: options.allPlatforms };
     // Several images: one that fails is recorded and the others go on; absent manifests are listed, not read.
     const outcome: ResolveOutcome = { unresolved: [], absent: [], candidates: 0 };
-    const ctx: ResolveContext | null = handle.store ? { store: handle.store, selection, label: handle.label, ...(options.allPlatforms ? { outcome } : {}), ...(options.note ? { note: options.note } : {}) } : null;
-    const images = await resolveRoot(handle.root, ctx);
+    const ctx: ResolveContext = { store: handle.store, selection, label: handle.label, ...(options.allPlatforms ? { outcome } : {}), ...(options.note ? { note: options.note } : {}) };
+    const resolved = await resolveRoot(handle.root, ctx);
+    const images = handle.finish ? resolved.map(handle.finish) : resolved;
     if (!options.allPlatforms) outcome.candidates = images.length;
-    if (handle.root.kind === 'images') {
-      outcome.candidates = images.length;
+    if (handle.root.kind === 'claims' && handle.root.index) {
       // A Docker 25+ docker save: its OCI index names every platform of the tag, with blobs for some.
-      if (handle.platformRoot && handle.platformRoot.root.kind !== 'images') {
-        const named: ResolveOutcome = { unresolved: [], absent: [], candidates: 0 };
-        const platformCtx: ResolveContext = { store: handle.platformRoot.store, selection: { ...selection, allPlatforms: true }, label: handle.label, outcome: named };
-        await resolveRoot(handle.platformRoot.root, platformCtx).catch(() => []);
-        if (named.candidates > images.length) Object.assign(outcome, { absent: named.absent, candidates: named.candidates });
-      }
+      const named: ResolveOutcome = { unresolved: [], absent: [], candidates: 0 };
+      const platformCtx: ResolveContext = { store: handle.store, selection: { ...selection, allPlatforms: true }, label: handle.label, outcome: named };
+      await resolveRoot(platformIndex(handle.root)!, platformCtx).catch(() => []);
+      if (named.candidates > images.length) Object.assign(outcome, { absent: named.absent, candidates: named.candidates });
     }
     const reference = handle.info.reference ?? images[0]?.reference ?? null;
     return { info: { ...handle.info, reference }, images, unresolved: outcome.unresolved, absent: outcome.absent, candidates: outcome.candidates, close: handle.close };
@@ -296,13 +294,13 @@ async function withArchive(argument: string, archive: Archive, selection: Select
     }
     const close = async () => archive.cleanup();
     if (readAs === 'docker-archive') {
-      const images = await resolveDockerArchive(archive.tree, selection);
-      const handle: SourceHandle = { info: sourceInfo(argument, readAs, images[0]?.reference ?? null), store: null, label: archive.tree.label, root: { kind: 'images', images }, close };
+      const { claims, store, reference } = await describeDockerArchive(archive.tree, selection.ref);
+      let index: { index: ImageIndex; checks: VerifyCheck[] } | null = null;
       if ((await archive.tree.size('index.json')) !== null) {
-        const platformRoot = await layoutRoot(archive.tree, null).catch(() => null);
-        if (platformRoot?.kind === 'index' && platformRoot.index.manifests.length > 0) handle.platformRoot = { root: platformRoot, store: new LayoutBlobStore(archive.tree) };
+        const platforms = await layoutRoot(archive.tree, null).catch(() => null);
+        if (platforms?.kind === 'index' && platforms.index.manifests.length > 0) index = { index: platforms.index, checks: platforms.checks };
       }
-      return handle;
+      return { info: sourceInfo(argument, readAs, reference), store, label: archive.tree.label, root: { kind: 'claims', claims, reference, index }, close };
     }
     const root = await layoutRoot(archive.tree, selection.ref);
     return { info: sourceInfo(argument, readAs, null), store: new LayoutBlobStore(archive.tree), label: archive.tree.label, root, close };

@@ -7,7 +7,7 @@
 import { DamagedImageError } from '../errors.js';
 import { isIndexMediaType, isManifestMediaType } from '../image/mediatypes.js';
 import type { Descriptor, Platform } from '../image/types.js';
-import { isAttestation, resolveRoot, type ResolveContext, type ResolveOutcome } from './resolve.js';
+import { isAttestation, platformIndex, resolveRoot, type ResolveContext, type ResolveOutcome } from './resolve.js';
 import type { AttestationEntry, PlatformEntry } from '../model/platforms.js';
 import type { ResolvedImage, SourceHandle, VerifyCheck } from '../model/source.js';
 
@@ -71,21 +71,15 @@ function entryFromClaim(descriptor: Descriptor, available: boolean): PlatformEnt
  * platform that cannot be read for another reason ends the walk with its error, as any read does.
  */
 export async function walkPlatforms(handle: SourceHandle): Promise<PlatformWalk> {
-  const root = handle.platformRoot?.root ?? handle.root;
-  const store = handle.platformRoot?.store ?? handle.store;
-  if (root.kind === 'images') {
-    return {
-      indexDigest: root.images.find((image) => image.indexDigest)?.indexDigest ?? null,
-      platforms: root.images.map((image) => entryFromImage(image, null)),
-      images: root.images,
-      attestations: [],
-      checks: root.images.flatMap((image) => image.checks),
-    };
-  }
   const outcome: ResolveOutcome = { unresolved: [], absent: [], candidates: 0, walk: [] };
-  const ctx: ResolveContext = { store: store!, selection: { ref: null, platform: null, allPlatforms: true }, label: handle.label, outcome };
-  const resolved = await resolveRoot(root, ctx);
-  if (root.kind === 'manifest') return { indexDigest: null, platforms: resolved.map((image) => entryFromImage(image, null)), images: resolved, attestations: [], checks: resolved[0]!.checks };
+  const ctx: ResolveContext = { store: handle.store, selection: { ref: null, platform: null, allPlatforms: true }, label: handle.label, outcome };
+  const root = platformIndex(handle.root);
+  if (!root) {
+    // One image (a manifest, or a docker save without an OCI index): itself, as the index would list it.
+    const resolved = (await resolveRoot(handle.root, ctx)).map(handle.finish ?? ((image) => image));
+    return { indexDigest: resolved[0]?.indexDigest ?? null, platforms: resolved.map((image) => entryFromImage(image, null)), images: resolved, attestations: [], checks: resolved[0]!.checks };
+  }
+  await resolveRoot(root, ctx);
 
   const unreadable = outcome.unresolved.find((image) => !(image.error instanceof DamagedImageError));
   if (unreadable) throw unreadable.error;

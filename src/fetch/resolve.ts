@@ -15,6 +15,8 @@ import {
   MAX_MANIFEST_BYTES,
   type BlobStore,
   type CheckKind,
+  type ImageClaims,
+  type LayerClaim,
   type LayerRef,
   type ResolvedImage,
   type Root,
@@ -302,25 +304,7 @@ export async function resolveImage(
   }
   const configBytes = await readVerified(ctx.store, manifest.config, 'config', manifestDigest, checks, MAX_CONFIG_BYTES);
   const config = parseConfig(configBytes, `config ${manifest.config.digest} in ${ctx.label}`);
-  const platform = configPlatform(config);
-  if (claimedPlatform) {
-    checks.push({
-      kind: 'platform',
-      subject: manifestDigest ?? manifest.config.digest,
-      manifest: manifestDigest,
-      ok: platformMatches(claimedPlatform, platform) && platformMatches(platform, claimedPlatform),
-      expected: formatPlatform(claimedPlatform),
-      actual: formatPlatform(platform),
-      what: 'platform in the index matches the config',
-    });
-  }
-  requireSelectedPlatform(ctx.selection, platform, `${ctx.label} is ${formatPlatform(platform)}`);
-  const diffIds = config.rootfs.diff_ids;
-  checks.push(diffIdsCountCheck(manifest.config.digest, manifestDigest, diffIds.length, manifest.layers.length, "the manifest's layer count"));
-  const layers: LayerRef[] = await mapLimit(manifest.layers, IO_CONCURRENCY, async (layer, index) =>
-    layerRef(ctx.store, layer.digest, { digest: layer.digest, size: layer.size, mediaType: layer.mediaType, urls: layer.urls ?? [] }, index, diffIds[index] ?? null, await ctx.store.stat(layer.digest, layer.size)),
-  );
-  return {
+  const claims: ImageClaims = {
     indexDigest,
     manifestDigest,
     manifestMediaType,
@@ -330,6 +314,48 @@ export async function resolveImage(
     configDigest: manifest.config.digest,
     configSize: configBytes.length,
     configMediaType: configMediaType ?? MediaType.ociConfig,
+    layers: manifest.layers.map((layer) => ({ key: layer.digest, claim: { digest: layer.digest, size: layer.size, mediaType: layer.mediaType, urls: layer.urls ?? [] } })),
+    layersListedBy: "the manifest's layer count",
+    platformIs: (platform) => `${ctx.label} is ${platform}`,
+    checks,
+  };
+  return resolveClaims(ctx, claims, reference);
+}
+
+/**
+ * What every source's image goes through, whether a manifest blob or the source itself described it: the platform
+ * the index claimed against the config, `--platform`, one diff_id per layer, and the layer references.
+ */
+export async function resolveClaims(ctx: ResolveContext, claims: ImageClaims, reference: string | null): Promise<ResolvedImage> {
+  const { config, checks, claimedPlatform, manifestDigest } = claims;
+  const platform = configPlatform(config);
+  if (claimedPlatform) {
+    checks.push({
+      kind: 'platform',
+      subject: manifestDigest ?? claims.configDigest,
+      manifest: manifestDigest,
+      ok: platformMatches(claimedPlatform, platform) && platformMatches(platform, claimedPlatform),
+      expected: formatPlatform(claimedPlatform),
+      actual: formatPlatform(platform),
+      what: 'platform in the index matches the config',
+    });
+  }
+  requireSelectedPlatform(ctx.selection, platform, claims.platformIs(formatPlatform(platform)));
+  const diffIds = config.rootfs.diff_ids;
+  if (claims.layersListedBy) checks.push(diffIdsCountCheck(claims.configDigest, manifestDigest, diffIds.length, claims.layers.length, claims.layersListedBy));
+  const layers: LayerRef[] = await mapLimit(claims.layers, IO_CONCURRENCY, async ({ key, claim }, index) =>
+    layerRef(ctx.store, key, claim, index, diffIds[index] ?? null, await ctx.store.stat(key, claim.size)),
+  );
+  return {
+    indexDigest: claims.indexDigest,
+    manifestDigest,
+    manifestMediaType: claims.manifestMediaType,
+    manifest: claims.manifest,
+    claimedPlatform,
+    config,
+    configDigest: claims.configDigest,
+    configSize: claims.configSize,
+    configMediaType: claims.configMediaType,
     layers,
     checks,
     reference,
@@ -347,14 +373,6 @@ export function requireSelectedPlatform(selection: Pick<Selection, 'platform'>, 
 /** The config lists one diff_id per layer of whatever lists the layers (`counted`: "the manifest's layer count"). */
 export function diffIdsCountCheck(configDigest: string, manifestDigest: string | null, diffIds: number, layers: number, counted: string): VerifyCheck {
   return { kind: 'config', subject: configDigest, manifest: manifestDigest, ok: diffIds === layers, expected: layers, actual: diffIds, what: `rootfs.diff_ids count equals ${counted}` };
-}
-
-/** What a manifest (or a docker save's manifest.json) claims of a layer blob; null where it claims nothing. */
-export interface LayerClaim {
-  digest: string | null;
-  size: number | null;
-  mediaType: string;
-  urls: string[];
 }
 
 /**
@@ -381,13 +399,22 @@ export function layerRef(store: BlobStore, key: string, claim: LayerClaim, index
 }
 
 /** From a source's root to the images the selection asks for. */
-export async function resolveRoot(root: Root, ctx: ResolveContext | null): Promise<ResolvedImage[]> {
-  if (root.kind === 'images') return root.images;
-  if (!ctx) throw new Error('a root with an index or manifest needs a blob store');
+export async function resolveRoot(root: Root, ctx: ResolveContext): Promise<ResolvedImage[]> {
   if (root.kind === 'index') return resolveIndex(ctx, root.index, root.digest, [...root.checks], root.reference);
-  const checks = [...root.checks];
   if (ctx.outcome) ctx.outcome.candidates++;
+  if (root.kind === 'claims') return [await resolveClaims(ctx, { ...root.claims, checks: [...root.claims.checks] }, root.reference)];
+  const checks = [...root.checks];
   return [await resolveDamageAware(checks, () => resolveImage(ctx, root.manifest, root.mediaType, root.digest, null, null, checks, root.reference))];
+}
+
+/**
+ * The index a root names its platforms by: its own, or the OCI index a Docker 25+ docker save holds beside the
+ * image manifest.json describes; null for a root of one image.
+ */
+export function platformIndex(root: Root): Extract<Root, { kind: 'index' }> | null {
+  if (root.kind === 'index') return root;
+  if (root.kind === 'claims' && root.index) return { kind: 'index', index: root.index.index, digest: null, checks: root.index.checks, reference: null };
+  return null;
 }
 
 /** `{ [key]: value }` when there is a value, else nothing (exactOptionalPropertyTypes keeps absent and undefined apart). */

@@ -123,6 +123,45 @@ export interface ResolvedImage {
   reference: string | null;
 }
 
+/** What a manifest (or a docker save's manifest.json) claims of a layer blob; null where it claims nothing. */
+export interface LayerClaim {
+  digest: string | null;
+  size: number | null;
+  mediaType: string;
+  urls: string[];
+}
+
+/**
+ * One image as its source describes it, before the resolver checks it: a manifest's claims with its config read.
+ * A registry or an OCI layout gets this from a manifest blob; a docker save (its manifest.json entry) and an
+ * engine's image record, which have no manifest blob to start from, synthesise it, as go-containerregistry's
+ * tarball package synthesises a manifest. From here on every source is the same: the resolver (resolve.ts
+ * `resolveClaims`) makes the platform and diff_ids checks and the layer references.
+ */
+export interface ImageClaims {
+  indexDigest: string | null;
+  manifestDigest: string | null;
+  manifestMediaType: string | null;
+  manifest: ImageManifest | null;
+  /** The platform an index entry claimed for it, checked against the config. */
+  claimedPlatform: Platform | null;
+  config: ImageConfig;
+  configDigest: string;
+  configSize: number;
+  configMediaType: string;
+  /** Each layer: the key the store holds its bytes under, and what is claimed of it. */
+  layers: { key: string; claim: LayerClaim }[];
+  /**
+   * What lists the layers, in the diff_ids count check: "the manifest's layer count"; null where the layers are the
+   * diff_ids themselves (an engine's record), which a count could only compare with itself.
+   */
+  layersListedBy: string | null;
+  /** The sentence a --platform mismatch opens with, in the source's words: `docker:busybox holds a linux/amd64 image`. */
+  platformIs: (platform: string) => string;
+  /** Checks made while describing it (the index, manifest and config bytes against their descriptors). */
+  checks: VerifyCheck[];
+}
+
 export interface Selection {
   /** REF inside an archive or layout (a RepoTag, `@N`, a ref.name or a digest). */
   ref: string | null;
@@ -166,21 +205,21 @@ export interface ScanCache {
 export type Root =
   | { kind: 'index'; index: ImageIndex; digest: string | null; checks: VerifyCheck[]; reference: string | null }
   | { kind: 'manifest'; manifest: ImageManifest; mediaType: string; digest: string | null; checks: VerifyCheck[]; reference: string | null }
-  /** A docker save archive: its images are already resolved (a legacy archive has no manifest blob to start from). */
-  | { kind: 'images'; images: ResolvedImage[] };
+  /**
+   * An image described without a manifest blob: a docker save's manifest.json entry or an engine's image record.
+   * `index` is the OCI index a Docker 25+ docker save holds beside it, which names every platform of the saved tag
+   * (often with blobs for one only): `platforms` walks it, and a several-image run lists what it names as absent.
+   */
+  | { kind: 'claims'; claims: ImageClaims; reference: string | null; index: { index: ImageIndex; checks: VerifyCheck[] } | null };
 
 /** An opened source: where it is, how to get its blobs, and its root. */
 export interface SourceHandle {
   info: SourceInfo;
-  /** Null for sources whose images come resolved (docker-archive). */
-  store: BlobStore | null;
+  store: BlobStore;
   label: string;
   root: Root;
-  /**
-   * For a Docker 25+ docker save: its OCI index, which lists every platform of the saved tag (often with blobs
-   * for one only). `platforms` reads it; the image itself comes from manifest.json.
-   */
-  platformRoot?: { root: Root; store: BlobStore };
+  /** What the source adds to an image once it is resolved: a container's writable layer on top of its image. */
+  finish?: (image: ResolvedImage) => ResolvedImage;
   close(): Promise<void>;
 }
 

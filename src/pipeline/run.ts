@@ -11,6 +11,7 @@ import { parseImageArgument, parseRegistryReference } from '../reference.js';
 import type { RegistryClientOptions } from '../fetch/registry/client.js';
 import { findAttached } from './attach.js';
 import { openHandle, resolveHandle, type OpenOptions } from '../fetch/open.js';
+import { platformIndex } from '../fetch/resolve.js';
 import type { Platform } from '../image/types.js';
 import type { OpenedSource } from '../model/source.js';
 import { buildReport, platformsReport, type ImageReport, type PlatformsReport, type Report, type RunProblems } from '../report/report.js';
@@ -84,7 +85,7 @@ export async function runAnalysis(analysis: Analysis, argument: string, options:
   if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
   const handle = await openHandle(argument, { ...options, platform, allPlatforms: false, metadataOnly: analysis === 'inspect' });
   const several = options.allPlatforms === true || (analysis === 'verify' && !platform && handle.root.kind === 'index');
-  const coverage = analysis === 'analyze' && (handle.platformRoot?.root ?? handle.root).kind === 'index' ? await listPlatforms(handle, { sizes: false, require: [] }).catch(() => null) : null;
+  const coverage = analysis === 'analyze' && platformIndex(handle.root) !== null ? await listPlatforms(handle, { sizes: false, require: [] }).catch(() => null) : null;
   const source: OpenedSource = await resolveHandle(handle, { platform, allPlatforms: several, ...(options.note ? { note: options.note } : {}) });
   try {
     if (options.useAttached && analysis === 'analyze' && !several) {
