@@ -5,21 +5,19 @@
  */
 import { diffConfig, diffFiles, diffLayers, growthMeasure, rollUp, sizeGrowth, type SizedLayer } from '../analyze/diff.js';
 import { globMatcher } from '../analyze/files.js';
-import { buildUnion, type UnionFs } from '../analyze/union.js';
-import { analyzeWaste } from '../analyze/waste.js';
+import type { UnionFs } from '../analyze/union.js';
 import { ImageReadError } from '../errors.js';
 import { openImage } from '../fetch/open.js';
-import { layerHistory } from '../image/history.js';
 import type { OpenedSource, ResolvedImage } from '../model/source.js';
 import type { DiffReport, DiffSide } from '../report/diff-report.js';
-import { imageReport, pullSize, SCHEMA_VERSION, sourceReport, type ImageReport } from '../report/report.js';
-import { requireContent, scanImage, type ImageScan, type ScanMemo } from '../scan/image-scan.js';
+import { pullSize, SCHEMA_VERSION, sourceReport, type ImageReport } from '../report/report.js';
+import type { ScanMemo } from '../scan/image-scan.js';
+import { analyzeImage } from './analyze.js';
 import type { ReadOptions } from './run.js';
 
 export interface LoadedImage {
   source: OpenedSource;
   image: ResolvedImage;
-  scan: ImageScan;
   union: UnionFs;
   report: ImageReport;
 }
@@ -32,15 +30,14 @@ export async function loadForDiff(argument: string, options: ReadOptions, memo: 
   return analyzeForDiff(source, image, memo);
 }
 
-/** Scan and analyse an image already opened (check's baseline opens it first to see whether it needs a scan). */
+/**
+ * Scan and analyse an image already opened (check's baseline opens it first to see whether it needs a scan): the
+ * one pipeline `waste` runs, since a diff is of contents too (a layer that could not be read leaves nothing to
+ * compare: one line naming it).
+ */
 export async function analyzeForDiff(source: OpenedSource, image: ResolvedImage, memo: ScanMemo): Promise<LoadedImage> {
-  const scan = await scanImage(image, { memo });
-  // A diff is of contents: a layer that could not be read leaves nothing to compare (one line naming it).
-  requireContent(scan);
-  const entries = scan.layers.map((layer) => layer?.entries ?? []);
-  const union = buildUnion(entries);
-  const waste = analyzeWaste(entries, union, layerHistory(image.config, image.layers.length));
-  return { source, image, scan, union, report: imageReport(image, scan, { union, waste }) };
+  const { report, union } = await analyzeImage('waste', image, {}, memo);
+  return { source, image, union: union!, report };
 }
 
 /** A report's layers as size comparisons see them. */
