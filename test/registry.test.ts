@@ -147,6 +147,23 @@ describe('a plain-HTTP registry on loopback', () => {
     }
   });
 
+  test('analyze of an index reads each index, manifest and config once (its platform coverage and the chosen image share them)', async () => {
+    const proxy = await startFaultProxy(registry.host, {});
+    try {
+      const result = await runCli(['analyze', `${proxy.host}/sample/busybox:1`, '--platform', 'linux/amd64', '--no-cache', '--json'], { env: env() });
+      expect(result.code).toBe(0);
+      const report = JSON.parse(result.stdout) as { platforms: unknown[]; images: unknown[] };
+      expect(report.platforms.length).toBeGreaterThan(1); // the coverage walked every platform
+      const gets = proxy.requests.filter((request) => request.method === 'GET' && /\/(manifests|blobs)\//.test(request.url)).map((request) => request.url);
+      // The tag's index, then every platform's manifest (and configs), by the coverage walk...
+      expect(gets.filter((url) => url.includes('/manifests/')).length).toBeGreaterThan(report.platforms.length);
+      // ...and nothing fetched twice: the chosen platform's manifest and config come from what the walk read.
+      expect(gets.filter((url, i) => gets.indexOf(url) !== i)).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test('a connection cut mid-blob resumes with Range and the blob still verifies', async () => {
     const proxy = await startFaultProxy(registry.host, { cutBlobAfterBytes: 1 << 20 });
     try {

@@ -6,12 +6,13 @@ import type { PlatformsResult } from '../model/platforms.js';
 import { listPlatforms } from './platforms.js';
 import type { SizeTree } from '../analyze/size-tree.js';
 import type { FsNode, UnionFs } from '../analyze/union.js';
-import { UsageError } from '../errors.js';
+import { errorMessage, UsageError } from '../errors.js';
 import { parseImageArgument, parseRegistryReference } from '../reference.js';
 import type { RegistryClientOptions } from '../fetch/registry/client.js';
 import { findAttached } from './attach.js';
 import { openHandle, resolveHandle, type OpenOptions } from '../fetch/open.js';
 import { platformIndex } from '../fetch/resolve.js';
+import { ReadOnceStore } from '../fetch/read-once.js';
 import type { Platform } from '../image/types.js';
 import type { OpenedSource } from '../model/source.js';
 import { buildReport, platformsReport, type ImageReport, type PlatformsReport, type Report, type RunProblems } from '../report/report.js';
@@ -83,9 +84,20 @@ export interface AnalysisRun {
 export async function runAnalysis(analysis: Analysis, argument: string, options: ReadOptions & AnalysisOptions & { onImageError?: (message: string) => void } = {}): Promise<AnalysisRun> {
   const platform = options.platform ?? null;
   if (platform && options.allPlatforms) throw new UsageError('--platform and --all-platforms exclude each other');
-  const handle = await openHandle(argument, { ...options, platform, allPlatforms: false, metadataOnly: analysis === 'inspect' });
-  const several = options.allPlatforms === true || (analysis === 'verify' && !platform && handle.root.kind === 'index');
-  const coverage = analysis === 'analyze' && platformIndex(handle.root) !== null ? await listPlatforms(handle, { sizes: false, require: [] }).catch(() => null) : null;
+  const opened = await openHandle(argument, { ...options, platform, allPlatforms: false, metadataOnly: analysis === 'inspect' });
+  const several = options.allPlatforms === true || (analysis === 'verify' && !platform && opened.root.kind === 'index');
+  const withCoverage = analysis === 'analyze' && platformIndex(opened.root) !== null;
+  // The coverage walk and the resolution below share the documents they both read (the index, the chosen
+  // platform's manifest and config): each is read once.
+  const handle = withCoverage ? { ...opened, store: new ReadOnceStore(opened.store) } : opened;
+  const coverage = withCoverage
+    ? await listPlatforms(handle, { sizes: false, require: [] }).catch((error: unknown) => {
+        // Coverage is beside the report, not its subject: a platform that cannot be read leaves it out, and the
+        // chosen image is still read (its own errors are the run's).
+        options.debug?.(`platform coverage left out of the report: ${errorMessage(error)}`);
+        return null;
+      })
+    : null;
   const source: OpenedSource = await resolveHandle(handle, { platform, allPlatforms: several, ...(options.note ? { note: options.note } : {}) });
   try {
     if (options.useAttached && analysis === 'analyze' && !several) {
