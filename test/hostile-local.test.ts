@@ -198,6 +198,19 @@ function runFedStdin(args: string[], input: Buffer, env: NodeJS.ProcessEnv): Pro
   });
 }
 
+test('a docker save whose manifest.json is named junk/../manifest.json reads the same from a file as from stdin (member names cleaned once, as docker load does)', async () => {
+  const dir = path.join(work, 'dotdot');
+  mkdirSync(dir);
+  execFileSync('tar', ['-xf', path.join(SAMPLES, 'busybox-amd64.tar'), '-C', dir]);
+  const archive = path.join(work, 'dotdot.tar');
+  execFileSync('tar', ['-cf', archive, '--transform', 's,^manifest.json$,junk/../manifest.json,', '-C', dir, ...readdirSync(dir)]);
+  const fromFile = await runCli(['inspect', '--json', archive]);
+  const fromStdin = await runCli(['inspect', '--json', '-'], { input: readFileSync(archive) });
+  expect([fromFile.code, fromStdin.code]).toEqual([0, 0]);
+  const strip = (text: string) => ({ ...(JSON.parse(text) as Record<string, unknown>), source: null });
+  expect(strip(fromFile.stdout)).toEqual(strip(fromStdin.stdout));
+});
+
 describe("a Docker 25+ docker save whose OCI index claims the image's platform", () => {
   /** A Docker 25+ save of the plain layout's image: its OCI layout, the index entry claiming `platform`, and manifest.json. */
   function docker25Save(name: string, platform: { os: string; architecture: string }): string {

@@ -7,6 +7,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { ImageReadError } from '../errors.js';
+import { pathParts } from '../image/paths.js';
 import { BLOCK, isTarHeader, TYPE_DIR, TYPE_LINK, TYPE_REG, TYPE_SYMLINK, TarFormatError, TarHeaderAssembler, blockPadding, isZeroBlock } from '../image/tar.js';
 
 export interface TarMember {
@@ -86,7 +87,9 @@ export async function indexTar(file: string, label: string): Promise<TarIndex> {
               : entry.typeflag === TYPE_SYMLINK ? 'symlink'
                 : entry.typeflag === TYPE_LINK ? 'hardlink'
                   : 'other';
-        const normalized = entry.name.split('/').filter((part) => part !== '' && part !== '.').join('/');
+        // The one rule for member names (image/paths.ts), as the one-pass stream reader keys them and as docker
+        // load's extraction cleans them: a file and its stream must find the same members.
+        const normalized = pathParts(entry.name).join('/');
         if (normalized !== '') index.set(normalized, { type, offset: dataStart, size: type === 'file' ? entry.dataSize : 0, linkname: entry.linkname });
       }
     } catch (error) {
